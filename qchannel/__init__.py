@@ -1,0 +1,24 @@
+"""qchannel: compiled-core photonic channel simulator for QKD and quantum networks.
+
+Importing the package is cheap: the heavy modules load on first use.
+"""
+__version__ = "0.1.0"
+
+__all__ = ["load_scenario", "simulate", "theory", "Scenario", "__version__"]
+
+
+def __getattr__(name):
+    # Lazy attributes keep ``import qchannel`` well under a second.
+    if name in ("load_scenario", "Scenario"):
+        from qchannel import scenario
+
+        return getattr(scenario, name)
+    if name == "simulate":
+        from qchannel.simulate import simulate
+
+        return simulate
+    if name == "theory":
+        import importlib
+
+        return importlib.import_module("qchannel.theory")
+    raise AttributeError(f"module 'qchannel' has no attribute {name!r}")

@@ -1,0 +1,60 @@
+"""Python entry points to the Philox4x32-10 generator of the compiled core."""
+import numpy as np
+cimport numpy as cnp
+from libc.stdint cimport uint32_t, uint64_t
+
+from qchannel._core.philox cimport (PhiloxStream, philox4x32_10, stream_init,
+                                    next_u32, next_double)
+
+
+def philox4x32_10_block(counter, key):
+    """One Philox4x32-10 evaluation: ``counter`` 4 words, ``key`` 2 words -> 4 words."""
+    cdef uint32_t ctr[4]
+    cdef uint32_t out[4]
+    cdef int i
+    for i in range(4):
+        ctr[i] = <uint32_t>int(counter[i])
+    philox4x32_10(ctr, <uint32_t>int(key[0]), <uint32_t>int(key[1]), out)
+    return (out[0], out[1], out[2], out[3])
+
+
+def stream_u32(uint64_t seed, uint32_t purpose, uint32_t block, Py_ssize_t n):
+    """The first ``n`` 32-bit words of stream (seed, purpose, block)."""
+    cdef cnp.ndarray[cnp.uint32_t, ndim=1] out = np.empty(n, dtype=np.uint32)
+    cdef uint32_t[::1] v = out
+    cdef PhiloxStream s
+    cdef Py_ssize_t i
+    stream_init(&s, seed, purpose, block)
+    with nogil:
+        for i in range(n):
+            v[i] = next_u32(&s)
+    return out
+
+
+def stream_uniform(uint64_t seed, uint32_t purpose, uint32_t block, Py_ssize_t n):
+    """``n`` doubles uniform on (0, 1) from stream (seed, purpose, block)."""
+    cdef cnp.ndarray[cnp.float64_t, ndim=1] out = np.empty(n, dtype=np.float64)
+    cdef double[::1] v = out
+    cdef PhiloxStream s
+    cdef Py_ssize_t i
+    stream_init(&s, seed, purpose, block)
+    with nogil:
+        for i in range(n):
+            v[i] = next_double(&s)
+    return out
+
+
+def stream_bits(uint64_t seed, uint32_t purpose, uint32_t block, Py_ssize_t n):
+    """``n`` random bits (uint8 0/1) from stream (seed, purpose, block)."""
+    cdef cnp.ndarray[cnp.uint8_t, ndim=1] out = np.empty(n, dtype=np.uint8)
+    cdef unsigned char[::1] v = out
+    cdef PhiloxStream s
+    cdef Py_ssize_t i
+    cdef uint32_t w = 0
+    stream_init(&s, seed, purpose, block)
+    with nogil:
+        for i in range(n):
+            if (i & 31) == 0:
+                w = next_u32(&s)
+            v[i] = (w >> (i & 31)) & 1
+    return out
