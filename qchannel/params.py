@@ -1,0 +1,81 @@
+"""Validation helpers shared by every parameter object.
+
+Every check raises ``ValueError`` whose message names the parameter, the value
+and the allowed range, e.g. ``channel.length_km = -1.0 is out of range: must be
+>= 0``.  The CLI prints that message as one line and exits with status 2.
+"""
+import math
+from numbers import Integral, Real
+
+
+def _fmt_range(lo, hi, lo_open, hi_open):
+    if lo is not None and hi is not None:
+        return f"in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
+    if lo is not None:
+        return f"{'>' if lo_open else '>='} {lo}"
+    if hi is not None:
+        return f"{'<' if hi_open else '<='} {hi}"
+    return "finite"
+
+
+def check_real(name, value, lo=None, hi=None, lo_open=False, hi_open=False):
+    """A finite real number within [lo, hi] (ends open on request); returns float."""
+    allowed = _fmt_range(lo, hi, lo_open, hi_open)
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ValueError(f"{name} = {value!r} must be a number {allowed}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} = {value} must be a finite number {allowed}")
+    if lo is not None and (value < lo or (lo_open and value == lo)):
+        raise ValueError(f"{name} = {value} is out of range: must be {allowed}")
+    if hi is not None and (value > hi or (hi_open and value == hi)):
+        raise ValueError(f"{name} = {value} is out of range: must be {allowed}")
+    return value
+
+
+def check_prob(name, value, lo_open=False, hi_open=False):
+    """A probability in [0, 1]."""
+    return check_real(name, value, 0.0, 1.0, lo_open, hi_open)
+
+
+def check_int(name, value, lo=None, hi=None):
+    """An integer within [lo, hi].  Floats with an integral value (1e10) are accepted."""
+    allowed = _fmt_range(lo, hi, False, False)
+    if isinstance(value, bool):
+        raise ValueError(f"{name} = {value!r} must be an integer {allowed}")
+    if isinstance(value, Real) and not isinstance(value, Integral):
+        if not math.isfinite(value) or value != int(value):
+            raise ValueError(f"{name} = {value!r} must be an integer {allowed}")
+        value = int(value)
+    if not isinstance(value, Integral):
+        raise ValueError(f"{name} = {value!r} must be an integer {allowed}")
+    value = int(value)
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ValueError(f"{name} = {value} is out of range: must be {allowed}")
+    return value
+
+
+def check_choice(name, value, choices):
+    """One of a fixed set of strings."""
+    if value not in choices:
+        raise ValueError(f"{name} = {value!r} must be one of {', '.join(map(repr, choices))}")
+    return value
+
+
+def check_real_list(name, values, lo=None, hi=None, min_len=1, max_len=None):
+    """A list of finite reals, each within [lo, hi]; returns a tuple of floats."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        raise ValueError(f"{name} = {values!r} must be a list of numbers")
+    if len(values) < min_len or (max_len is not None and len(values) > max_len):
+        size = f"{min_len} to {max_len}" if max_len is not None else f"at least {min_len}"
+        raise ValueError(f"{name} = {list(values)!r} must have {size} entries")
+    return tuple(check_real(f"{name}[{i}]", v, lo, hi) for i, v in enumerate(values))
+
+
+def reject_unknown(section, given, allowed):
+    """Raise for keys of a scenario section that the section does not define."""
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"{section}.{unknown[0]} is not a known key; allowed keys: {', '.join(sorted(allowed))}"
+        )
