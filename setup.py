@@ -31,7 +31,7 @@ extensions = [
     Extension(
         name=path[:-4].replace(os.sep, "."),
         sources=[path],
-        include_dirs=[np.get_include()],
+        include_dirs=[np.get_include(), os.path.join("qchannel", "_core")],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=compile_args,
     )

@@ -1,0 +1,5 @@
+import sys
+
+from qchannel.cli import main
+
+sys.exit(main())

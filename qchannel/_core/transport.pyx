@@ -1,0 +1,462 @@
+"""Event-driven photon transport and detection for prepare-and-measure links.
+
+Cost grows with detection events, not with pulses: within a segment of
+constant link parameters the gap to the next slot with at least one primary
+click (signal photon or dark count) is drawn from a geometric distribution;
+at that slot the intensity class, bases and bit are drawn conditionally on a
+click, then which detectors clicked.  Dead time and afterpulsing run as a
+sequential pass over the sparse events, in slot order, with state carried from
+block to block.  The per-intensity number of pulses sent is exact: classes of
+slots without a click are drawn as a multinomial with P(k | no click).
+
+Randomness: stream (seed, TRANSPORT, block) for primary events, (seed,
+DETECTOR, block) for the detector pass, (seed, SENT_COUNTS, block) for the
+multinomial.  Blocks are fixed slices of slots, so a seed gives identical
+events whatever the chunking.
+
+Basis code: 0 = X (key basis), 1 = Z.  Detectors: active basis choice uses
+detectors 0 (bit 0) and 1 (bit 1); passive uses 0, 1 (X pair) and 2, 3 (Z pair).
+"""
+import numpy as np
+cimport numpy as cnp
+from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
+from libc.stdlib cimport malloc, realloc, free
+from libc.math cimport log, floor
+
+from qchannel._core.philox cimport (PhiloxStream, stream_init, next_u32, next_u64, next_double)
+from qchannel._core.sampling cimport multinomial
+
+cdef enum:
+    MAX_CLASSES = 16
+    PURPOSE_TRANSPORT = 1
+    PURPOSE_DETECTOR = 2
+    PURPOSE_SENT_COUNTS = 3
+
+cdef enum:
+    F_DOUBLE_CLICK = 1
+    F_AFTERPULSE = 2
+    F_BASIS_TIE = 4
+
+# Bits of the ``flags`` array of a detection record.
+FLAG_DOUBLE_CLICK = F_DOUBLE_CLICK   # both detectors of Bob's basis clicked (random bit)
+FLAG_AFTERPULSE = F_AFTERPULSE       # an afterpulse added a click to this slot
+FLAG_BASIS_TIE = F_BASIS_TIE         # passive: both bases clicked (random basis)
+
+cdef int64_t NEVER = -(1LL << 62)
+
+
+cdef class DetectorState:
+    """What the detector pass carries from one block to the next: the last
+    click of each detector (for dead time) and the pending afterpulses."""
+    cdef int64_t last_click[4]
+    cdef int64_t* heap          # min-heap of pending afterpulses, key = slot * 4 + detector
+    cdef int64_t heap_n
+    cdef int64_t heap_cap
+    cdef public int64_t next_block   # blocks must be fed in order
+
+    def __cinit__(self):
+        cdef int j
+        for j in range(4):
+            self.last_click[j] = NEVER
+        self.heap_cap = 64
+        self.heap_n = 0
+        self.heap = <int64_t*>malloc(self.heap_cap * sizeof(int64_t))
+        if self.heap == NULL:
+            raise MemoryError()
+        self.next_block = 0
+
+    def __dealloc__(self):
+        free(self.heap)
+
+    @property
+    def pending_afterpulses(self):
+        return int(self.heap_n)
+
+
+cdef inline int heap_push(DetectorState st, int64_t key) noexcept nogil:
+    cdef int64_t i, parent
+    cdef int64_t* grown
+    if st.heap_n == st.heap_cap:
+        grown = <int64_t*>realloc(st.heap, 2 * st.heap_cap * sizeof(int64_t))
+        if grown == NULL:
+            return -1
+        st.heap = grown
+        st.heap_cap *= 2
+    i = st.heap_n
+    st.heap_n += 1
+    while i > 0:
+        parent = (i - 1) >> 1
+        if st.heap[parent] <= key:
+            break
+        st.heap[i] = st.heap[parent]
+        i = parent
+    st.heap[i] = key
+    return 0
+
+
+cdef inline int64_t heap_pop(DetectorState st) noexcept nogil:
+    cdef int64_t top = st.heap[0]
+    cdef int64_t last, i, child
+    st.heap_n -= 1
+    if st.heap_n == 0:
+        return top
+    last = st.heap[st.heap_n]
+    i = 0
+    while True:
+        child = 2 * i + 1
+        if child >= st.heap_n:
+            break
+        if child + 1 < st.heap_n and st.heap[child + 1] < st.heap[child]:
+            child += 1
+        if st.heap[child] >= last:
+            break
+        st.heap[i] = st.heap[child]
+        i = child
+    st.heap[i] = last
+    return top
+
+
+cdef struct EventBuffer:
+    int64_t* slot
+    uint8_t* cls
+    uint8_t* a_basis
+    uint8_t* a_bit
+    uint8_t* b_basis
+    uint8_t* b_bit
+    uint8_t* flags
+    int64_t n
+    int64_t cap
+
+
+cdef int buffer_init(EventBuffer* b, int64_t cap) noexcept nogil:
+    if cap < 64:
+        cap = 64
+    b.n = 0
+    b.cap = cap
+    b.slot = <int64_t*>malloc(cap * sizeof(int64_t))
+    b.cls = <uint8_t*>malloc(cap * 6)
+    if b.slot == NULL or b.cls == NULL:
+        return -1
+    b.a_basis = b.cls + cap
+    b.a_bit = b.cls + 2 * cap
+    b.b_basis = b.cls + 3 * cap
+    b.b_bit = b.cls + 4 * cap
+    b.flags = b.cls + 5 * cap
+    return 0
+
+
+cdef int buffer_grow(EventBuffer* b) noexcept nogil:
+    cdef int64_t cap = 2 * b.cap
+    cdef int64_t* slot = <int64_t*>realloc(b.slot, cap * sizeof(int64_t))
+    cdef uint8_t* block = <uint8_t*>malloc(cap * 6)
+    cdef int f
+    cdef int64_t i
+    if slot == NULL or block == NULL:
+        return -1
+    b.slot = slot
+    for f in range(6):
+        for i in range(b.n):
+            block[f * cap + i] = b.cls[f * b.cap + i]
+    free(b.cls)
+    b.cls = block
+    b.a_basis = block + cap
+    b.a_bit = block + 2 * cap
+    b.b_basis = block + 3 * cap
+    b.b_bit = block + 4 * cap
+    b.flags = block + 5 * cap
+    b.cap = cap
+    return 0
+
+
+cdef void buffer_free(EventBuffer* b) noexcept nogil:
+    free(b.slot)
+    free(b.cls)
+
+
+cdef struct Link:
+    # Per-run constants and per-segment tables (views into NumPy arrays).
+    int n_classes
+    int n_det
+    int passive
+    uint64_t basis_threshold          # P(X) * 2^32
+    double afterpulse_prob
+    uint64_t afterpulse_thr            # afterpulse_prob * 2^64
+    double afterpulse_tau_gates
+    int64_t dead_gates
+    int64_t total_slots
+    const int64_t* seg_start           # n_seg + 1 boundaries (absolute slots)
+    int n_seg
+    const double* noclick_prob         # (n_seg, K)
+
+
+cdef inline int find_segment(const Link* L, int64_t slot) noexcept nogil:
+    cdef int lo = 0, hi = L.n_seg - 1, mid
+    while lo < hi:
+        mid = (lo + hi + 1) >> 1
+        if L.seg_start[mid] <= slot:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+cdef inline int draw_basis(PhiloxStream* s, uint64_t threshold) noexcept nogil:
+    return 0 if <uint64_t>next_u32(s) < threshold else 1
+
+
+cdef inline int draw_class(PhiloxStream* s, const double* probs, int k) noexcept nogil:
+    # Inversion over (unnormalised) class probabilities.
+    cdef double total = 0.0, u
+    cdef int i
+    for i in range(k):
+        total += probs[i]
+    u = next_double(s) * total
+    for i in range(k - 1):
+        if u < probs[i]:
+            return i
+        u -= probs[i]
+    return k - 1
+
+
+cdef inline int emit(EventBuffer* out, const Link* L, DetectorState st, PhiloxStream* ds,
+              int64_t slot, int cls, int a_basis, int a_bit, int b_basis,
+              int primary, int afterpulse) noexcept nogil:
+    """Detector pass for one slot: dead time, afterpulse scheduling, squashing.
+    ``primary`` and ``afterpulse`` are bit masks of detectors.  Returns -1 on
+    allocation failure."""
+    cdef int j, live = 0, clicks, pair, flags = 0, bit, d
+    cdef double delay
+    for j in range(L.n_det):
+        if slot - st.last_click[j] > L.dead_gates:
+            live |= 1 << j
+    primary &= live
+    clicks = primary | (afterpulse & live)
+    if clicks == 0:
+        return 0
+    for j in range(L.n_det):
+        if clicks & (1 << j):
+            st.last_click[j] = slot
+    # Only primary (signal or dark) avalanches trigger afterpulses: no cascade,
+    # as in the detection model of Lim et al., PRA 89, 022307 (2014).
+    if L.afterpulse_prob > 0.0:
+        for j in range(L.n_det):
+            if (primary >> j) & 1 and next_u64(ds) < L.afterpulse_thr:
+                delay = 1.0
+                if L.afterpulse_tau_gates > 0.0:
+                    delay += floor(-L.afterpulse_tau_gates * log(next_double(ds)))
+                if delay < <double>(L.total_slots - slot):
+                    if heap_push(st, (slot + <int64_t>delay) * 4 + j) < 0:
+                        return -1
+    if (afterpulse & live) & ~primary:
+        flags |= F_AFTERPULSE
+    if L.passive:
+        pair = clicks & 3
+        if pair and (clicks >> 2):
+            flags |= F_BASIS_TIE
+            b_basis = next_u32(ds) & 1
+        else:
+            b_basis = 0 if pair else 1
+        pair = (clicks >> (2 * b_basis)) & 3
+    else:
+        pair = clicks
+    if pair == 3:
+        flags |= F_DOUBLE_CLICK
+        bit = next_u32(ds) & 1      # squashing: a double click gets a random bit
+    else:
+        bit = pair >> 1
+    if out.n == out.cap:
+        if buffer_grow(out) < 0:
+            return -1
+    d = out.n
+    out.slot[d] = slot
+    out.cls[d] = cls
+    out.a_basis[d] = a_basis
+    out.a_bit[d] = a_bit
+    out.b_basis[d] = b_basis
+    out.b_bit[d] = bit
+    out.flags[d] = flags
+    out.n += 1
+    return 0
+
+
+cdef int flush_afterpulses(EventBuffer* out, const Link* L, DetectorState st, PhiloxStream* ds,
+                           int64_t before, int64_t* ap_only) noexcept nogil:
+    """Emit pending afterpulses that land before ``before`` in slots without a
+    primary click; their slot's attributes are drawn conditionally on no click."""
+    cdef int64_t slot
+    cdef int mask, seg, cls, a_basis, a_bit, b_basis
+    while st.heap_n > 0 and (st.heap[0] >> 2) < before:
+        slot = st.heap[0] >> 2
+        mask = 0
+        while st.heap_n > 0 and (st.heap[0] >> 2) == slot:
+            mask |= 1 << (heap_pop(st) & 3)
+        seg = find_segment(L, slot)
+        cls = draw_class(ds, L.noclick_prob + seg * L.n_classes, L.n_classes)
+        a_basis = draw_basis(ds, L.basis_threshold)
+        a_bit = next_u32(ds) & 1
+        b_basis = draw_basis(ds, L.basis_threshold)
+        ap_only[seg * L.n_classes + cls] += 1
+        if emit(out, L, st, ds, slot, cls, a_basis, a_bit, b_basis, 0, mask) < 0:
+            return -1
+    return 0
+
+
+def run_block(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_slots,
+              const int64_t[::1] seg_start, const double[::1] gap_scale,
+              const uint64_t[:, ::1] class_thr, const double[:, ::1] noclick_prob,
+              const uint64_t[:, :, :, :, ::1] first_thr, const uint64_t[:, :, :, :, ::1] indep_thr,
+              int n_det, double key_basis_prob, double afterpulse_prob,
+              double afterpulse_tau_gates, int64_t dead_gates, int64_t total_slots,
+              DetectorState state, double expected_events=0.0):
+    """Simulate slots [block_start, block_start + n_slots) of a link.
+
+    Per segment g (slots seg_start[g] .. seg_start[g+1]-1), all probabilities
+    given as 64-bit thresholds (P * 2^64) so the hot loop compares integers:
+    ``gap_scale[g]`` = 1 / log(1 - P(any primary click)) (0: no clicks);
+    ``class_thr[g, k]`` cumulative P(class <= k | click);
+    ``noclick_prob[g, k]`` = P(class k and no click);
+    ``indep_thr[g, k, a, b, j]`` = P(detector j has a primary click | k, Alice
+    basis a, Bob basis b) in Alice's frame (detector 0 of a pair is the one her
+    bit 0 would hit; b ignored when passive); ``first_thr[...]`` = the same
+    given that no detector before j clicked and one of j..n-1 does.
+    Returns (slot, cls, a_basis, a_bit, b_basis, b_bit, flags, sent_per_class).
+    """
+    cdef Link L
+    cdef int K = class_thr.shape[1]
+    cdef int n_seg = gap_scale.shape[0]
+    assert 0 < K <= MAX_CLASSES and n_det in (2, 4)
+    assert seg_start.shape[0] == n_seg + 1 and noclick_prob.shape[1] == K
+    assert state.next_block == block, "blocks must be simulated in order"
+    L.n_classes = K
+    L.n_det = n_det
+    L.passive = n_det == 4
+    L.basis_threshold = <uint64_t>(key_basis_prob * 4294967296.0)
+    L.afterpulse_prob = afterpulse_prob
+    L.afterpulse_thr = <uint64_t>(afterpulse_prob * 18446744073709549568.0) if afterpulse_prob < 1.0 else 0xFFFFFFFFFFFFF800ULL
+    L.afterpulse_tau_gates = afterpulse_tau_gates
+    L.dead_gates = dead_gates
+    L.total_slots = total_slots
+    L.seg_start = &seg_start[0]
+    L.n_seg = n_seg
+    L.noclick_prob = &noclick_prob[0, 0]
+
+    cdef PhiloxStream ts, ds, cs
+    stream_init(&ts, seed, PURPOSE_TRANSPORT, block)
+    stream_init(&ds, seed, PURPOSE_DETECTOR, block)
+    stream_init(&cs, seed, PURPOSE_SENT_COUNTS, block)
+
+    cdef EventBuffer out
+    cdef int64_t block_end = block_start + n_slots
+    cdef int64_t pos, seg_end, slot
+    cdef int g, k, a_basis, a_bit, b_basis, j, mask, ap_mask, err = 0
+    cdef int passive = L.passive
+    cdef uint64_t u, word, basis_thr = L.basis_threshold
+    cdef double gap, scale
+    cdef const uint64_t* cthr
+    cdef const uint64_t* fthr
+    cdef const uint64_t* ithr
+    primary_np = np.zeros((n_seg, K), dtype=np.int64)
+    ap_only_np = np.zeros((n_seg, K), dtype=np.int64)
+    sent_np = np.zeros(K, dtype=np.int64)
+    seg_counts_np = np.zeros(K, dtype=np.int64)
+    cdef int64_t[:, ::1] primary = primary_np
+    cdef int64_t[:, ::1] ap_only = ap_only_np
+    cdef int64_t[::1] sent = sent_np
+    cdef int64_t[::1] seg_counts = seg_counts_np
+    cdef int64_t rest, seg_lo, seg_hi
+
+    if buffer_init(&out, <int64_t>(expected_events * 1.1 + 10.0 * expected_events ** 0.5 + 64)) < 0:
+        raise MemoryError()
+    with nogil:
+        g = find_segment(&L, block_start)
+        pos = block_start
+        while g < n_seg and pos < block_end and err == 0:
+            seg_end = seg_start[g + 1] if seg_start[g + 1] < block_end else block_end
+            scale = gap_scale[g]
+            cthr = &class_thr[g, 0]
+            if scale < 0.0:
+                while True:
+                    # Geometric gap to the next slot with a primary click.
+                    gap = log(next_double(&ts)) * scale
+                    if gap >= <double>(seg_end - pos):
+                        break
+                    slot = pos + <int64_t>gap
+                    pos = slot + 1
+                    u = next_u64(&ts)
+                    k = 0
+                    while k < K - 1 and u >= cthr[k]:
+                        k += 1
+                    # One word: Alice's basis (high half), Bob's (low half);
+                    # a further word for her bit.
+                    word = next_u64(&ts)
+                    a_basis = 0 if (word >> 32) < basis_thr else 1
+                    b_basis = 0 if passive or (word & 0xFFFFFFFFULL) < basis_thr else 1
+                    a_bit = next_u32(&ts) & 1
+                    primary[g, k] += 1
+                    # Which detectors clicked, given that at least one did.
+                    j = (((g * K + k) * 2 + a_basis) * 2 + b_basis) * 4
+                    fthr = &first_thr[0, 0, 0, 0, 0] + j
+                    ithr = &indep_thr[0, 0, 0, 0, 0] + j
+                    mask = 0
+                    for j in range(n_det - 1):
+                        u = next_u64(&ts)
+                        if mask == 0:
+                            if u < fthr[j]:
+                                mask = 1 << j
+                        elif u < ithr[j]:
+                            mask |= 1 << j
+                    if mask == 0:
+                        mask = 1 << (n_det - 1)
+                    elif next_u64(&ts) < ithr[n_det - 1]:
+                        mask |= 1 << (n_det - 1)
+                    # Alice's frame -> detectors: swap within each pair for bit 1.
+                    if a_bit:
+                        mask = ((mask & 5) << 1) | ((mask & 10) >> 1)
+                    # Detector pass, in slot order: earlier afterpulses first.
+                    if state.heap_n > 0:
+                        if flush_afterpulses(&out, &L, state, &ds, slot, &ap_only[0, 0]) < 0:
+                            err = 1
+                            break
+                    ap_mask = 0
+                    while state.heap_n > 0 and (state.heap[0] >> 2) == slot:
+                        ap_mask |= 1 << (heap_pop(state) & 3)
+                    if emit(&out, &L, state, &ds, slot, k, a_basis, a_bit, b_basis,
+                            mask, ap_mask) < 0:
+                        err = 1
+                        break
+            pos = seg_end
+            g += 1
+        if err == 0 and flush_afterpulses(&out, &L, state, &ds, block_end, &ap_only[0, 0]) < 0:
+            err = 1
+        # Exact per-class counts of pulses sent: slots with events keep their
+        # drawn class; the rest of each segment is a multinomial draw.
+        if err == 0:
+            for g in range(n_seg):
+                seg_lo = seg_start[g] if seg_start[g] > block_start else block_start
+                seg_hi = seg_start[g + 1] if seg_start[g + 1] < block_end else block_end
+                if seg_hi <= seg_lo:
+                    continue
+                rest = seg_hi - seg_lo
+                for k in range(K):
+                    rest -= primary[g, k] + ap_only[g, k]
+                    sent[k] += primary[g, k] + ap_only[g, k]
+                multinomial(&cs, rest, &noclick_prob[g, 0], K, &seg_counts[0])
+                for k in range(K):
+                    sent[k] += seg_counts[k]
+    if err:
+        buffer_free(&out)
+        raise MemoryError("out of memory in the transport kernel")
+    state.next_block = block + 1
+    n = out.n
+    result = (
+        np.asarray(<int64_t[:n]>out.slot).copy() if n else np.empty(0, np.int64),
+        np.asarray(<uint8_t[:n]>out.cls).copy() if n else np.empty(0, np.uint8),
+        np.asarray(<uint8_t[:n]>out.a_basis).copy() if n else np.empty(0, np.uint8),
+        np.asarray(<uint8_t[:n]>out.a_bit).copy() if n else np.empty(0, np.uint8),
+        np.asarray(<uint8_t[:n]>out.b_basis).copy() if n else np.empty(0, np.uint8),
+        np.asarray(<uint8_t[:n]>out.b_bit).copy() if n else np.empty(0, np.uint8),
+        np.asarray(<uint8_t[:n]>out.flags).copy() if n else np.empty(0, np.uint8),
+        sent_np,
+    )
+    buffer_free(&out)
+    return result

@@ -1,0 +1,152 @@
+"""Command line: ``qchannel run|theory [SCENARIO] ...``.
+
+Bad input (an unknown key, a wrong type, an out-of-range value, a missing
+file) prints one line on stderr and exits with status 2, never a traceback.
+"""
+import argparse
+import json
+import sys
+import time
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit status 2
+        sys.stderr.write(f"qchannel: error: {message}\n")
+        sys.exit(2)
+
+
+class Progress:
+    """A progress bar with ETA on stderr, shown only on a terminal and only
+    for runs that last more than a second."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.start = time.monotonic()
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, done, total):
+        now = time.monotonic()
+        elapsed = now - self.start
+        if elapsed < 1.0 or (now - self.last < 0.2 and done < total):
+            return
+        self.last = now
+        frac = done / total
+        eta = elapsed * (1 - frac) / frac if frac > 0 else 0.0
+        bar = "#" * int(30 * frac)
+        self.stream.write(f"\r[{bar:<30}] {100 * frac:5.1f}%  {done:.3g}/{total:.3g} pulses  "
+                          f"ETA {eta:6.1f} s")
+        self.stream.flush()
+        self.shown = True
+
+    def close(self):
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _fmt(x, spec=".4g"):
+    return "n/a" if x is None else format(x, spec)
+
+
+def format_run_report(d):
+    sc = d["scenario"]
+    lines = [
+        f"qchannel decoy-BB84 over {sc['channel']['type']}: "
+        f"{sc['channel']['length_km']:g} km, seed {d['seed']}",
+        f"  pulses {d['pulses']:.4g} ({d['duration_s']:.4g} s at {sc['source']['rep_rate_hz']:.3g} Hz), "
+        f"detections {d['detections']}, double clicks {d['double_clicks']}",
+        "  intensity        sent         gain     QBER X     QBER Z",
+    ]
+    for row in d["intensities"]:
+        lines.append(f"  mu={row['mu']:<8g} {row['sent']:>12d} {_fmt(row['gain'], '12.4e')} "
+                     f"{_fmt(row['qber_x'], '10.4f')} {_fmt(row['qber_z'], '10.4f')}")
+    ec = d["ec"]
+    lines += [
+        f"  sifted key bits (X basis) {d['sifted_bits']}, QBER {_fmt(d['qber'], '.4%')}",
+        f"  error correction: {ec['method']}, {ec['leaked_bits']} bits disclosed"
+        + (f" ({ec['note']})" if ec.get("note") else ""),
+    ]
+    if d["aborted"]:
+        lines.append(f"  ABORTED: {d['abort_reason']}")
+    lines.append(f"  secret key: {d['secret_key_bits']} bits, {d['key_rate_per_pulse']:.4g} per pulse, "
+                 f"{d['secret_key_rate_bps']:.4g} bit/s")
+    return "\n".join(lines)
+
+
+def format_theory_report(d):
+    lines = [f"qchannel theory ({d['decoy']} decoys): channel transmittance {d['transmittance']:.4g}"]
+    for row in d["intensities"]:
+        lines.append(f"  mu={row['mu']:<8g} gain {row['gain']:.4e}  QBER {_fmt(row['qber'], '.4f')}")
+    lines.append(f"  asymptotic key rate {d['key_rate_per_pulse']:.4g} per pulse "
+                 f"(PLOB bound {d['plob_per_pulse']:.4g}, TGW {d['tgw_per_pulse']:.4g})")
+    return "\n".join(lines)
+
+
+def _cmd_run(args):
+    from qchannel.scenario import load_scenario
+    from qchannel.simulate import simulate
+
+    scenario = load_scenario(args.scenario)
+    progress = Progress() if sys.stderr.isatty() else None
+    try:
+        result = simulate(scenario, seed=args.seed, pulses=args.pulses, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    d = result.to_dict()
+    print(json.dumps(d, indent=2) if args.json else format_run_report(d))
+    return 0
+
+
+def _cmd_theory(args):
+    from qchannel import theory
+    from qchannel.scenario import load_scenario
+
+    d = theory.expect(load_scenario(args.scenario), decoy=args.decoy)
+    print(json.dumps(d, indent=2) if args.json else format_theory_report(d))
+    return 0
+
+
+def _number(text):
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def build_parser():
+    p = _Parser(prog="qchannel", description="Photonic channel simulator for QKD.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    r = sub.add_parser("run", help="Monte Carlo of a scenario and its post-processing")
+    r.add_argument("scenario", nargs="?", help="scenario TOML file (default: built-in 50 km link)")
+    r.add_argument("--seed", type=_number, help="override [run] seed")
+    r.add_argument("--pulses", type=_number, help="override [run] pulses")
+    r.add_argument("--json", action="store_true", help="print one JSON object")
+    r.set_defaults(func=_cmd_run)
+    t = sub.add_parser("theory", help="analytic expectation of a scenario")
+    t.add_argument("scenario", nargs="?", help="scenario TOML file (default: built-in)")
+    t.add_argument("--decoy", choices=("infinite", "vacuum-weak", "none"), default="infinite")
+    t.add_argument("--json", action="store_true", help="print one JSON object")
+    t.set_defaults(func=_cmd_theory)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as err:
+        sys.stderr.write(f"qchannel: error: {err}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("qchannel: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

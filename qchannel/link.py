@@ -1,0 +1,175 @@
+"""A prepare-and-measure link: source + channel + detectors -> detection records.
+
+This layer turns the physical models into the tables the transport kernel
+needs and streams the simulation block by block with bounded memory.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from qchannel._core import transport as _transport
+from qchannel.rng import check_seed
+
+#: Fixed size of a block of pulse slots.  Part of the reproducibility contract:
+#: changing it changes which random numbers each slot sees.
+BLOCK_SLOTS = 1 << 24
+
+FLAG_DOUBLE_CLICK = _transport.FLAG_DOUBLE_CLICK
+FLAG_AFTERPULSE = _transport.FLAG_AFTERPULSE
+FLAG_BASIS_TIE = _transport.FLAG_BASIS_TIE
+
+
+@dataclass
+class DetectionRecord:
+    """Sparse record of the slots in which Bob registered a click.
+
+    ``slot``: pulse index; ``intensity``: index into the source's intensities;
+    bases: 0 = X (key basis), 1 = Z; ``flags``: FLAG_* bits.  ``sent`` counts
+    the pulses sent per intensity over the slots this record covers."""
+
+    slot: np.ndarray
+    intensity: np.ndarray
+    alice_basis: np.ndarray
+    alice_bit: np.ndarray
+    bob_basis: np.ndarray
+    bob_bit: np.ndarray
+    flags: np.ndarray
+    sent: np.ndarray
+    first_slot: int
+    n_slots: int
+
+    def __len__(self):
+        return len(self.slot)
+
+    @property
+    def double_click(self):
+        return (self.flags & FLAG_DOUBLE_CLICK) != 0
+
+    @classmethod
+    def concatenate(cls, records):
+        records = list(records)
+        fields = ("slot", "intensity", "alice_basis", "alice_bit", "bob_basis", "bob_bit", "flags")
+        joined = {f: np.concatenate([getattr(r, f) for r in records]) for f in fields}
+        return cls(**joined, sent=np.sum([r.sent for r in records], axis=0),
+                   first_slot=records[0].first_slot, n_slots=sum(r.n_slots for r in records))
+
+
+def click_tables(intensities, intensity_probs, key_basis_prob, eta, misalignment,
+                 dark_count_prob, n_detectors):
+    """Per-class click tables for one segment of constant parameters.
+
+    Photon numbers split into independent Poisson streams per detector
+    (coherent states stay coherent under linear optics), so detector j has a
+    primary click with a_j = 1 - (1 - p_dc) exp(-mu eta r_j), r_j its routing
+    fraction.  Returns (det_prob[K, 2, 2, 4] in Alice's frame, click_prob[K])."""
+    mu = np.asarray(intensities, dtype=float)
+    K = len(mu)
+    e = misalignment
+    px = key_basis_prob
+    route = np.zeros((2, 2, 4))        # [alice basis, bob basis, detector]
+    for a in range(2):
+        for b in range(2):
+            if n_detectors == 2:
+                route[a, b, :2] = (1 - e, e) if a == b else (0.5, 0.5)
+            else:
+                for pair, weight in ((0, px), (1, 1 - px)):
+                    within = (1 - e, e) if pair == a else (0.5, 0.5)
+                    route[a, b, 2 * pair:2 * pair + 2] = np.multiply(weight, within)
+    det = 1.0 - (1.0 - dark_count_prob) * np.exp(-mu[:, None, None, None] * eta * route[None])
+    det[..., n_detectors:] = 0.0
+    # The total click probability does not depend on the bases (routing sums to 1).
+    click = 1.0 - np.prod(1.0 - det[:, 0, 0, :n_detectors], axis=-1)
+    return np.ascontiguousarray(det), click
+
+
+def _thresholds(prob):
+    """Probabilities as 64-bit integer thresholds: u < t has probability
+    t / 2^64 for u uniform on 64 bits (p = 1 maps to 2^64 - 1)."""
+    prob = np.clip(np.asarray(prob, dtype=float), 0.0, 1.0)
+    scaled = np.ldexp(prob, 64)
+    out = np.where(scaled >= 2.0**64, np.float64(2**64 - 2048), scaled)
+    return np.ascontiguousarray(out.astype(np.uint64))
+
+
+class LinkModel:
+    """Source, channel and detectors composed into kernel inputs.
+
+    ``segments`` optionally gives a piecewise-constant time dependence:
+    a sequence of (start_slot, transmittance, extra_noise_prob) for
+    free-space passes; by default one segment with the channel's
+    transmittance."""
+
+    def __init__(self, source, channel, detector, segments=None):
+        self.source = source
+        self.channel = channel
+        self.detector = detector
+        if segments is None:
+            segments = [(0, channel.transmittance(), 0.0)]
+        self.segments = segments
+
+    def tables(self, total_slots):
+        """Kernel inputs for a run of ``total_slots`` pulses (see run_block)."""
+        src, det = self.source, self.detector
+        starts = [int(s[0]) for s in self.segments] + [int(total_slots)]
+        n_seg, K, n_det = len(self.segments), len(src.intensities), det.n_detectors
+        p = np.asarray(src.intensity_probs)
+        indep = np.zeros((n_seg, K, 2, 2, 4))
+        first = np.zeros((n_seg, K, 2, 2, 4))
+        class_cdf = np.zeros((n_seg, K))
+        noclick = np.zeros((n_seg, K))
+        gap_scale = np.zeros(n_seg)
+        click_total = np.zeros(n_seg)
+        for g, (_, eta_ch, noise) in enumerate(self.segments):
+            p_dc = 1.0 - (1.0 - det.dark_count_prob) * (1.0 - noise)
+            dp, click = click_tables(src.intensities, p, src.key_basis_prob,
+                                     eta_ch * det.efficiency, self.channel.misalignment,
+                                     p_dc, n_det)
+            indep[g] = dp
+            # P(detector j | none of 0..j-1 clicked, one of j..n-1 does).
+            survive = np.cumprod((1.0 - dp[..., :n_det])[..., ::-1], axis=-1)[..., ::-1]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                first[g, ..., :n_det] = np.where(survive < 1.0, dp[..., :n_det] / (1.0 - survive), 1.0)
+            total = float(np.dot(p, click))
+            click_total[g] = total
+            class_cdf[g] = np.cumsum(p * click) / total if total > 0 else 1.0
+            noclick[g] = p * (1.0 - click)
+            if total > 0.0:
+                gap_scale[g] = 1.0 / np.log1p(-total) if total < 1.0 else -0.0
+        return dict(seg_start=np.asarray(starts, dtype=np.int64), gap_scale=gap_scale,
+                    class_thr=_thresholds(class_cdf), noclick_prob=noclick,
+                    first_thr=_thresholds(first), indep_thr=_thresholds(indep),
+                    click_prob=click_total)
+
+    def blocks(self, pulses, seed, chunk_blocks=1, progress=None):
+        """Yield one DetectionRecord per chunk of ``chunk_blocks`` fixed blocks.
+
+        The detector pass carries its state from block to block, so the
+        concatenation of the records is the same whatever ``chunk_blocks``."""
+        seed = check_seed(seed)
+        pulses = int(pulses)
+        tables = self.tables(pulses)
+        rate = float(tables["click_prob"].max())
+        src, det = self.source, self.detector
+        state = _transport.DetectorState()
+        n_blocks = -(-pulses // BLOCK_SLOTS)
+        pending = []
+        for b in range(n_blocks):
+            start = b * BLOCK_SLOTS
+            n = min(BLOCK_SLOTS, pulses - start)
+            out = _transport.run_block(
+                seed, b, start, n, tables["seg_start"], tables["gap_scale"],
+                tables["class_thr"], tables["noclick_prob"], tables["first_thr"],
+                tables["indep_thr"],
+                det.n_detectors, src.key_basis_prob, det.afterpulse_prob,
+                det.afterpulse_tau_gates(src.rep_rate_hz), det.dead_gates(src.rep_rate_hz),
+                pulses, state, rate * n)
+            pending.append(DetectionRecord(*out, first_slot=start, n_slots=n))
+            if len(pending) == chunk_blocks or b == n_blocks - 1:
+                yield pending[0] if len(pending) == 1 else DetectionRecord.concatenate(pending)
+                pending = []
+            if progress is not None:
+                progress(start + n, pulses)
+
+    def simulate(self, pulses, seed, chunk_blocks=1):
+        """The whole run as one DetectionRecord (for tests and small runs)."""
+        return DetectionRecord.concatenate(self.blocks(pulses, seed, chunk_blocks))

@@ -1,0 +1,64 @@
+"""Photon sources: validated parameter objects."""
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from qchannel.params import (check_choice, check_prob, check_real, check_real_list,
+                             reject_unknown)
+
+MAX_INTENSITIES = 16
+
+
+@dataclass(frozen=True)
+class DecoyBB84Source:
+    """Phase-randomised weak coherent pulses with N intensities (signal first,
+    then decoys, the last possibly vacuum), a random bit and a basis, X (the
+    key basis) with probability ``key_basis_prob``."""
+
+    rep_rate_hz: float = 1.0e9
+    intensities: tuple = (0.5, 0.1, 0.0002)
+    intensity_probs: tuple = (0.8, 0.1, 0.1)
+    key_basis_prob: float = 0.9
+    type: str = field(default="decoy-bb84")
+
+    KEYS = ("type", "rep_rate_hz", "intensities", "intensity_probs", "key_basis_prob")
+
+    def __post_init__(self):
+        s = "source"
+        check_choice(f"{s}.type", self.type, ("decoy-bb84",))
+        object.__setattr__(self, "rep_rate_hz",
+                           check_real(f"{s}.rep_rate_hz", self.rep_rate_hz, 0.0, 1.0e12, lo_open=True))
+        mus = check_real_list(f"{s}.intensities", self.intensities, 0.0, 100.0, 1, MAX_INTENSITIES)
+        for i in range(1, len(mus)):
+            if not mus[i] < mus[i - 1]:
+                raise ValueError(
+                    f"{s}.intensities = {list(mus)} must be strictly decreasing (signal first)")
+        if mus[0] <= 0.0:
+            raise ValueError(f"{s}.intensities[0] = {mus[0]} must be > 0")
+        probs = check_real_list(f"{s}.intensity_probs", self.intensity_probs, 0.0, 1.0, 1,
+                                MAX_INTENSITIES)
+        if len(probs) != len(mus):
+            raise ValueError(f"{s}.intensity_probs has {len(probs)} entries but "
+                             f"{s}.intensities has {len(mus)}: they must match")
+        if abs(sum(probs) - 1.0) > 1e-9:
+            raise ValueError(f"{s}.intensity_probs = {list(probs)} must sum to 1 "
+                             f"(they sum to {sum(probs):.12g})")
+        object.__setattr__(self, "intensities", mus)
+        object.__setattr__(self, "intensity_probs", probs)
+        object.__setattr__(self, "key_basis_prob",
+                           check_prob(f"{s}.key_basis_prob", self.key_basis_prob, lo_open=True))
+
+    @classmethod
+    def from_dict(cls, d, section="source"):
+        reject_unknown(section, d, cls.KEYS)
+        return cls(**d)
+
+    def to_dict(self):
+        d = asdict(self)
+        d["intensities"] = list(self.intensities)
+        d["intensity_probs"] = list(self.intensity_probs)
+        return d
+
+    @property
+    def mean_photon_number(self):
+        return float(np.dot(self.intensities, self.intensity_probs))
