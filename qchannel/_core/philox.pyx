@@ -1,10 +1,11 @@
 """Python entry points to the Philox4x32-10 generator of the compiled core."""
 import numpy as np
 cimport numpy as cnp
-from libc.stdint cimport uint32_t, uint64_t
+from libc.stdint cimport uint32_t, uint64_t, int64_t
 
 from qchannel._core.philox cimport (PhiloxStream, philox4x32_10, stream_init,
                                     next_u32, next_double)
+from qchannel._core.sampling cimport binomial
 
 
 def philox4x32_10_block(counter, key):
@@ -57,4 +58,19 @@ def stream_bits(uint64_t seed, uint32_t purpose, uint32_t block, Py_ssize_t n):
             if (i & 31) == 0:
                 w = next_u32(&s)
             v[i] = (w >> (i & 31)) & 1
+    return out
+
+
+def stream_binomial(uint64_t seed, uint32_t purpose, uint32_t block, int64_t n, double p,
+                    Py_ssize_t size):
+    """``size`` Binomial(n, p) draws from stream (seed, purpose, block); exposes
+    the kernels' sampler (inversion / BTRS) to tests."""
+    cdef cnp.ndarray[cnp.int64_t, ndim=1] out = np.empty(size, dtype=np.int64)
+    cdef int64_t[::1] v = out
+    cdef PhiloxStream s
+    cdef Py_ssize_t i
+    stream_init(&s, seed, purpose, block)
+    with nogil:
+        for i in range(size):
+            v[i] = binomial(&s, n, p)
     return out

@@ -1,0 +1,327 @@
+"""Monte Carlo kernel for nested quantum-repeater chains.
+
+One realisation delivers one end-to-end pair.  Time is counted in attempt
+slots: every elementary segment makes one heralded attempt per slot, in
+parallel.  Attempt counts are *drawn*, never stepped: the slot of the next
+success of a segment is a geometric gap (``next_geometric_gap``), so the cost
+of a realisation grows with the number of successes and restarts, not with
+the number of attempts.
+
+Protocol (nested, swap as soon as possible; Shchukin, Schmidt, van Loock,
+PRA 100, 032322 (2019) for N = 2^n): a span of ``m`` segments is split into a
+left span of ``m // 2`` and a right span of ``m - m // 2`` segments (standard
+doubling for ``m = 2^n``).  Both halves are built independently from the same
+start slot; when both are ready the middle node swaps them in that slot.  A
+failed swap (probability ``1 - swap_prob``) destroys both halves and the
+whole span restarts from the next slot.  With a cutoff, a finished half that
+has waited more than ``cutoff`` slots for its partner is discarded and rebuilt
+(from the slot after the cutoff expires) while the partner keeps going.
+Optional purification: each segment builds two elementary pairs in parallel
+(two memories per side), purifies them with one round of DEJMPS or BBPSSW in
+the slot the second arrives, and restarts on failure.
+
+States are Bell-diagonal, stored as the probabilities of the Pauli frame
+(I, X, Z, Y) = (Phi+, Psi+, Phi-, Psi-); entanglement swapping composes the
+frames (a convolution over the Klein group), memory noise is a Pauli channel
+applied lazily for the time a pair has been stored.  ``decay`` is the decay
+constant *per slot* of a stored pair (both qubits in memory), i.e. the pair's
+Pauli channel has parameter ``exp(-decay * dt)``.
+
+Randomness: realisation ``r`` reads stream (seed, purpose, block = r >> 16)
+from counter ``(r & 0xFFFF) << 48``, so each realisation has its own
+substream and the arrays do not depend on how the realisations are chunked.
+
+The kernel is a pure function over arrays and does no validation beyond
+cheap asserts; ``qchannel.protocols.repeater`` validates and derives.
+"""
+import numpy as np
+cimport numpy as cnp
+from libc.stdint cimport uint32_t, uint64_t, int64_t
+from libc.math cimport exp
+
+from qchannel._core.philox cimport PhiloxStream, stream_init, next_double, next_geometric_gap
+
+cdef enum:
+    BLOCK_SHIFT = 16            # 65536 realisations per stream block
+    INDEX_SHIFT = 48            # counter offset of a realisation within its block
+
+cdef enum:
+    DECO_NONE = 0
+    DECO_DEPOLARISING = 1
+    DECO_DEPHASING = 2
+
+cdef enum:
+    PUR_NONE = 0
+    PUR_DEJMPS = 1
+    PUR_BBPSSW = 2
+
+DECOHERENCE_CODES = {"none": DECO_NONE, "depolarising": DECO_DEPOLARISING,
+                     "dephasing": DECO_DEPHASING}
+PURIFICATION_CODES = {"none": PUR_NONE, "dejmps": PUR_DEJMPS, "bbpssw": PUR_BBPSSW}
+BLOCK_SIZE = 1 << BLOCK_SHIFT
+
+
+cdef struct Link:
+    int64_t t           # slot from which the stored state is up to date
+    double s            # storage time (slots) of every pair merged into this one
+    double c[4]         # Pauli-frame probabilities (I, X, Z, Y)
+
+
+cdef struct Ctx:
+    PhiloxStream s
+    double log1m_p
+    double swap_prob
+    double decay
+    int deco
+    int purif
+    int64_t cutoff      # < 0: none
+    int64_t max_t
+    double init[4]
+    bint overflow
+
+
+cdef inline void decohere(Ctx* x, Link* a, int64_t t) noexcept nogil:
+    cdef int64_t dt = t - a.t
+    cdef double lam, keep, mix, c0, c1
+    if dt <= 0:
+        return
+    a.s += <double>dt
+    a.t = t
+    if x.deco == DECO_DEPOLARISING:
+        lam = exp(-x.decay * <double>dt)
+        mix = 0.25 * (1.0 - lam)
+        a.c[0] = lam * a.c[0] + mix
+        a.c[1] = lam * a.c[1] + mix
+        a.c[2] = lam * a.c[2] + mix
+        a.c[3] = lam * a.c[3] + mix
+    elif x.deco == DECO_DEPHASING:
+        lam = exp(-x.decay * <double>dt)
+        keep = 0.5 * (1.0 + lam)
+        mix = 0.5 * (1.0 - lam)
+        c0 = a.c[0]
+        c1 = a.c[1]
+        a.c[0] = keep * c0 + mix * a.c[2]
+        a.c[2] = keep * a.c[2] + mix * c0
+        a.c[1] = keep * c1 + mix * a.c[3]
+        a.c[3] = keep * a.c[3] + mix * c1
+
+
+cdef inline void swap_states(const double* a, const double* b, double* out) noexcept nogil:
+    # Pauli frames compose by XOR of their (x, z) labels: I=0, X=1, Z=2, Y=3.
+    cdef int c, k
+    cdef double acc
+    for c in range(4):
+        acc = 0.0
+        for k in range(4):
+            acc += a[k] * b[k ^ c]
+        out[c] = acc
+
+
+cdef inline double purify(int scheme, double* a, double* b, double* out) noexcept nogil:
+    """One round of DEJMPS (Deutsch et al., PRL 77, 2818 (1996)) on two
+    Bell-diagonal pairs; BBPSSW (Bennett et al., PRL 76, 722 (1996)) twirls
+    the inputs and the output to Werner form.  Returns the success probability;
+    ``out`` is the state kept on success."""
+    cdef double A1, B1, C1, D1, A2, B2, C2, D2, N, r
+    if scheme == PUR_BBPSSW:
+        r = (1.0 - a[0]) / 3.0
+        a[1] = r
+        a[2] = r
+        a[3] = r
+        r = (1.0 - b[0]) / 3.0
+        b[1] = r
+        b[2] = r
+        b[3] = r
+    # Deutsch et al. label A = Phi+, B = Psi-, C = Psi+, D = Phi-.
+    A1 = a[0]
+    B1 = a[3]
+    C1 = a[1]
+    D1 = a[2]
+    A2 = b[0]
+    B2 = b[3]
+    C2 = b[1]
+    D2 = b[2]
+    N = (A1 + B1) * (A2 + B2) + (C1 + D1) * (C2 + D2)
+    out[0] = (A1 * A2 + B1 * B2) / N
+    out[3] = (C1 * D2 + D1 * C2) / N
+    out[1] = (C1 * C2 + D1 * D2) / N
+    out[2] = (A1 * B2 + B1 * A2) / N
+    if scheme == PUR_BBPSSW:
+        r = (1.0 - out[0]) / 3.0
+        out[1] = r
+        out[2] = r
+        out[3] = r
+    return N
+
+
+cdef inline void raw_pair(Ctx* x, int64_t t0, Link* out) noexcept nogil:
+    cdef int k
+    out.t = t0 + 1 + <int64_t>next_geometric_gap(&x.s, x.log1m_p)
+    out.s = 0.0
+    for k in range(4):
+        out.c[k] = x.init[k]
+
+
+cdef inline bint apply_cutoff_elem(Ctx* x, Link* a, Link* b) noexcept nogil:
+    # Rebuild whichever raw pair has waited longer than the cutoff.
+    while True:
+        if x.overflow or a.t > x.max_t or b.t > x.max_t:
+            x.overflow = True
+            return False
+        if a.t + x.cutoff < b.t:
+            raw_pair(x, a.t + x.cutoff, a)
+        elif b.t + x.cutoff < a.t:
+            raw_pair(x, b.t + x.cutoff, b)
+        else:
+            return True
+
+
+cdef void elementary(Ctx* x, int64_t t0, Link* out) noexcept nogil:
+    cdef Link a, b
+    cdef int64_t t
+    cdef double ps
+    if x.purif == PUR_NONE:
+        raw_pair(x, t0, out)
+        return
+    while True:
+        raw_pair(x, t0, &a)
+        raw_pair(x, t0, &b)
+        if x.cutoff >= 0 and not apply_cutoff_elem(x, &a, &b):
+            out.t = x.max_t + 1
+            return
+        t = a.t if a.t > b.t else b.t
+        decohere(x, &a, t)
+        decohere(x, &b, t)
+        ps = purify(x.purif, a.c, b.c, out.c)
+        if next_double(&x.s) < ps:
+            out.t = t
+            out.s = a.s + b.s
+            return
+        if t > x.max_t:
+            x.overflow = True
+            out.t = t
+            return
+        t0 = t
+
+
+cdef void span(Ctx* x, int m, int64_t t0, Link* out) noexcept nogil:
+    cdef Link a, b
+    cdef int ml, mr
+    cdef int64_t t
+    if m == 1:
+        elementary(x, t0, out)
+        return
+    ml = m // 2
+    mr = m - ml
+    while True:
+        span(x, ml, t0, &a)
+        if x.overflow:
+            return
+        span(x, mr, t0, &b)
+        if x.overflow:
+            return
+        if x.cutoff >= 0:
+            while True:
+                if a.t + x.cutoff < b.t:
+                    span(x, ml, a.t + x.cutoff, &a)
+                elif b.t + x.cutoff < a.t:
+                    span(x, mr, b.t + x.cutoff, &b)
+                else:
+                    break
+                if x.overflow:
+                    return
+                if a.t > x.max_t or b.t > x.max_t:
+                    x.overflow = True
+                    return
+        t = a.t if a.t > b.t else b.t
+        decohere(x, &a, t)
+        decohere(x, &b, t)
+        if x.swap_prob >= 1.0 or next_double(&x.s) < x.swap_prob:
+            swap_states(a.c, b.c, out.c)
+            out.t = t
+            out.s = a.s + b.s
+            return
+        if t > x.max_t:
+            x.overflow = True
+            return
+        t0 = t
+
+
+def simulate_chain(uint64_t seed, uint32_t purpose, int64_t first, int64_t count,
+                   int segments, double log1m_p, double swap_prob,
+                   double[::1] initial_state, int decoherence, double decay_per_slot,
+                   int purification, int64_t cutoff_slots, int64_t max_slots,
+                   int64_t[::1] wait_slots, double[:, ::1] states,
+                   double[::1] stored_slots):
+    """Simulate realisations ``first .. first + count - 1`` of a chain.
+
+    Fills ``wait_slots[i]`` (slots until the end-to-end pair is delivered,
+    -1 if the realisation passed ``max_slots``), ``states[i]`` (the delivered
+    Pauli-frame probabilities I, X, Z, Y) and ``stored_slots[i]`` (summed
+    storage time, in slots, of every pair that went into the delivered one;
+    discarded pairs do not count).  ``log1m_p`` is
+    log(1 - p) of one elementary attempt; ``cutoff_slots < 0`` disables the
+    cutoff.  Returns the number of realisations that passed ``max_slots``.
+    """
+    assert segments >= 1 and count >= 0 and first >= 0
+    assert initial_state.shape[0] == 4
+    assert wait_slots.shape[0] >= count and states.shape[0] >= count
+    assert states.shape[1] == 4 and stored_slots.shape[0] >= count
+    cdef Ctx x
+    cdef Link out
+    cdef int64_t i, r, lost = 0
+    cdef int k
+    x.log1m_p = log1m_p
+    x.swap_prob = swap_prob
+    x.decay = decay_per_slot
+    x.deco = decoherence
+    x.purif = purification
+    x.cutoff = cutoff_slots
+    x.max_t = max_slots
+    for k in range(4):
+        x.init[k] = initial_state[k]
+    with nogil:
+        for i in range(count):
+            r = first + i
+            stream_init(&x.s, seed, purpose, <uint32_t>(r >> BLOCK_SHIFT))
+            x.s.index = (<uint64_t>(r & ((1 << BLOCK_SHIFT) - 1))) << INDEX_SHIFT
+            x.overflow = False
+            span(&x, segments, 0, &out)
+            if x.overflow or out.t > max_slots:
+                wait_slots[i] = -1
+                lost += 1
+                for k in range(4):
+                    states[i, k] = 0.0
+            else:
+                wait_slots[i] = out.t
+                for k in range(4):
+                    states[i, k] = out.c[k]
+            stored_slots[i] = 0.0 if wait_slots[i] < 0 else out.s
+    return lost
+
+
+def swap_bell_diagonal(double[::1] a, double[::1] b):
+    """Entanglement swapping of two Bell-diagonal pairs (Pauli-frame
+    probabilities I, X, Z, Y); exposed for tests against a state-vector
+    reference."""
+    assert a.shape[0] == 4 and b.shape[0] == 4
+    out = np.empty(4, dtype=np.float64)
+    cdef double[::1] o = out
+    swap_states(&a[0], &b[0], &o[0])
+    return out
+
+
+def purify_bell_diagonal(int scheme, double[::1] a, double[::1] b):
+    """One purification round (scheme code from ``PURIFICATION_CODES``) on
+    copies of ``a`` and ``b``; returns ``(success_prob, state)``."""
+    assert a.shape[0] == 4 and b.shape[0] == 4 and scheme in (PUR_DEJMPS, PUR_BBPSSW)
+    cdef double ca[4]
+    cdef double cb[4]
+    cdef int k
+    for k in range(4):
+        ca[k] = a[k]
+        cb[k] = b[k]
+    out = np.empty(4, dtype=np.float64)
+    cdef double[::1] o = out
+    ps = purify(scheme, ca, cb, &o[0])
+    return ps, out
