@@ -1,0 +1,28 @@
+"""Transport kernel throughput: pulses per second and detection events per
+second at 0, 50, 100 and 200 km (one core).  Rates go to extra_info.
+
+Targets (README): at 100 km >= 1e10 pulses per wall second; at 0 km, where
+the cost is per event, <= 50 ns per detection event."""
+import pytest
+
+from qchannel.scenario import Scenario
+from qchannel.simulate import build_link
+
+PULSES = {0.0: 2 * 10**8, 50.0: 2 * 10**9, 100.0: 2 * 10**10, 200.0: 10**11}
+
+
+@pytest.mark.parametrize("length_km", sorted(PULSES))
+def test_transport_rate(benchmark, length_km):
+    link = build_link(Scenario().replace(**{"channel.length_km": length_km}))
+    pulses = PULSES[length_km]
+
+    def run():
+        return sum(len(rec) for rec in link.blocks(pulses, seed=1))
+
+    events = benchmark.pedantic(run, rounds=3, iterations=1)
+    if benchmark.stats is not None:          # None with --benchmark-disable
+        t = benchmark.stats.stats.median
+        benchmark.extra_info.update(pulses=pulses, events=events,
+                                    pulses_per_s=pulses / t, events_per_s=events / t,
+                                    ns_per_event=1e9 * t / max(events, 1))
+    assert events > 0

@@ -1,0 +1,85 @@
+"""The Monte Carlo against the closed forms of qchannel.theory, and the finite
+key against the PLOB bound."""
+import numpy as np
+import pytest
+
+from qchannel import theory
+from qchannel.scenario import Scenario
+from qchannel.simulate import simulate
+
+DETECTORS = {
+    "no noise": dict(dark_count_prob=0.0, afterpulse_prob=0.0),
+    "dark counts": dict(dark_count_prob=1e-5, afterpulse_prob=0.0),
+    "dark counts and afterpulses": dict(dark_count_prob=1e-5, afterpulse_prob=0.05),
+    "passive, dark counts and afterpulses": dict(dark_count_prob=1e-5, afterpulse_prob=0.05,
+                                                 basis_choice="passive"),
+}
+LOSSES_DB = [0, 10, 20, 30, 40, 50, 60]
+
+
+def _scenario(loss_db, detector):
+    base = Scenario()
+    d = base.to_dict()
+    d["channel"].update(length_km=0.0, extra_loss_db=float(loss_db), misalignment=0.02)
+    d["detector"].update(efficiency=0.5, dead_time_ns=0.0, **detector)
+    d["source"].update(intensities=[0.5, 0.1, 0.002], intensity_probs=[0.6, 0.2, 0.2],
+                       key_basis_prob=0.6)
+    return Scenario.from_dict(d)
+
+
+@pytest.mark.parametrize("name", list(DETECTORS))
+def test_monte_carlo_matches_theory_over_losses(name):
+    worst = 0.0
+    for i, loss in enumerate(LOSSES_DB):
+        sc = _scenario(loss, DETECTORS[name])
+        expected = theory.expect(sc)
+        gain_max = max(row["gain"] for row in expected["intensities"])
+        # Enough pulses for ~2e5 detections, at most 3e10 (event-driven, so cheap).
+        pulses = int(min(3e10, max(1e6, 2e5 / gain_max)))
+        got = simulate(sc, seed=100 + i, pulses=pulses).to_dict()
+        for mc, th in zip(got["intensities"], expected["intensities"]):
+            g = th["gain"]
+            z = abs(mc["gain"] - g) / np.sqrt(g * (1 - g) / mc["sent"])
+            worst = max(worst, z)
+            assert z < 4, f"{name}, {loss} dB, mu={th['mu']}: gain {mc['gain']:.6g} vs {g:.6g} ({z:.1f} sigma)"
+            for basis in ("x", "z"):
+                n = mc[f"detections_{basis}"]
+                e = th[f"qber_{basis}"]
+                if n < 200 or e is None:
+                    continue
+                sigma = np.sqrt(max(e * (1 - e), 1.0 / n) / n)
+                z = abs(mc[f"qber_{basis}"] - e) / sigma
+                worst = max(worst, z)
+                assert z < 4, (f"{name}, {loss} dB, mu={th['mu']}: QBER {basis} "
+                               f"{mc[f'qber_{basis}']:.5f} vs {e:.5f} ({z:.1f} sigma)")
+    assert worst > 0.0
+
+
+@pytest.mark.parametrize("length_km", [0.0, 25.0, 50.0, 100.0])
+def test_finite_key_rate_stays_below_plob(length_km):
+    sc = Scenario().replace(**{"channel.length_km": length_km})
+    r = simulate(sc, pulses=1e9, seed=3).to_dict()
+    plob = theory.plob_bound(sc.channel.transmittance())
+    assert r["key_rate_per_pulse"] <= plob
+    # ... and below the asymptotic (infinite-decoy) rate of the same link.
+    assert r["key_rate_per_pulse"] <= theory.expect(sc)["key_rate_per_pulse"]
+
+
+def test_default_scenario_gives_a_positive_key_at_50_km():
+    r = simulate(Scenario(), pulses=1e10).to_dict()
+    assert not r["aborted"] and r["secret_key_bits"] > 0
+    assert sum(row["sent"] for row in r["intensities"]) == r["pulses"] == 10**10
+    # The finite key cannot beat the asymptotic rate of the same link.
+    assert r["key_rate_per_pulse"] < theory.expect(Scenario())["key_rate_per_pulse"]
+
+
+def test_long_distance_aborts_with_a_reason():
+    r = simulate(Scenario().replace(**{"channel.length_km": 300.0}), pulses=1e9).to_dict()
+    assert r["aborted"] and r["secret_key_bits"] == 0 and r["abort_reason"]
+
+
+def test_same_seed_same_report_different_seed_different():
+    sc = Scenario().replace(**{"channel.length_km": 80.0})
+    a = simulate(sc, seed=9, pulses=3e8).to_dict()
+    assert a == simulate(sc, seed=9, pulses=3e8).to_dict()
+    assert a["detections"] != simulate(sc, seed=10, pulses=3e8).to_dict()["detections"]
