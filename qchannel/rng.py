@@ -1,6 +1,6 @@
 """Addressing of random streams: (seed, purpose, block).
 
-Every random number in qchannel comes from the Philox4x32-10 generator of the
+Every random number in qchannel comes from the Philox4x64-10 generator of the
 compiled core.  A stream is named by the user's 64-bit seed, a *purpose* (which
 part of the simulation draws from it) and a *block* (which fixed slice of work).
 Because no stream depends on how work is scheduled, one seed gives bit-identical
@@ -56,6 +56,11 @@ def _check_block(block):
 def uint32(seed, purpose, block, n):
     """The first ``n`` 32-bit words of stream (seed, purpose, block)."""
     return _philox.stream_u32(check_seed(seed), int(purpose), _check_block(block), int(n))
+
+
+def uint64(seed, purpose, block, n):
+    """The first ``n`` 64-bit words of stream (seed, purpose, block)."""
+    return _philox.stream_u64(check_seed(seed), int(purpose), _check_block(block), int(n))
 
 
 def uniform(seed, purpose, block, n):

@@ -1,7 +1,7 @@
-# Philox4x32-10 counter-based generator (Salmon et al., SC'11; Random123).
+# Philox4x64-10 counter-based generator (Salmon et al., SC'11; Random123).
 #
-# A stream is addressed by (seed, purpose, block): the 64-bit seed is the key,
-# the 128-bit counter is (index_lo, index_hi, block, purpose).  Every stream is
+# A stream is addressed by (seed, purpose, block): the key is (seed, 0), the
+# 256-bit counter is (index, 0, block, purpose).  Every stream is
 # independent of every other, so work split in fixed blocks gives the same
 # numbers whatever the thread, process or chunk layout.  The generator itself
 # lives in philox_impl.h so that it is always inlined into the hot loops.
@@ -10,15 +10,15 @@ from libc.math cimport log, floor
 
 cdef extern from "philox_impl.h" nogil:
     ctypedef struct PhiloxStream "qc_philox_stream":
-        uint32_t key0
-        uint32_t key1
-        uint32_t block
-        uint32_t purpose
+        uint64_t key0
+        uint64_t key1
+        uint64_t block
+        uint64_t purpose
         uint64_t index
-        uint32_t buf[4]
+        uint64_t buf[4]
         int pos
-    void philox4x32_10 "qc_philox4x32_10"(const uint32_t* ctr, uint32_t k0, uint32_t k1,
-                                           uint32_t* out) noexcept
+    void philox4x64_10 "qc_philox4x64_10"(const uint64_t* ctr, uint64_t k0, uint64_t k1,
+                                           uint64_t* out) noexcept
     void stream_init "qc_stream_init"(PhiloxStream* s, uint64_t seed, uint32_t purpose,
                                       uint32_t block) noexcept
     uint32_t next_u32 "qc_next_u32"(PhiloxStream* s) noexcept

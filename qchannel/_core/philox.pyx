@@ -1,22 +1,35 @@
-"""Python entry points to the Philox4x32-10 generator of the compiled core."""
+"""Python entry points to the Philox4x64-10 generator of the compiled core."""
 import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport uint32_t, uint64_t, int64_t
 
-from qchannel._core.philox cimport (PhiloxStream, philox4x32_10, stream_init,
-                                    next_u32, next_double)
+from qchannel._core.philox cimport (PhiloxStream, philox4x64_10, stream_init,
+                                    next_u32, next_u64, next_double)
 from qchannel._core.sampling cimport binomial
 
 
-def philox4x32_10_block(counter, key):
-    """One Philox4x32-10 evaluation: ``counter`` 4 words, ``key`` 2 words -> 4 words."""
-    cdef uint32_t ctr[4]
-    cdef uint32_t out[4]
+def philox4x64_10_block(counter, key):
+    """One Philox4x64-10 evaluation: ``counter`` 4 words, ``key`` 2 words -> 4 words."""
+    cdef uint64_t ctr[4]
+    cdef uint64_t out[4]
     cdef int i
     for i in range(4):
-        ctr[i] = <uint32_t>int(counter[i])
-    philox4x32_10(ctr, <uint32_t>int(key[0]), <uint32_t>int(key[1]), out)
+        ctr[i] = <uint64_t>int(counter[i])
+    philox4x64_10(ctr, <uint64_t>int(key[0]), <uint64_t>int(key[1]), out)
     return (out[0], out[1], out[2], out[3])
+
+
+def stream_u64(uint64_t seed, uint32_t purpose, uint32_t block, Py_ssize_t n):
+    """The first ``n`` 64-bit words of stream (seed, purpose, block)."""
+    cdef cnp.ndarray[cnp.uint64_t, ndim=1] out = np.empty(n, dtype=np.uint64)
+    cdef uint64_t[::1] v = out
+    cdef PhiloxStream s
+    cdef Py_ssize_t i
+    stream_init(&s, seed, purpose, block)
+    with nogil:
+        for i in range(n):
+            v[i] = next_u64(&s)
+    return out
 
 
 def stream_u32(uint64_t seed, uint32_t purpose, uint32_t block, Py_ssize_t n):

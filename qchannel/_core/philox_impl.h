@@ -1,4 +1,4 @@
-/* Philox4x32-10 (Salmon, Moraes, Dror, Shaw, SC'11; Random123), always inlined
+/* Philox4x64-10 (Salmon, Moraes, Dror, Shaw, SC'11; Random123), always inlined
  * so that the hot loops of the kernels pay no call overhead. */
 #ifndef QCHANNEL_PHILOX_IMPL_H
 #define QCHANNEL_PHILOX_IMPL_H
@@ -11,52 +11,75 @@
 #endif
 
 typedef struct {
-    uint32_t key0, key1, block, purpose;
+    uint64_t key0, key1;
+    uint64_t block, purpose;
     uint64_t index;      /* counter of the next 4-word output */
-    uint32_t buf[4];
-    int pos;             /* next unused word of buf (4 = empty) */
+    uint64_t buf[4];
+    int pos;             /* next unused 32-bit half of buf, high half first (8 = empty) */
 } qc_philox_stream;
 
-QC_INLINE void qc_philox4x32_10(const uint32_t *ctr, uint32_t k0, uint32_t k1, uint32_t *out) {
-    uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3];
+QC_INLINE uint64_t qc_mulhilo64(uint64_t a, uint64_t b, uint64_t *hi) {
+#if defined(__SIZEOF_INT128__)
+    unsigned __int128 p = (unsigned __int128)a * b;
+    *hi = (uint64_t)(p >> 64);
+    return (uint64_t)p;
+#else
+    uint64_t a0 = (uint32_t)a, a1 = a >> 32, b0 = (uint32_t)b, b1 = b >> 32;
+    uint64_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+    uint64_t mid = (p00 >> 32) + (uint32_t)p01 + (uint32_t)p10;
+    *hi = p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
+    return (mid << 32) | (uint32_t)p00;
+#endif
+}
+
+/* Philox4x64-10: 4 x 64-bit counter, 2 x 64-bit key. */
+QC_INLINE void qc_philox4x64_10(const uint64_t *ctr, uint64_t k0, uint64_t k1, uint64_t *out) {
+    uint64_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3];
     for (int r = 0; r < 10; r++) {
-        uint64_t p0 = (uint64_t)0xD2511F53u * c0;
-        uint64_t p1 = (uint64_t)0xCD9E8D57u * c2;
-        c0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
-        c2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
-        c1 = (uint32_t)p1;
-        c3 = (uint32_t)p0;
-        k0 += 0x9E3779B9u;
-        k1 += 0xBB67AE85u;
+        uint64_t hi0, hi1;
+        uint64_t lo0 = qc_mulhilo64(0xD2E7470EE14C6C93ULL, c0, &hi0);
+        uint64_t lo1 = qc_mulhilo64(0xCA5A826395121157ULL, c2, &hi1);
+        c0 = hi1 ^ c1 ^ k0;
+        c1 = lo1;
+        c2 = hi0 ^ c3 ^ k1;
+        c3 = lo0;
+        k0 += 0x9E3779B97F4A7C15ULL;
+        k1 += 0xBB67AE8584CAA73BULL;
     }
     out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
 }
 
+/* Stream (seed, purpose, block): key = (seed, 0), counter = (index, 0, block, purpose). */
 QC_INLINE void qc_stream_init(qc_philox_stream *s, uint64_t seed, uint32_t purpose, uint32_t block) {
-    s->key0 = (uint32_t)seed;
-    s->key1 = (uint32_t)(seed >> 32);
+    s->key0 = seed;
+    s->key1 = 0;
     s->block = block;
     s->purpose = purpose;
     s->index = 0;
-    s->pos = 4;
+    s->pos = 8;
 }
 
 QC_INLINE void qc_refill(qc_philox_stream *s) {
-    uint32_t ctr[4] = {(uint32_t)s->index, (uint32_t)(s->index >> 32), s->block, s->purpose};
-    qc_philox4x32_10(ctr, s->key0, s->key1, s->buf);
+    uint64_t ctr[4] = {s->index, 0, s->block, s->purpose};
+    qc_philox4x64_10(ctr, s->key0, s->key1, s->buf);
     s->index++;
     s->pos = 0;
 }
 
+/* The stream is a sequence of 64-bit words; 32-bit draws take their high
+ * half first, and a 64-bit draw equals two successive 32-bit draws. */
 QC_INLINE uint32_t qc_next_u32(qc_philox_stream *s) {
-    if (s->pos >= 4) qc_refill(s);
-    return s->buf[s->pos++];
+    if (s->pos >= 8) qc_refill(s);
+    uint64_t w = s->buf[s->pos >> 1];
+    uint32_t v = (s->pos & 1) ? (uint32_t)w : (uint32_t)(w >> 32);
+    s->pos++;
+    return v;
 }
 
-/* High word first: the same value as two successive next_u32 calls. */
 QC_INLINE uint64_t qc_next_u64(qc_philox_stream *s) {
-    if (s->pos <= 2) {
-        uint64_t v = ((uint64_t)s->buf[s->pos] << 32) | s->buf[s->pos + 1];
+    if (s->pos >= 8) qc_refill(s);
+    if (!(s->pos & 1)) {
+        uint64_t v = s->buf[s->pos >> 1];
         s->pos += 2;
         return v;
     }

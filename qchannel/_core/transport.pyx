@@ -21,7 +21,7 @@ import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, realloc, free
-from libc.math cimport log, floor
+from libc.math cimport log, log1p, floor
 
 from qchannel._core.philox cimport (PhiloxStream, stream_init, next_u32, next_u64, next_double)
 from qchannel._core.sampling cimport multinomial
@@ -53,6 +53,7 @@ cdef class DetectorState:
     cdef int64_t heap_n
     cdef int64_t heap_cap
     cdef public int64_t next_block   # blocks must be fed in order
+    cdef int64_t ap_countdown        # primary clicks left before the next afterpulse (-1: draw)
 
     def __cinit__(self):
         cdef int j
@@ -64,6 +65,7 @@ cdef class DetectorState:
         if self.heap == NULL:
             raise MemoryError()
         self.next_block = 0
+        self.ap_countdown = -1
 
     def __dealloc__(self):
         free(self.heap)
@@ -180,7 +182,7 @@ cdef struct Link:
     int passive
     uint64_t basis_threshold          # P(X) * 2^32
     double afterpulse_prob
-    uint64_t afterpulse_thr            # afterpulse_prob * 2^64
+    double afterpulse_gap_scale        # 1 / log(1 - afterpulse_prob)
     double afterpulse_tau_gates
     int64_t dead_gates
     int64_t total_slots
@@ -224,30 +226,47 @@ cdef inline int emit(EventBuffer* out, const Link* L, DetectorState st, PhiloxSt
     """Detector pass for one slot: dead time, afterpulse scheduling, squashing.
     ``primary`` and ``afterpulse`` are bit masks of detectors.  Returns -1 on
     allocation failure."""
-    cdef int j, live = 0, clicks, pair, flags = 0, bit, d
+    cdef int j, live, clicks, pair, flags = 0, bit, d, rest
     cdef double delay
-    for j in range(L.n_det):
-        if slot - st.last_click[j] > L.dead_gates:
-            live |= 1 << j
-    primary &= live
-    clicks = primary | (afterpulse & live)
-    if clicks == 0:
-        return 0
-    for j in range(L.n_det):
-        if clicks & (1 << j):
-            st.last_click[j] = slot
-    # Only primary (signal or dark) avalanches trigger afterpulses: no cascade,
-    # as in the detection model of Lim et al., PRA 89, 022307 (2014).
-    if L.afterpulse_prob > 0.0:
+    if L.dead_gates > 0:
+        live = 0
         for j in range(L.n_det):
-            if (primary >> j) & 1 and next_u64(ds) < L.afterpulse_thr:
+            if slot - st.last_click[j] > L.dead_gates:
+                live |= 1 << j
+        primary &= live
+        afterpulse &= live
+        clicks = primary | afterpulse
+        if clicks == 0:
+            return 0
+        for j in range(L.n_det):
+            if clicks & (1 << j):
+                st.last_click[j] = slot
+    else:
+        clicks = primary | afterpulse
+    # Only primary (signal or dark) avalanches trigger afterpulses: no cascade,
+    # as in the detection model of Lim et al., PRA 89, 022307 (2014).  Which
+    # primary clicks trigger one is drawn as geometric gaps over the sequence
+    # of primary clicks (Bernoulli(p_ap) each), not one draw per click.
+    if L.afterpulse_prob > 0.0:
+        rest = primary
+        while rest:
+            j = 0
+            while not (rest >> j) & 1:
+                j += 1
+            rest &= rest - 1
+            if st.ap_countdown < 0:
+                st.ap_countdown = <int64_t>(log(next_double(ds)) * L.afterpulse_gap_scale)
+            if st.ap_countdown > 0:
+                st.ap_countdown -= 1
+            else:
+                st.ap_countdown = -1
                 delay = 1.0
                 if L.afterpulse_tau_gates > 0.0:
                     delay += floor(-L.afterpulse_tau_gates * log(next_double(ds)))
                 if delay < <double>(L.total_slots - slot):
                     if heap_push(st, (slot + <int64_t>delay) * 4 + j) < 0:
                         return -1
-    if (afterpulse & live) & ~primary:
+    if afterpulse & ~primary:
         flags |= F_AFTERPULSE
     if L.passive:
         pair = clicks & 3
@@ -332,7 +351,7 @@ def run_block(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_slot
     L.passive = n_det == 4
     L.basis_threshold = <uint64_t>(key_basis_prob * 4294967296.0)
     L.afterpulse_prob = afterpulse_prob
-    L.afterpulse_thr = <uint64_t>(afterpulse_prob * 18446744073709549568.0) if afterpulse_prob < 1.0 else 0xFFFFFFFFFFFFF800ULL
+    L.afterpulse_gap_scale = 1.0 / log1p(-afterpulse_prob) if 0.0 < afterpulse_prob < 1.0 else -0.0
     L.afterpulse_tau_gates = afterpulse_tau_gates
     L.dead_gates = dead_gates
     L.total_slots = total_slots
@@ -350,9 +369,11 @@ def run_block(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_slot
     cdef int64_t pos, seg_end, slot
     cdef int g, k, a_basis, a_bit, b_basis, j, mask, ap_mask, err = 0
     cdef int passive = L.passive
-    cdef uint64_t u, word, basis_thr = L.basis_threshold
+    cdef uint64_t u, word
+    cdef uint64_t basis_thr31 = <uint64_t>(key_basis_prob * 2147483648.0)
     cdef double gap, scale
     cdef const uint64_t* cthr
+    cdef int64_t* primary_k
     cdef const uint64_t* fthr
     cdef const uint64_t* ithr
     primary_np = np.zeros((n_seg, K), dtype=np.int64)
@@ -374,6 +395,7 @@ def run_block(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_slot
             seg_end = seg_start[g + 1] if seg_start[g + 1] < block_end else block_end
             scale = gap_scale[g]
             cthr = &class_thr[g, 0]
+            primary_k = &primary[g, 0]
             if scale < 0.0:
                 while True:
                     # Geometric gap to the next slot with a primary click.
@@ -386,13 +408,12 @@ def run_block(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_slot
                     k = 0
                     while k < K - 1 and u >= cthr[k]:
                         k += 1
-                    # One word: Alice's basis (high half), Bob's (low half);
-                    # a further word for her bit.
+                    # One word: Alice's basis (bits 63..33), Bob's (32..2), her bit (0).
                     word = next_u64(&ts)
-                    a_basis = 0 if (word >> 32) < basis_thr else 1
-                    b_basis = 0 if passive or (word & 0xFFFFFFFFULL) < basis_thr else 1
-                    a_bit = next_u32(&ts) & 1
-                    primary[g, k] += 1
+                    a_basis = 0 if (word >> 33) < basis_thr31 else 1
+                    b_basis = 0 if passive or ((word >> 2) & 0x7FFFFFFFULL) < basis_thr31 else 1
+                    a_bit = word & 1
+                    primary_k[k] += 1
                     # Which detectors clicked, given that at least one did.
                     j = (((g * K + k) * 2 + a_basis) * 2 + b_basis) * 4
                     fthr = &first_thr[0, 0, 0, 0, 0] + j

@@ -1,31 +1,48 @@
-"""Philox4x32-10 against the Random123 known-answer vectors, and stream addressing."""
+"""Philox4x64-10 against the Random123 known-answer vectors and NumPy's
+independent implementation, and the addressing of streams."""
 import numpy as np
 import pytest
 
 from qchannel import rng
-from qchannel._core.philox import philox4x32_10_block
+from qchannel._core.philox import philox4x64_10_block
 
-# Random123 kat_vectors, philox4x32 with 10 rounds: (counter, key, expected).
+M = 2**64 - 1
+# Random123 kat_vectors, philox4x64 with 10 rounds: (counter, key, expected).
 KAT = [
-    ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
-    ((0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
-    ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
-     (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)),
+    ((0, 0, 0, 0), (0, 0),
+     (0x16554D9ECA36314C, 0xDB20FE9D672D0FDC, 0xD7E772CEE186176B, 0x7E68B68AEC7BA23B)),
+    ((M, M, M, M), (M, M),
+     (0x87B092C3013FE90B, 0x438C3C67BE8D0224, 0x9CC7D7C69CD777B6, 0xA09CAEBF594F0BA0)),
+    ((0x243F6A8885A308D3, 0x13198A2E03707344, 0xA4093822299F31D0, 0x082EFA98EC4E6C89),
+     (0x452821E638D01377, 0xBE5466CF34E90C6C),
+     (0xA528F45403E61D95, 0x38C72DBD566E9788, 0xA5A1610E72FD18B5, 0x57BD43B5E52B7FE6)),
 ]
 
 
 @pytest.mark.parametrize("counter,key,expected", KAT)
 def test_known_answer_vectors(counter, key, expected):
-    assert philox4x32_10_block(counter, key) == expected
+    assert philox4x64_10_block(counter, key) == expected
 
 
-def test_stream_layout_is_counter_index_block_purpose():
-    # Stream (seed, purpose, block) word i comes from counter (i//4, 0, block, purpose).
-    seed, purpose, block = 0x299F31D0A4093822, 7, 5
-    words = rng.uint32(seed, purpose, block, 8)
-    key = (seed & 0xFFFFFFFF, seed >> 32)
-    assert tuple(words[:4]) == philox4x32_10_block((0, 0, block, purpose), key)
-    assert tuple(words[4:]) == philox4x32_10_block((1, 0, block, purpose), key)
+def test_stream_equals_numpy_philox():
+    # Stream (seed, purpose, block) = Philox4x64-10 with key (seed, 0) over
+    # counters (i, 0, block, purpose), i = 0, 1, ...  NumPy's Philox is the
+    # same function; it increments its counter before each block.
+    seed, purpose, block = 0x0123456789ABCDEF, 13, 77
+    ours = rng.uint64(seed, purpose, block, 4000)
+    bitgen = np.random.Philox(key=np.array([seed, 0], dtype=np.uint64),
+                              counter=np.array([0, 0, block, purpose], dtype=np.uint64))
+    theirs = bitgen.random_raw(3996)          # counters 1, 2, ...
+    first = np.array(philox4x64_10_block((0, 0, block, purpose), (seed, 0)), dtype=np.uint64)
+    assert np.array_equal(ours[:4], first)
+    assert np.array_equal(ours[4:], theirs[:3996])
+
+
+def test_32_bit_draws_split_64_bit_words_high_half_first():
+    w64 = rng.uint64(9, 1, 2, 8)
+    w32 = rng.uint32(9, 1, 2, 16)
+    assert np.array_equal(w32[0::2], (w64 >> 32).astype(np.uint32))
+    assert np.array_equal(w32[1::2], (w64 & 0xFFFFFFFF).astype(np.uint32))
 
 
 def test_streams_are_reproducible_and_distinct():
