@@ -14,7 +14,7 @@ def __getattr__(name):
 
         return getattr(scenario, name)
     if name == "simulate":
-        from qchannel.simulate import simulate
+        from qchannel.runner import simulate
 
         return simulate
     if name == "theory":

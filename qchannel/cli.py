@@ -51,9 +51,15 @@ def _fmt(x, spec=".4g"):
 
 def format_run_report(d):
     sc = d["scenario"]
+    ch = sc["channel"]
+    if "pass" in d:
+        p = d["pass"]
+        where = (f"{p['duration_s']:.4g} s, closest {p['min_range_km']:.0f} km, max elevation "
+                 f"{p['max_elevation_deg']:.1f} deg, mean loss {p['mean_loss_db']:.1f} dB")
+    else:
+        where = f"{ch['length_km']:g} km"
     lines = [
-        f"qchannel decoy-BB84 over {sc['channel']['type']}: "
-        f"{sc['channel']['length_km']:g} km, seed {d['seed']}",
+        f"qchannel decoy-BB84 over {ch['type']}: {where}, seed {d['seed']}",
         f"  pulses {d['pulses']:.4g} ({d['duration_s']:.4g} s at {sc['source']['rep_rate_hz']:.3g} Hz), "
         f"detections {d['detections']}, double clicks {d['double_clicks']}",
         "  intensity        sent         gain     QBER X     QBER Z",
@@ -83,18 +89,37 @@ def format_theory_report(d):
     return "\n".join(lines)
 
 
-def _cmd_run(args):
-    from qchannel.scenario import load_scenario
-    from qchannel.simulate import simulate
+def format_generic_report(d, title):
+    lines = [title]
+    for key, value in d.items():
+        if isinstance(value, (dict, list)):
+            continue
+        lines.append(f"  {key}: {_fmt(value) if isinstance(value, float) else value}")
+    return "\n".join(lines)
 
-    scenario = load_scenario(args.scenario)
+
+def _cmd_run(args):
+    from qchannel.runner import run_file
+
     progress = Progress() if sys.stderr.isatty() else None
     try:
-        result = simulate(scenario, seed=args.seed, pulses=args.pulses, progress=progress)
+        result = run_file(args.scenario, seed=args.seed, pulses=args.pulses, progress=progress)
     finally:
         if progress is not None:
             progress.close()
     d = result.to_dict()
+    if d.get("protocol") != "decoy-bb84":
+        if args.plot:
+            raise ValueError("--plot draws a free-space or satellite pass of decoy BB84")
+        print(json.dumps(d, indent=2) if args.json
+              else format_generic_report(d, f"qchannel run {args.scenario}"))
+        return 0
+    if args.plot:
+        if "bins" not in d:
+            raise ValueError("--plot draws a free-space or satellite pass; this channel is fiber")
+        from qchannel.passplot import plot_pass
+
+        plot_pass(d, args.plot)
     print(json.dumps(d, indent=2) if args.json else format_run_report(d))
     return 0
 
@@ -127,12 +152,17 @@ def build_parser():
     r.add_argument("--seed", type=_number, help="override [run] seed")
     r.add_argument("--pulses", type=_number, help="override [run] pulses")
     r.add_argument("--json", action="store_true", help="print one JSON object")
+    r.add_argument("--plot", metavar="PNG", help="free-space/satellite: draw loss and key rate "
+                   "against time and elevation")
     r.set_defaults(func=_cmd_run)
     t = sub.add_parser("theory", help="analytic expectation of a scenario")
     t.add_argument("scenario", nargs="?", help="scenario TOML file (default: built-in)")
     t.add_argument("--decoy", choices=("infinite", "vacuum-weak", "none"), default="infinite")
     t.add_argument("--json", action="store_true", help="print one JSON object")
     t.set_defaults(func=_cmd_theory)
+    from qchannel.sweep import add_sweep_commands
+
+    add_sweep_commands(sub)
     return p
 
 
@@ -143,6 +173,8 @@ def main(argv=None):
     except ValueError as err:
         sys.stderr.write(f"qchannel: error: {err}\n")
         return 2
+    except BrokenPipeError:  # e.g. piped into head
+        return 0
     except KeyboardInterrupt:
         sys.stderr.write("qchannel: interrupted\n")
         return 130

@@ -94,7 +94,7 @@ Background light (Miao et al., NJP 7, 215 (2005); Bourgoin et al. 2013):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 from scipy import integrate, special
@@ -432,7 +432,7 @@ _COMMON_KEYS = (
     "type", "wavelength_nm", "tx_aperture_m", "beam_waist_m", "divergence_half_angle_urad",
     "rx_aperture_m", "pointing_jitter_urad", "pointing_correlation_ms", "cn2_ground",
     "rx_efficiency", "sky_radiance_w_m2_sr_nm", "fov_urad", "filter_bandwidth_nm",
-    "gate_width_ns", "time_bin_s", "coherence_time_ms", "fading_model",
+    "gate_width_ns", "time_bin_s", "coherence_time_ms", "fading_model", "misalignment",
 )
 _SAT_KEYS = (
     "zenith_transmittance", "wind_speed_m_per_s", "min_elevation_deg",
@@ -473,6 +473,7 @@ class FreeSpaceChannel:
     time_bin_s: float = 0.01
     coherence_time_ms: float = 10.0
     fading_model: str = "auto"
+    misalignment: float = 0.01
     # satellite
     zenith_transmittance: float = 0.8
     wind_speed_m_per_s: float = 21.0
@@ -495,6 +496,10 @@ class FreeSpaceChannel:
     _orbit: object = field(default=None, repr=False, compare=False)
 
     # ---------------------------------------------------------------- input
+    def to_dict(self):
+        """The section as given (None for unset keys), JSON-able."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+
     @classmethod
     def from_dict(cls, d, section="channel"):
         """Build and validate from a scenario section; unknown keys rejected."""
@@ -527,6 +532,7 @@ class FreeSpaceChannel:
             check_real(p + "divergence_half_angle_urad", self.divergence_half_angle_urad,
                        round(diff, 6), 1e5)
         check_real(p + "rx_aperture_m", self.rx_aperture_m, 0.0, 20.0, lo_open=True)
+        check_real(p + "misalignment", self.misalignment, 0.0, 0.5)
         check_real(p + "pointing_jitter_urad", self.pointing_jitter_urad, 0.0, 1e4)
         if self.pointing_correlation_ms is not None:
             check_real(p + "pointing_correlation_ms", self.pointing_correlation_ms, 0.0, 1e7)

@@ -8,6 +8,8 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from qchannel.channels import FiberChannel
+from qchannel.freespace import CHANNEL_TYPES as FREE_SPACE_TYPES
+from qchannel.freespace import FreeSpaceChannel
 from qchannel.detectors import DetectorSet
 from qchannel.params import (check_choice, check_int, check_prob, check_real,
                              reject_unknown)
@@ -24,16 +26,31 @@ MAX_PULSES = 2**32 * 2**24   # 2^32 blocks of 2^24 slots
 
 @dataclass(frozen=True)
 class RunConfig:
-    """How much to simulate and with which seed."""
+    """How much to simulate and with which seed.
 
-    pulses: int = 10**10
+    Fiber links run ``pulses`` pulses (default 1e10).  Free-space and
+    satellite links run for their pass or ``duration_s``: the pulse count
+    follows from the rep rate, ``time_bin_s`` is the width of the bins of
+    constant transmittance (default: the channel's) and ``report_bin_s`` the
+    width of the bins of the per-time report."""
+
+    pulses: int = None
     seed: int = 1
+    time_bin_s: float = None
+    report_bin_s: float = 1.0
 
-    KEYS = ("pulses", "seed")
+    KEYS = ("pulses", "seed", "time_bin_s", "report_bin_s")
+    DEFAULT_PULSES = 10**10
 
     def __post_init__(self):
-        object.__setattr__(self, "pulses", check_int("run.pulses", self.pulses, 1, MAX_PULSES))
+        if self.pulses is not None:
+            object.__setattr__(self, "pulses", check_int("run.pulses", self.pulses, 1, MAX_PULSES))
         object.__setattr__(self, "seed", check_int("run.seed", self.seed, 0, SEED_MAX))
+        if self.time_bin_s is not None:
+            object.__setattr__(self, "time_bin_s",
+                               check_real("run.time_bin_s", self.time_bin_s, 1e-6, 3600.0))
+        object.__setattr__(self, "report_bin_s",
+                           check_real("run.report_bin_s", self.report_bin_s, 1e-6, 1e6))
 
     @classmethod
     def from_dict(cls, d, section="run"):
@@ -73,9 +90,23 @@ class PostprocessConfig:
         return asdict(self)
 
 
+def channel_from_dict(d, section="channel"):
+    """A fiber (``type = "fiber"``, the default) or a free-space/satellite channel."""
+    if isinstance(d, dict) and d.get("type", "fiber") in FREE_SPACE_TYPES:
+        return FreeSpaceChannel.from_dict(d, section)
+    if isinstance(d, dict) and d.get("type", "fiber") != "fiber":
+        raise ValueError(f"{section}.type = {d['type']!r} must be one of "
+                         f"{', '.join(map(repr, ('fiber',) + tuple(FREE_SPACE_TYPES)))}")
+    return FiberChannel.from_dict(d, section)
+
+
+class _ChannelSection:
+    from_dict = staticmethod(channel_from_dict)
+
+
 SECTIONS = {
     "source": DecoyBB84Source,
-    "channel": FiberChannel,
+    "channel": _ChannelSection,
     "detector": DetectorSet,
     "run": RunConfig,
     "postprocess": PostprocessConfig,
@@ -87,7 +118,7 @@ class Scenario:
     """A complete link: what is sent, through what, detected how, simulated how."""
 
     source: DecoyBB84Source = field(default_factory=DecoyBB84Source)
-    channel: FiberChannel = field(default_factory=FiberChannel)
+    channel: object = field(default_factory=FiberChannel)
     detector: DetectorSet = field(default_factory=DetectorSet)
     run: RunConfig = field(default_factory=RunConfig)
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
@@ -111,6 +142,10 @@ class Scenario:
     def to_dict(self):
         return {name: getattr(self, name).to_dict() for name in SECTIONS}
 
+    @property
+    def is_free_space(self):
+        return isinstance(self.channel, FreeSpaceChannel)
+
     def replace(self, **dotted):
         """A copy with dotted keys replaced, e.g. ``replace(**{"channel.length_km": 80})``."""
         d = self.to_dict()
@@ -123,15 +158,35 @@ class Scenario:
         return Scenario.from_dict(d)
 
 
-def load_scenario(path=None):
-    """Read and validate a scenario TOML file; ``None`` gives the default scenario."""
-    if path is None:
-        return Scenario()
+def read_toml(path):
+    """The raw tables of a scenario file, with one-line errors."""
     try:
         with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
+            return tomllib.load(f)
+    except (FileNotFoundError, IsADirectoryError):
         raise ValueError(f"scenario file {path} does not exist") from None
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"scenario file {path} is not valid TOML: {err}") from None
-    return Scenario.from_dict(data)
+
+
+def scenario_kind(data):
+    """Which job a scenario file describes: "decoy-bb84" (prepare and measure),
+    "entanglement" (BBM92, E91, teleportation), "repeater" or "network"."""
+    if "repeater" in data:
+        return "repeater"
+    if "network" in data:
+        return "network"
+    protocol = data.get("protocol", {})
+    source = data.get("source", {})
+    if (isinstance(protocol, dict) and protocol.get("type") in ("bbm92", "e91", "teleportation")) \
+            or (isinstance(source, dict) and source.get("type") == "spdc"):
+        return "entanglement"
+    return "decoy-bb84"
+
+
+def load_scenario(path=None):
+    """Read and validate a decoy-BB84 scenario TOML file; ``None`` gives the
+    default scenario."""
+    if path is None:
+        return Scenario()
+    return Scenario.from_dict(read_toml(path))

@@ -70,3 +70,34 @@ def test_bad_arguments_are_one_line_and_exit_2(args):
     out = qchannel(*args)
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+def test_satellite_pass_plot(tmp_path):
+    sc = tmp_path / "sat.toml"
+    sc.write_text("""
+[source]
+rep_rate_hz = 1.0e7
+intensities = [0.6, 0.1, 0.0]
+intensity_probs = [0.7, 0.2, 0.1]
+key_basis_prob = 0.5
+[channel]
+type = "satellite-downlink"
+tx_aperture_m = 0.3
+rx_aperture_m = 1.0
+altitude_km = 500.0
+max_elevation_deg = 60.0
+min_elevation_deg = 20.0
+time_bin_s = 1.0
+[detector]
+efficiency = 0.6
+[run]
+report_bin_s = 20.0
+""")
+    png = tmp_path / "pass.png"
+    out = qchannel("run", str(sc), "--json", "--plot", str(png))
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    assert {"t_s", "elevation_deg", "range_km", "loss_db", "gain", "qber"} <= set(d["bins"][0])
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
+    fiber = qchannel("run", "--pulses", "1e8", "--plot", str(tmp_path / "x.png"))
+    assert fiber.returncode == 2 and "--plot" in fiber.stderr

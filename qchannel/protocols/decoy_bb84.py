@@ -20,8 +20,14 @@ X, Z = 0, 1
 class DecoyCounts:
     """Per intensity k and basis pair (a, b): detections and bit errors."""
 
-    def __init__(self, n_intensities, keep_sifted=False):
+    def __init__(self, n_intensities, keep_sifted=False, bin_slots=None):
         self.K = n_intensities
+        # Optional per-time-bin totals (bins of ``bin_slots`` pulse slots).
+        self.bin_slots = bin_slots
+        self.bin_sent = np.zeros(0, dtype=np.int64)
+        self.bin_detections = np.zeros(0, dtype=np.int64)
+        self.bin_sifted = np.zeros(0, dtype=np.int64)
+        self.bin_errors = np.zeros(0, dtype=np.int64)
         self.sent = np.zeros(n_intensities, dtype=np.int64)
         self.detections = np.zeros((n_intensities, 2, 2), dtype=np.int64)
         self.errors = np.zeros((n_intensities, 2, 2), dtype=np.int64)
@@ -39,10 +45,29 @@ class DecoyCounts:
         self.sent += record.sent
         self.pulses += record.n_slots
         self.double_clicks += int(np.count_nonzero(record.double_click))
+        if self.bin_slots:
+            self._add_bins(record, wrong)
         if self.keep_sifted:
             key = (record.alice_basis == X) & (record.bob_basis == X)
             self._alice.append(record.alice_bit[key])
             self._bob.append(record.bob_bit[key])
+
+    def _add_bins(self, record, wrong):
+        last = (record.first_slot + record.n_slots - 1) // self.bin_slots + 1
+        if last > len(self.bin_sent):
+            grow = last - len(self.bin_sent)
+            for name in ("bin_sent", "bin_detections", "bin_sifted", "bin_errors"):
+                setattr(self, name, np.concatenate([getattr(self, name), np.zeros(grow, np.int64)]))
+        # Slots sent per bin: the record covers a contiguous range of slots.
+        edges = np.arange(record.first_slot // self.bin_slots, last + 1) * self.bin_slots
+        lo = np.clip(edges[:-1], record.first_slot, None)
+        hi = np.clip(edges[1:], None, record.first_slot + record.n_slots)
+        self.bin_sent[edges[0] // self.bin_slots:last] += np.maximum(hi - lo, 0)
+        b = record.slot // self.bin_slots
+        self.bin_detections += np.bincount(b, minlength=last)[:last]
+        key = (record.alice_basis == X) & (record.bob_basis == X)
+        self.bin_sifted += np.bincount(b[key], minlength=last)[:last]
+        self.bin_errors += np.bincount(b[key & wrong], minlength=last)[:last]
 
     def sifted_key(self):
         """Alice's and Bob's sifted X-basis bits, in slot order."""
@@ -81,6 +106,8 @@ class DecoyBB84Result:
     finite_key: dict
     seed: int
     scenario: dict = field(default_factory=dict)
+    bins: list = None
+    pass_summary: dict = None
 
     @property
     def key_rate_per_pulse(self):
@@ -110,6 +137,7 @@ class DecoyBB84Result:
             "abort_reason": self.abort_reason,
             "finite_key": self.finite_key,
             "scenario": self.scenario,
+            **({"pass": self.pass_summary, "bins": self.bins} if self.bins is not None else {}),
         }
 
 

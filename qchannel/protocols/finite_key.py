@@ -35,8 +35,12 @@ Formulas implemented (eps := eps_sec / 21, see Eq. (B4))
              - (mu2^2 - mu3^2)/mu1^2 (n^+_{X,mu1} - s_{X,0}/tau_0)]
              / [mu1 (mu2 - mu3) - mu2^2 + mu3^2]
   (the same two formulas with Z statistics give s_{Z,0}, s_{Z,1}).
-  Lower bounds are clipped below at 0 (a trivially valid lower bound).
-* Eq. (4): v_{Z,1} <= tau_1 (m^+_{Z,mu2} - m^-_{Z,mu3}) / (mu2 - mu3)
+  The lower bounds are clipped to s_0 in [0, n], s_1 in [0, n - s_0] (n the
+  basis total), which keeps them valid lower bounds because the true vacuum
+  and single-photon counts are disjoint parts of the n detections; it also
+  guarantees l <= n_X.
+* Eq. (4): v_{Z,1} <= tau_1 (m^+_{Z,mu2} - m^-_{Z,mu3}) / (mu2 - mu3),
+  clipped to [0, m_Z] (single-photon errors are a subset of all errors).
 * Eq. (5): phi_X <= v_{Z,1}/s_{Z,1} + gamma(eps_sec, v_{Z,1}/s_{Z,1}, s_{Z,1}, s_{X,1})
   gamma(a, b, c, d) = sqrt( (c+d)(1-b) b / (c d ln 2)
                             * log2( (c+d) / (c d (1-b) b) * 21^2 / a^2 ) )
@@ -45,10 +49,17 @@ Formulas implemented (eps := eps_sec / 21, see Eq. (B4))
 * Eq. (1): l = floor( s_{X,0} + s_{X,1} - s_{X,1} h(phi_X) - lambda_EC
                       - 6 log2(21/eps_sec) - log2(2/eps_cor) ).
 
+Aborts (``aborted=True``, ``key_length=0``, reason in ``abort_reason``): no
+detections in a basis; no certified single-photon events; phase-error bound
+phi_X >= 1/2 (the protocol's phi_tol check, step 4 of the paper, with
+phi_tol = 1/2 where h() stops being increasing); or l <= 0.
+
 The paper's evaluation model (Sec. IV) is in :func:`lim2014_expected_counts`
 and :func:`lim2014_key_rate`; they reproduce Fig. 1 from expected counts
 without the Monte Carlo.  Note that in Sec. IV eps_sec is not fixed: it is set
-proportional to the key length, eps_sec = kappa * l with kappa = 1e-15.
+proportional to the key length, eps_sec = kappa * l with kappa = 1e-15, and
+that the misalignment term of e_k is evaluated with eta_sys (see
+:func:`lim2014_expected_counts`).
 """
 from __future__ import annotations
 
@@ -124,6 +135,8 @@ def sampling_gamma(a: float, b: float, c: float, d: float) -> float:
     bb = (1.0 - b) * b
     arg = (c + d) / (c * d * bb) * (EPS_TERMS / a) ** 2
     if arg <= 1.0:
+        # Only for c, d beyond ~(21/a)^2 / (b(1-b)): then the prefactor is
+        # below (a b (1-b) / 21)^2 / ln 2 and gamma is negligible anyway.
         return 0.0
     return math.sqrt((c + d) * bb / (c * d * math.log(2.0)) * math.log2(arg))
 
@@ -186,7 +199,10 @@ class FiniteKeyResult:
 
     All bounds are in numbers of events (bits), not rates.  ``key_length`` is
     the floored Eq. (1) value clipped at 0; ``key_length_raw`` is the unfloored
-    value.  ``aborted`` is True when the protocol would abort (no usable
+    value (with phi_x = 1/2 if the protocol aborted before Eq. (1)).
+    ``eps_sec_bits`` = 6 log2(21/eps_sec) and ``eps_cor_bits`` = log2(2/eps_cor)
+    are the two security terms of Eq. (1); ``delta_*`` are the Hoeffding
+    deviations delta(n, eps_sec/21) of Eq. (A1)/(A2).  ``aborted`` is True when the protocol would abort (no usable
     statistics, phase-error bound >= 1/2, or l <= 0), and ``abort_reason``
     says why.
     """
@@ -353,15 +369,15 @@ def finite_key_length(
                 reason = f"phase error bound phi_x >= 0.5 (phi_x = {phi_x:.4g})"
                 phi_x = 0.5
 
+    # Eq. (1); after an earlier abort it is evaluated with phi_x = 1/2 and only
+    # reported (key_length_raw), never used as a key length.
+    raw = s_x0 + s_x1 - s_x1 * binary_entropy(phi_x) - leak - sec_bits - cor_bits
+    ell = 0
     if reason is None:
-        raw = (s_x0 + s_x1 - s_x1 * binary_entropy(phi_x) - leak - sec_bits - cor_bits)  # Eq. (1)
         ell = int(math.floor(raw))
         if ell <= 0:
             reason = f"no positive key length: l = {ell} bits"
             ell = 0
-    else:
-        raw = -(leak + sec_bits + cor_bits)
-        ell = 0
 
     return FiniteKeyResult(
         key_length=ell,

@@ -1,0 +1,355 @@
+# Event-driven Monte Carlo of an entangled-pair (SPDC) link with two arms.
+#
+# Per slot (pulse, or coincidence time bin of a CW source) the source emits n
+# pairs with P(n) (thermal or Poisson, tabulated by the caller).  Pairs are
+# independent (distinguishable, multimode) photon pairs.  Photon A of every
+# pair reaches Alice's detectors with probability etaA (transmittance x
+# efficiency x window acceptance), photon B Bob's with etaB, independently.
+# Each of the four detectors adds a dark/background click with probability
+# dA (Alice's two) or dB (Bob's two) per slot.
+#
+# Given n, Alice's clicks and Bob's clicks are independent (all A-photon
+# losses are independent of all B-photon losses), so with
+#   qA(n) = P(no click at Alice | n) = (1 - dA)^2 (1 - etaA)^n,  qB likewise,
+# an *event* has probability  P(E | n) = (1 - qA)(1 - qB)      (mode 0:
+# coincidences) or 1 - qA qB (mode 1: any click, needed for dead time).
+# Slots are visited event-driven: the gap to the next event is geometric with
+# P(E) = sum_n P(n) P(E | n); at an event n is drawn from P(n | E) (table
+# ``n_cdf``), then which side clicked (mode 1), then on each side with a click
+# kA = #detected photons and the dark counts conditionally on >= 1 click
+# (zero-truncated binomial by the first-success index), then which pairs were
+# detected on both sides (a uniformly random kB-subset against the first kA
+# pairs: exchangeability).  A pair detected on both sides gives correlated
+# outcomes with P(a = b) = (1 + E[i, j]) / 2 for settings (i, j) (E is the
+# caller's correlation table, uniform marginals: Bell-diagonal state after
+# unital channels); a photon detected on one side only, or a dark click,
+# hits either detector with probability 1/2.  Threshold detectors: a
+# detector clicks if at least one photon or a dark count hits it; if both
+# detectors of a side click, the bit is random (squashing) and a flag is set.
+#
+# Eve (optional): with probability ``eve_fraction`` the B photon of a pair is
+# measured by Eve in a setting e drawn uniformly from nE settings and resent;
+# then Eve's result r is uniform, P(a = r) = (1 + Eae[i, e]) / 2,
+# P(b = r) = (1 + Eeb[e, j]) / 2.  Eve's choices come from stream
+# (seed, EVE, block).
+#
+# Dead time (mode 1): detector k is blind for ``dead[side]`` slots after a click;
+# ``last_click`` (4 entries: A0, A1, B0, B1) carries over from block to block.
+#
+# Randomness: stream (seed, ENTANGLEMENT, block) for the events of block
+# ``block``; blocks are fixed slices of slots, so results do not depend on the
+# chunking.  Pure function over arrays; cheap asserts only.
+import numpy as np
+cimport numpy as cnp
+from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
+from libc.stdlib cimport malloc, realloc, free
+from libc.math cimport log, log1p, expm1, exp, floor
+
+from qchannel._core.philox cimport PhiloxStream, stream_init, next_u32, next_double
+from qchannel._core.sampling cimport binomial
+
+cdef enum:
+    PURPOSE_ENTANGLEMENT = 30
+    PURPOSE_EVE = 50
+
+cdef enum:
+    F_A_DOUBLE = 1
+    F_B_DOUBLE = 2
+    F_ACCIDENTAL = 4
+    F_EVE = 8
+
+FLAG_A_DOUBLE = F_A_DOUBLE        # both of Alice's detectors clicked (random bit)
+FLAG_B_DOUBLE = F_B_DOUBLE        # both of Bob's detectors clicked
+FLAG_ACCIDENTAL = F_ACCIDENTAL    # no pair had both photons detected
+FLAG_EVE = F_EVE                  # Eve intercepted a pair detected on both sides
+
+cdef int64_t NEVER = -(1LL << 62)
+
+
+cdef struct Buf:
+    int64_t* slot
+    uint8_t* data      # 5 fields: a_set, b_set, a_bit, b_bit, flags
+    int64_t n
+    int64_t cap
+
+
+cdef int buf_init(Buf* b, int64_t cap) noexcept nogil:
+    if cap < 64:
+        cap = 64
+    b.n = 0
+    b.cap = cap
+    b.slot = <int64_t*>malloc(cap * sizeof(int64_t))
+    b.data = <uint8_t*>malloc(cap * 5)
+    return -1 if (b.slot == NULL or b.data == NULL) else 0
+
+
+cdef int buf_push(Buf* b, int64_t slot, int a_set, int b_set, int a_bit, int b_bit,
+                  int flags) noexcept nogil:
+    cdef int64_t* s
+    cdef uint8_t* d
+    if b.n == b.cap:
+        s = <int64_t*>realloc(b.slot, 2 * b.cap * sizeof(int64_t))
+        if s == NULL:
+            return -1
+        b.slot = s
+        d = <uint8_t*>realloc(b.data, 2 * b.cap * 5)
+        if d == NULL:
+            return -1
+        b.data = d
+        b.cap *= 2
+    b.slot[b.n] = slot
+    d = b.data + 5 * b.n
+    d[0] = a_set
+    d[1] = b_set
+    d[2] = a_bit
+    d[3] = b_bit
+    d[4] = flags
+    b.n += 1
+    return 0
+
+
+cdef inline int find_segment(const int64_t* seg_start, int n_seg, int64_t slot) noexcept nogil:
+    cdef int lo = 0, hi = n_seg - 1, mid
+    while lo < hi:
+        mid = (lo + hi + 1) >> 1
+        if seg_start[mid] <= slot:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+cdef inline int draw_cdf(PhiloxStream* s, const double* cdf, int k) noexcept nogil:
+    cdef double u = next_double(s)
+    cdef int i = 0
+    while i < k - 1 and u >= cdf[i]:
+        i += 1
+    return i
+
+
+cdef inline int64_t truncated_binomial(PhiloxStream* s, int64_t n, double q) noexcept nogil:
+    # Binomial(n, q) conditioned on >= 1: index J of the first success from the
+    # truncated geometric law, then the n - J remaining trials unconditioned.
+    cdef double log1m = log1p(-q) if q < 1.0 else -1e300
+    cdef double p_any = -expm1(n * log1m) if q < 1.0 else 1.0
+    cdef int64_t j
+    if q >= 1.0:
+        return n
+    j = 1 + <int64_t>floor(log1p(-next_double(s) * p_any) / log1m)
+    if j > n:
+        j = n
+    if j < 1:
+        j = 1
+    return 1 + binomial(s, n - j, q)
+
+
+cdef inline int side_clicks(PhiloxStream* s, int64_t n, double eta, double d,
+                            double q_none, int64_t* k_out) noexcept nogil:
+    # Detected photon number and dark clicks of one side, conditioned on at
+    # least one click; q_none = (1-d)^2 (1-eta)^n.  Returns the dark mask.
+    cdef double p_photon = -expm1(n * log1p(-eta)) if eta < 1.0 else (1.0 if n > 0 else 0.0)
+    cdef int dark = 0
+    if n > 0 and next_double(s) * (1.0 - q_none) < p_photon:
+        k_out[0] = truncated_binomial(s, n, eta)
+        if next_double(s) < d:
+            dark |= 1
+        if next_double(s) < d:
+            dark |= 2
+    else:
+        k_out[0] = 0
+        # at least one dark count: P(first) = d / (1 - (1-d)^2) = 1 / (2 - d)
+        if next_double(s) * (2.0 - d) < 1.0:
+            dark = 1
+            if next_double(s) < d:
+                dark |= 2
+        else:
+            dark = 2
+    return dark
+
+
+def run_block(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_slots,
+              const int64_t[::1] seg_start, const double[::1] gap_scale,
+              const double[:, ::1] n_cdf, const double[:, ::1] side,
+              const double[::1] a_cdf, const double[::1] b_cdf,
+              const double[:, :, ::1] corr, int mode,
+              double eve_fraction, const double[:, :, ::1] corr_ae,
+              const double[:, :, ::1] corr_eb,
+              int64_t dead_a, int64_t dead_b, int64_t[::1] last_click,
+              double expected_events=0.0):
+    """Simulate slots [block_start, block_start + n_slots).
+
+    Per segment g: ``gap_scale[g]`` = 1 / log(1 - P(event)) (0: none);
+    ``n_cdf[g, :]`` cumulative P(n | event), n = 0..N-1; ``side[g]`` =
+    (etaA, etaB, dA, dB, log1p(-etaA), log1p(-etaB)); ``corr[g, i, j]``
+    correlation of Alice's setting i and Bob's j.  ``a_cdf``, ``b_cdf``:
+    cumulative setting probabilities.  ``mode`` 0: events are coincidences,
+    1: any click (dead time; singles counted).  Eve tables
+    ``corr_ae[g, i, e]``, ``corr_eb[g, e, j]``.
+
+    Returns (slot, a_set, b_set, a_bit, b_bit, flags, singles[2]) for the
+    coincidences; ``singles`` counts slots with a click at Alice / Bob
+    (mode 1 only, else zeros).  ``last_click`` is updated in place."""
+    cdef int n_seg = gap_scale.shape[0]
+    cdef int NMAX = n_cdf.shape[1]
+    cdef int nA = a_cdf.shape[0], nB = b_cdf.shape[0], nE = corr_ae.shape[2]
+    assert seg_start.shape[0] == n_seg + 1 and side.shape[1] >= 6
+    assert corr.shape[0] == n_seg and corr.shape[1] == nA and corr.shape[2] == nB
+    assert last_click.shape[0] == 4 and NMAX >= 1 and (mode == 0 or mode == 1)
+    assert eve_fraction <= 0.0 or (corr_ae.shape[0] == n_seg and corr_eb.shape[0] == n_seg
+                                   and corr_eb.shape[1] == nE and nE > 0)
+
+    cdef PhiloxStream ts, es
+    stream_init(&ts, seed, PURPOSE_ENTANGLEMENT, block)
+    stream_init(&es, seed, PURPOSE_EVE, block)
+    cdef Buf out
+    if buf_init(&out, <int64_t>(expected_events * 1.1 + 10.0 * expected_events ** 0.5 + 64)) < 0:
+        raise MemoryError()
+    cdef int64_t block_end = block_start + n_slots
+    cdef int64_t pos, seg_end, slot, n, kA, kB, need, i, both
+    cdef int g, a_set, b_set, ca, cb, maskA, maskB, darkA, darkB, flags, a_bit, b_bit
+    cdef int err = 0, e_set, r, inB
+    cdef double gap, scale, etaA, etaB, dA, dB, qA, qB, u, pa, pb, pab, E
+    cdef const double* ncdf
+    cdef int64_t singles_a = 0, singles_b = 0
+    cdef int64_t* last = &last_click[0]
+    cdef uint32_t eve_thr = <uint32_t>(eve_fraction * 4294967295.0) if eve_fraction < 1.0 else 0xFFFFFFFFu
+    cdef bint eve_on = eve_fraction > 0.0
+
+    with nogil:
+        g = find_segment(&seg_start[0], n_seg, block_start)
+        pos = block_start
+        while g < n_seg and pos < block_end and err == 0:
+            seg_end = seg_start[g + 1] if seg_start[g + 1] < block_end else block_end
+            scale = gap_scale[g]
+            ncdf = &n_cdf[g, 0]
+            etaA = side[g, 0]
+            etaB = side[g, 1]
+            dA = side[g, 2]
+            dB = side[g, 3]
+            if scale < 0.0:
+                while True:
+                    gap = log(next_double(&ts)) * scale
+                    if gap >= <double>(seg_end - pos):
+                        break
+                    slot = pos + <int64_t>gap
+                    pos = slot + 1
+                    n = draw_cdf(&ts, ncdf, NMAX)
+                    qA = (1.0 - dA) * (1.0 - dA) * exp(n * side[g, 4])
+                    qB = (1.0 - dB) * (1.0 - dB) * exp(n * side[g, 5])
+                    ca = 1
+                    cb = 1
+                    if mode == 1:
+                        # which sides clicked, given at least one did
+                        pa = (1.0 - qA) * qB
+                        pb = qA * (1.0 - qB)
+                        pab = (1.0 - qA) * (1.0 - qB)
+                        u = next_double(&ts) * (pa + pb + pab)
+                        if u < pa:
+                            cb = 0
+                        elif u < pa + pb:
+                            ca = 0
+                    kA = 0
+                    kB = 0
+                    darkA = 0
+                    darkB = 0
+                    if ca:
+                        darkA = side_clicks(&ts, n, etaA, dA, qA, &kA)
+                    if cb:
+                        darkB = side_clicks(&ts, n, etaB, dB, qB, &kB)
+                    a_set = draw_cdf(&ts, &a_cdf[0], nA)
+                    b_set = draw_cdf(&ts, &b_cdf[0], nB)
+                    E = corr[g, a_set, b_set]
+                    # Alice's photons are pairs 0..kA-1; Bob's a random kB-subset.
+                    maskA = darkA
+                    maskB = darkB
+                    flags = 0
+                    both = 0
+                    need = kB
+                    for i in range(n):
+                        if need == 0 and i >= kA:
+                            break
+                        inB = 0
+                        if need > 0 and next_double(&ts) * (n - i) < need:
+                            inB = 1
+                            need -= 1
+                        if i < kA and inB:
+                            both += 1
+                            if eve_on and next_u32(&es) <= eve_thr:
+                                flags |= F_EVE
+                                e_set = <int>((<uint64_t>next_u32(&es) * nE) >> 32)
+                                r = next_u32(&es) & 1
+                                a_bit = r if next_double(&ts) * 2.0 < 1.0 + corr_ae[g, a_set, e_set] else 1 - r
+                                b_bit = r if next_double(&ts) * 2.0 < 1.0 + corr_eb[g, e_set, b_set] else 1 - r
+                            else:
+                                a_bit = next_u32(&ts) & 1
+                                b_bit = a_bit if next_double(&ts) * 2.0 < 1.0 + E else 1 - a_bit
+                            maskA |= 1 << a_bit
+                            maskB |= 1 << b_bit
+                        elif i < kA:
+                            maskA |= 1 << (next_u32(&ts) & 1)
+                        elif inB:
+                            maskB |= 1 << (next_u32(&ts) & 1)
+                    if mode == 1:
+                        # dead time, then singles
+                        if maskA & 1 and slot - last[0] <= dead_a:
+                            maskA &= ~1
+                        if maskA & 2 and slot - last[1] <= dead_a:
+                            maskA &= ~2
+                        if maskB & 1 and slot - last[2] <= dead_b:
+                            maskB &= ~1
+                        if maskB & 2 and slot - last[3] <= dead_b:
+                            maskB &= ~2
+                        if maskA & 1:
+                            last[0] = slot
+                        if maskA & 2:
+                            last[1] = slot
+                        if maskB & 1:
+                            last[2] = slot
+                        if maskB & 2:
+                            last[3] = slot
+                        if maskA:
+                            singles_a += 1
+                        if maskB:
+                            singles_b += 1
+                    if maskA == 0 or maskB == 0:
+                        continue
+                    if both == 0:
+                        flags |= F_ACCIDENTAL
+                    if maskA == 3:
+                        flags |= F_A_DOUBLE
+                        a_bit = next_u32(&ts) & 1
+                    else:
+                        a_bit = maskA >> 1
+                    if maskB == 3:
+                        flags |= F_B_DOUBLE
+                        b_bit = next_u32(&ts) & 1
+                    else:
+                        b_bit = maskB >> 1
+                    if buf_push(&out, slot, a_set, b_set, a_bit, b_bit, flags) < 0:
+                        err = 1
+                        break
+            pos = seg_end
+            g += 1
+    if err:
+        free(out.slot)
+        free(out.data)
+        raise MemoryError("out of memory in the entangled-pair kernel")
+    m = out.n
+    if m:
+        slots = np.asarray(<int64_t[:m]>out.slot).copy()
+        data = np.asarray(<uint8_t[:m * 5]>out.data).reshape(m, 5).copy()
+    else:
+        slots = np.empty(0, np.int64)
+        data = np.empty((0, 5), np.uint8)
+    free(out.slot)
+    free(out.data)
+    return (slots, data[:, 0].copy(), data[:, 1].copy(), data[:, 2].copy(), data[:, 3].copy(),
+            data[:, 4].copy(), np.array([singles_a, singles_b], dtype=np.int64))
+
+
+def binomial_draw(uint64_t seed, uint32_t purpose, uint32_t block, int64_t n, double p):
+    """One Binomial(n, p) deviate from stream (seed, purpose, block) (exact)."""
+    assert n >= 0 and 0.0 <= p <= 1.0
+    cdef PhiloxStream s
+    stream_init(&s, seed, purpose, block)
+    return int(binomial(&s, n, p))

@@ -1,0 +1,316 @@
+# LDPC kernels for syndrome-based reconciliation.
+#
+# * build_graph: a random Tanner graph with prescribed variable- and check-node
+#   degrees (configuration model over Philox-shuffled sockets), then repaired
+#   by random edge swaps until it has no double edges and no 4-cycles (girth
+#   >= 6).  Deterministic from (seed, block).
+# * syndrome: s = H x over GF(2).
+# * decode_layered: layered (row-serial) normalised min-sum belief propagation
+#   for syndrome decoding.  The decoder state (check-to-variable messages R on
+#   every edge, posterior LLRs L on every variable) lives in caller arrays, so
+#   a decoding can be continued ("warm restart") after the caller changes some
+#   channel LLRs, as blind reconciliation does when it reveals bits.
+#
+# Conventions: H is held check-major (CSR): the variables of check c are
+# cols[row_ptr[c]:row_ptr[c+1]]; R is indexed like cols.  LLR > 0 means bit 0.
+# Check c demands XOR of its variables == syn[c].
+from libc.stdint cimport uint8_t, int32_t, int64_t, uint32_t, uint64_t
+from libc.stdlib cimport malloc, free
+from libc.math cimport fabsf
+
+import numpy as np
+cimport numpy as cnp
+
+from qchannel._core.philox cimport PhiloxStream, stream_init, next_u32, next_below
+
+cnp.import_array()
+
+
+# ---------------------------------------------------------------- construction
+
+cdef inline void _swap_edges(int32_t e1, int32_t e2, int32_t* ec, int32_t* eslot,
+                             int32_t* cslot) noexcept nogil:
+    # Exchange the check ends of edges e1 and e2.
+    cdef int32_t c1 = ec[e1], c2 = ec[e2], s1 = eslot[e1], s2 = eslot[e2]
+    ec[e1] = c2
+    ec[e2] = c1
+    cslot[s1] = e2
+    cslot[s2] = e1
+    eslot[e1] = s2
+    eslot[e2] = s1
+
+
+cdef int64_t _first_conflict(int32_t v, const int32_t* vptr, const int32_t* ev,
+                             const int32_t* ec, const int32_t* cptr,
+                             const int32_t* cslot, int32_t* mark,
+                             int32_t stamp) noexcept nogil:
+    # First edge of variable v that is a double edge or lies on a 4-cycle; -1 if none.
+    cdef int32_t e, e2, e3, c, u, j
+    for e in range(vptr[v], vptr[v + 1]):
+        if mark[ec[e]] == stamp:
+            return e
+        mark[ec[e]] = stamp
+    for e in range(vptr[v], vptr[v + 1]):
+        c = ec[e]
+        for j in range(cptr[c], cptr[c + 1]):
+            u = ev[cslot[j]]
+            if u == v:
+                continue
+            for e3 in range(vptr[u], vptr[u + 1]):
+                if ec[e3] != c and mark[ec[e3]] == stamp:
+                    return e
+    return -1
+
+
+def build_graph(const int32_t[::1] var_deg, const int32_t[::1] chk_deg,
+                uint64_t seed, uint32_t purpose, uint32_t block,
+                const int32_t[::1] fixed_checks=None, int64_t max_swaps=-1):
+    """Random Tanner graph with the given node degrees and girth >= 6.
+
+    ``fixed_checks`` (optional) gives the check ends of the first edges in
+    variable order (e.g. a degree-2 staircase); those edges are kept and all
+    other check sockets are shuffled and repaired around them.  Variables
+    whose edges are all fixed must not lie on 4-cycles among themselves.
+
+    Returns ``(row_ptr, cols, unresolved)``: the check-major CSR of H (columns
+    sorted within each row) and the number of variables still on a 4-cycle or
+    double edge when the swap budget ran out (0 in practice).
+    """
+    cdef Py_ssize_t n = var_deg.shape[0], m = chk_deg.shape[0]
+    cdef int64_t E = 0, Ec = 0, i
+    for i in range(n):
+        E += var_deg[i]
+    for i in range(m):
+        Ec += chk_deg[i]
+    assert E == Ec, "variable and check degree sums differ"
+    assert E < 2**31 - 1
+    if max_swaps < 0:
+        max_swaps = 50 * E
+
+    vptr_a = np.zeros(n + 1, dtype=np.int32)
+    cptr_a = np.zeros(m + 1, dtype=np.int32)
+    np.cumsum(var_deg, out=vptr_a[1:])
+    np.cumsum(chk_deg, out=cptr_a[1:])
+    ev_a = np.repeat(np.arange(n, dtype=np.int32), var_deg)
+    ec_a = np.repeat(np.arange(m, dtype=np.int32), chk_deg)
+    eslot_a = np.empty(E, dtype=np.int32)
+    cslot_a = np.empty(E, dtype=np.int32)
+    mark_a = np.zeros(m, dtype=np.int32)
+    cdef int32_t[::1] vptr = vptr_a, cptr = cptr_a, ev = ev_a, ec = ec_a
+    cdef int32_t[::1] eslot = eslot_a, cslot = cslot_a, mark = mark_a
+    cdef int32_t* fill
+    cdef int32_t* queue
+    cdef PhiloxStream s
+    cdef int64_t j, qhead, qtail, qcap, swaps = 0, unresolved = 0
+    cdef int32_t tmp, v, c, stamp = 0, r, e
+    cdef int64_t conflict, nfix = 0
+    if fixed_checks is not None:
+        nfix = fixed_checks.shape[0]
+        assert nfix <= E
+        # Put the fixed check ends first, the remaining sockets after them.
+        left = np.asarray(chk_deg, dtype=np.int64) - np.bincount(
+            np.asarray(fixed_checks), minlength=m)[:m]
+        assert (left >= 0).all(), "fixed edges exceed check degrees"
+        ec_a[:nfix] = fixed_checks
+        ec_a[nfix:] = np.repeat(np.arange(m, dtype=np.int32), left)
+    assert nfix < E
+
+    qcap = 4 * n + 16
+    queue = <int32_t*>malloc(qcap * sizeof(int32_t))
+    fill = <int32_t*>malloc((m + 1) * sizeof(int32_t))
+    if queue == NULL or fill == NULL:
+        free(queue)
+        free(fill)
+        raise MemoryError()
+    try:
+        with nogil:
+            stream_init(&s, seed, purpose, block)
+            # Fisher-Yates shuffle of the check sockets = uniform configuration model.
+            j = E - 1
+            while j > nfix:
+                r = <int32_t>(nfix + next_below(&s, <uint32_t>(j + 1 - nfix)))
+                tmp = ec[j]
+                ec[j] = ec[r]
+                ec[r] = tmp
+                j -= 1
+            for i in range(m):
+                fill[i] = cptr[i]
+            for e in range(E):
+                c = ec[e]
+                cslot[fill[c]] = e
+                eslot[e] = fill[c]
+                fill[c] += 1
+            # Repair: a circular work queue of variables to (re)check.
+            for i in range(n):
+                queue[i] = <int32_t>i
+            qhead = 0
+            qtail = n          # number of entries pushed so far (mod qcap)
+            while qhead < qtail:
+                v = queue[qhead % qcap]
+                qhead += 1
+                if vptr[v + 1] <= nfix:
+                    continue            # all edges fixed: repaired from the other side
+                while True:
+                    stamp += 1
+                    conflict = _first_conflict(v, &vptr[0], &ev[0], &ec[0], &cptr[0],
+                                               &cslot[0], &mark[0], stamp)
+                    if conflict < 0:
+                        break
+                    if swaps >= max_swaps:
+                        unresolved += 1
+                        break
+                    if conflict < nfix:
+                        unresolved += 1
+                        break
+                    r = <int32_t>(nfix + next_below(&s, <uint32_t>(E - nfix)))
+                    if ev[r] == v:
+                        continue
+                    _swap_edges(<int32_t>conflict, r, &ec[0], &eslot[0], &cslot[0])
+                    swaps += 1
+                    # Any new short cycle passes through ev[r]: check it again.
+                    if qtail - qhead < qcap:
+                        queue[qtail % qcap] = ev[r]
+                        qtail += 1
+    finally:
+        free(queue)
+        free(fill)
+
+    # Check-major CSR with sorted rows.
+    order = np.lexsort((ev_a, ec_a))
+    cols_a = np.ascontiguousarray(ev_a[order], dtype=np.int32)
+    return cptr_a, cols_a, int(unresolved)
+
+
+def count_4cycles_vars(const int32_t[::1] row_ptr, const int32_t[::1] cols, Py_ssize_t n):
+    """Number of variables lying on a 4-cycle or double edge (test helper)."""
+    cdef Py_ssize_t m = row_ptr.shape[0] - 1, E = cols.shape[0]
+    # variable-major view
+    order = np.argsort(np.asarray(cols), kind="stable")
+    rows = np.repeat(np.arange(m, dtype=np.int32), np.diff(np.asarray(row_ptr)))
+    ec_a = np.ascontiguousarray(rows[order], dtype=np.int32)
+    ev_a = np.ascontiguousarray(np.asarray(cols)[order], dtype=np.int32)
+    vptr_a = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(np.bincount(np.asarray(cols), minlength=n), out=vptr_a[1:])
+    # check slots -> edge ids in this variable-major numbering
+    eidx = np.empty(E, dtype=np.int32)
+    eidx[order] = np.arange(E, dtype=np.int32)
+    cslot_a = np.ascontiguousarray(eidx, dtype=np.int32)
+    mark_a = np.zeros(m, dtype=np.int32)
+    cdef int32_t[::1] vptr = vptr_a, ev = ev_a, ec = ec_a, cslot = cslot_a, mark = mark_a
+    cdef int32_t stamp = 0, v
+    cdef int64_t bad = 0
+    for v in range(n):
+        stamp += 1
+        if _first_conflict(v, &vptr[0], &ev[0], &ec[0], &row_ptr[0], &cslot[0],
+                           &mark[0], stamp) >= 0:
+            bad += 1
+    return int(bad)
+
+
+# ---------------------------------------------------------------- syndrome
+
+def syndrome(const int32_t[::1] row_ptr, const int32_t[::1] cols,
+             const uint8_t[::1] x, uint8_t[::1] out):
+    """out[c] = XOR of x over the variables of check c."""
+    cdef Py_ssize_t m = row_ptr.shape[0] - 1, c, j
+    cdef uint8_t p
+    assert out.shape[0] >= m
+    with nogil:
+        for c in range(m):
+            p = 0
+            for j in range(row_ptr[c], row_ptr[c + 1]):
+                p ^= x[cols[j]]
+            out[c] = p & 1
+
+
+# ---------------------------------------------------------------- decoding
+
+cdef inline bint _satisfied(const int32_t* rp, const int32_t* cols, const uint8_t* syn,
+                            const float* L, Py_ssize_t m) noexcept nogil:
+    cdef Py_ssize_t c, j
+    cdef uint8_t p
+    for c in range(m):
+        p = syn[c]
+        for j in range(rp[c], rp[c + 1]):
+            p ^= (L[cols[j]] < 0)
+        if p:
+            return False
+    return True
+
+
+cdef int _decode(const int32_t* rp, const int32_t* cols, const uint8_t* syn,
+                 Py_ssize_t m, float* R, float* L, float* T, int max_iter,
+                 float alpha) noexcept nogil:
+    # Layered normalised min-sum; returns iterations used (> 0) if every check
+    # is satisfied, else -max_iter.
+    cdef Py_ssize_t c, j, a, b, idx
+    cdef int it
+    cdef float t, at, min1, min2, mag, r
+    cdef uint8_t par, neg
+    if _satisfied(rp, cols, syn, L, m):
+        return 0
+    for it in range(max_iter):
+        for c in range(m):
+            a = rp[c]
+            b = rp[c + 1]
+            min1 = 3.0e38
+            min2 = 3.0e38
+            idx = a
+            par = syn[c]
+            for j in range(a, b):
+                t = L[cols[j]] - R[j]
+                T[j - a] = t
+                at = fabsf(t)
+                par ^= (t < 0)
+                if at < min1:
+                    min2 = min1
+                    min1 = at
+                    idx = j
+                elif at < min2:
+                    min2 = at
+            min1 = min1 * alpha
+            min2 = min2 * alpha
+            for j in range(a, b):
+                t = T[j - a]
+                mag = min2 if j == idx else min1
+                neg = par ^ (t < 0)
+                r = mag * (1.0 - 2.0 * <float>neg)
+                R[j] = r
+                L[cols[j]] = t + r
+        if _satisfied(rp, cols, syn, L, m):
+            return it + 1
+    return -max_iter
+
+
+def decode_layered(const int32_t[::1] row_ptr, const int32_t[::1] cols,
+                   const uint8_t[::1] syn, float[::1] R, float[::1] L,
+                   int max_iter, float alpha):
+    """Layered normalised min-sum syndrome decoding, in place on (R, L).
+
+    Start a decoding with R = 0 and L = channel LLRs; to continue after a
+    change of channel LLRs add the change to L and call again.  Returns the
+    number of iterations run (>= 0) on success -- every check satisfied by the
+    hard decisions L < 0 -- or -max_iter on failure.
+    """
+    cdef Py_ssize_t m = row_ptr.shape[0] - 1, c, dmax = 1
+    assert R.shape[0] == cols.shape[0] and syn.shape[0] >= m
+    for c in range(m):
+        if row_ptr[c + 1] - row_ptr[c] > dmax:
+            dmax = row_ptr[c + 1] - row_ptr[c]
+    cdef float* T = <float*>malloc(dmax * sizeof(float))
+    if T == NULL:
+        raise MemoryError()
+    cdef int res
+    with nogil:
+        res = _decode(&row_ptr[0], &cols[0], &syn[0], m, &R[0], &L[0], T,
+                      max_iter, alpha)
+    free(T)
+    return res
+
+
+def hard_decision(const float[::1] L, uint8_t[::1] out):
+    """out[v] = 1 where L[v] < 0."""
+    cdef Py_ssize_t i, n = L.shape[0]
+    with nogil:
+        for i in range(n):
+            out[i] = L[i] < 0

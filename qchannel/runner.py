@@ -1,0 +1,145 @@
+"""The main job: simulate a scenario's link and run its protocol."""
+import numpy as np
+
+from qchannel.link import LinkModel
+from qchannel.protocols.decoy_bb84 import DecoyCounts, build_result
+from qchannel.rng import check_seed
+
+
+def channel_series(scenario, seed):
+    """Per-time-bin transmittance and background of a free-space/satellite
+    channel (``qchannel.freespace.LinkSeries``); None for fiber."""
+    if not scenario.is_free_space:
+        return None
+    return scenario.channel.series(seed, time_bin_s=scenario.run.time_bin_s,
+                                   detector_efficiency=scenario.detector.efficiency,
+                                   n_detectors=scenario.detector.n_detectors)
+
+
+def build_link(scenario, seed=None):
+    """(LinkModel, pulses, series) for a scenario.  Free-space links get one
+    segment of constant transmittance and background per time bin."""
+    src = scenario.source
+    series = channel_series(scenario, scenario.run.seed if seed is None else seed)
+    if series is None:
+        pulses = scenario.run.pulses or scenario.run.DEFAULT_PULSES
+        return LinkModel(src, scenario.channel, scenario.detector), pulses, None
+    slots_per_bin = max(1, int(round(series.time_bin_s * src.rep_rate_hz)))
+    segments = [(i * slots_per_bin, float(t), float(b))
+                for i, (t, b) in enumerate(zip(series.transmittance, series.background_click_prob))]
+    pulses = slots_per_bin * len(segments)
+    return LinkModel(src, scenario.channel, scenario.detector, segments), pulses, series
+
+
+def simulate(scenario=None, seed=None, pulses=None, progress=None):
+    """Monte Carlo of the scenario's link followed by sifting and finite-key
+    estimation.  ``seed`` and ``pulses`` override the scenario's [run] values
+    (``pulses`` applies to fiber links only: a pass sets its own length).
+    Returns a result whose ``to_dict()`` is the CLI's JSON report."""
+    from qchannel.scenario import Scenario
+
+    if scenario is None:
+        scenario = Scenario()
+    overrides = {}
+    if seed is not None:
+        overrides["run.seed"] = check_seed(seed)
+    if pulses is not None:
+        if scenario.is_free_space:
+            raise ValueError("run.pulses does not apply to a free-space or satellite channel: "
+                             "the pass (or channel.duration_s) and the rep rate set the pulses")
+        overrides["run.pulses"] = pulses
+    if overrides:
+        scenario = scenario.replace(**overrides)
+    run = scenario.run
+    link, n_pulses, series = build_link(scenario)
+    report_slots = None
+    if series is not None:
+        report_slots = max(1, int(round(run.report_bin_s * scenario.source.rep_rate_hz)))
+    counts = DecoyCounts(len(scenario.source.intensities), bin_slots=report_slots)
+    for record in link.blocks(n_pulses, run.seed, progress=progress):
+        counts.add(record)
+    result = build_result(counts, scenario, run.seed)
+    if series is not None:
+        result.bins = pass_bins(counts, series, scenario, report_slots)
+        result.pass_summary = {
+            "duration_s": n_pulses / scenario.source.rep_rate_hz,
+            "time_bin_s": series.time_bin_s,
+            "report_bin_s": run.report_bin_s,
+            "min_range_km": float(series.range_km.min()),
+            "max_elevation_deg": float(series.elevation_deg.max()),
+            "mean_loss_db": float(-10 * np.log10(np.mean(series.mean_transmittance))),
+            "fading_model": series.fading_model,
+        }
+    return result
+
+
+def run_file(path=None, seed=None, pulses=None, progress=None):
+    """Run whatever a scenario file describes (decoy BB84 over fiber or free
+    space, an entanglement protocol, a repeater chain, a trusted-node network)
+    and return a result with ``to_dict()``.  ``seed``/``pulses`` override the
+    file where they apply."""
+    from qchannel.scenario import load_scenario, read_toml, scenario_kind
+
+    if path is None:
+        return simulate(None, seed=seed, pulses=pulses, progress=progress)
+    data = read_toml(path)
+    kind = scenario_kind(data)
+    if kind == "decoy-bb84":
+        return simulate(load_scenario(path), seed=seed, pulses=pulses, progress=progress)
+    if pulses is not None and kind != "entanglement":
+        raise ValueError(f"--pulses does not apply to a {kind} scenario")
+    if kind == "repeater":
+        from qchannel.protocols.repeater import run_repeater
+
+        section = dict(data["repeater"]) if isinstance(data["repeater"], dict) else data["repeater"]
+        if seed is not None and isinstance(section, dict):
+            section["seed"] = check_seed(seed)
+        extra = sorted(set(data) - {"repeater"})
+        if extra:
+            raise ValueError(f"[{extra[0]}] is not a known section of a repeater scenario")
+        return run_repeater(section)
+    if kind == "network":
+        from qchannel.network import TrustedNodeNetwork
+
+        extra = sorted(set(data) - {"network"})
+        if extra:
+            raise ValueError(f"[{extra[0]}] is not a known section of a network scenario")
+        return TrustedNodeNetwork.from_dict(data["network"]).end_to_end()
+    from qchannel.entangled import run_entanglement
+
+    run = dict(data.get("run", {})) if isinstance(data.get("run", {}), dict) else data["run"]
+    if seed is not None:
+        run["seed"] = check_seed(seed)
+    if pulses is not None:
+        run["pulses"] = pulses
+    return run_entanglement({**data, "run": run})
+
+
+def pass_bins(counts, series, scenario, report_slots):
+    """Per report bin: time, geometry, mean loss, gain, QBER and sifted rate."""
+    rep = scenario.source.rep_rate_hz
+    t_fine = series.t_s + 0.5 * series.time_bin_s
+    bins = []
+    n_report = len(counts.bin_sent)
+    report_s = report_slots / rep
+    for i in range(n_report):
+        sel = (t_fine >= i * report_s) & (t_fine < (i + 1) * report_s)
+        if not sel.any():
+            continue
+        sent = int(counts.bin_sent[i])
+        sifted = int(counts.bin_sifted[i])
+        bins.append({
+            "t_s": i * report_s,
+            "elevation_deg": float(series.elevation_deg[sel].mean()),
+            "range_km": float(series.range_km[sel].mean()),
+            "loss_db": float(-10 * np.log10(series.mean_transmittance[sel].mean())),
+            "sampled_loss_db": float(-10 * np.log10(max(series.transmittance[sel].mean(), 1e-300))),
+            "background_click_prob": float(series.background_click_prob[sel].mean()),
+            "pulses": sent,
+            "detections": int(counts.bin_detections[i]),
+            "gain": counts.bin_detections[i] / sent if sent else None,
+            "sifted_bits": sifted,
+            "sifted_rate_bps": sifted / (sent / rep) if sent else None,
+            "qber": counts.bin_errors[i] / sifted if sifted else None,
+        })
+    return bins

@@ -1,0 +1,231 @@
+"""LDPC reconciliation: decoder kernel vs a NumPy reference, code construction,
+end-to-end correctness over seeds and QBERs, leakage accounting, validation."""
+import math
+
+import numpy as np
+import pytest
+
+from qchannel._core import ldpc as core
+from qchannel.postprocess import ldpc as L
+
+
+# ------------------------------------------------------------ reference decoder
+
+def _ref_layered_minsum(row_ptr, cols, syn, R, Lv, max_iter, alpha):
+    """Pure-NumPy layered normalised min-sum, same schedule and float32 ops."""
+    alpha = np.float32(alpha)
+    m = len(row_ptr) - 1
+
+    def satisfied():
+        hard = (Lv < 0).astype(np.uint8)
+        return all((int(hard[cols[row_ptr[c]:row_ptr[c + 1]]].sum()) + int(syn[c])) % 2 == 0
+                   for c in range(m))
+
+    if satisfied():
+        return 0
+    for it in range(max_iter):
+        for c in range(m):
+            a, b = row_ptr[c], row_ptr[c + 1]
+            v = cols[a:b]
+            t = (Lv[v] - R[a:b]).astype(np.float32)
+            at = np.abs(t)
+            order = np.argsort(at, kind="stable")      # first minimum wins ties
+            i1 = order[0]
+            min1 = np.float32(at[i1]) * alpha
+            min2 = np.float32(at[order[1]]) * alpha
+            par = (int(syn[c]) + int(np.count_nonzero(t < 0))) & 1
+            mag = np.full(b - a, min1, dtype=np.float32)
+            mag[i1] = min2
+            neg = par ^ (t < 0).astype(np.int64)
+            r = (mag * (np.float32(1.0) - np.float32(2.0) * neg.astype(np.float32))).astype(np.float32)
+            R[a:b] = r
+            Lv[v] = t + r
+        if satisfied():
+            return it + 1
+    return -max_iter
+
+
+def _tiny_code(seed=3, n=48, dv=3, dc=6):
+    var_deg = np.full(n, dv, dtype=np.int32)
+    chk_deg = np.full(n * dv // dc, dc, dtype=np.int32)
+    row_ptr, cols, _ = core.build_graph(var_deg, chk_deg, seed, 11, 0)
+    return row_ptr, cols
+
+
+@pytest.mark.parametrize("iters", [1, 2, 5])
+def test_decoder_matches_numpy_reference(iters):
+    row_ptr, cols = _tiny_code()
+    n, m = 48, len(row_ptr) - 1
+    r = np.random.default_rng(7)
+    x = r.integers(0, 2, n).astype(np.uint8)
+    y = x ^ (r.random(n) < 0.15).astype(np.uint8)
+    syn = np.empty(m, np.uint8)
+    core.syndrome(row_ptr, cols, x, syn)
+    ch = np.where(y == 1, -1.0, 1.0).astype(np.float32) * np.float32(1.7)
+    ch[:4] = 0.0                                   # punctured
+    ch[4:6] = np.where(x[4:6] == 1, -1e4, 1e4)     # shortened
+    R1, L1 = np.zeros(len(cols), np.float32), ch.copy()
+    R2, L2 = np.zeros(len(cols), np.float32), ch.copy()
+    a = core.decode_layered(row_ptr, cols, syn, R1, L1, iters, 0.75)
+    b = _ref_layered_minsum(row_ptr, cols, syn, R2, L2, iters, 0.75)
+    assert a == b
+    np.testing.assert_allclose(R1, R2, rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(L1, L2, rtol=1e-6, atol=1e-3)
+
+
+def test_decoder_warm_restart_matches_reference():
+    row_ptr, cols = _tiny_code(seed=9)
+    n, m = 48, len(row_ptr) - 1
+    r = np.random.default_rng(1)
+    x = r.integers(0, 2, n).astype(np.uint8)
+    y = x ^ (r.random(n) < 0.2).astype(np.uint8)
+    syn = np.empty(m, np.uint8)
+    core.syndrome(row_ptr, cols, x, syn)
+    ch = np.where(y == 1, -1.0, 1.0).astype(np.float32)
+    states = []
+    for fn in (core.decode_layered, _ref_layered_minsum):
+        R, Lv = np.zeros(len(cols), np.float32), ch.copy()
+        fn(row_ptr, cols, syn, R, Lv, 2, 0.8)
+        Lv[10:14] += np.where(x[10:14] == 1, -1e4, 1e4).astype(np.float32) - ch[10:14]
+        res = fn(row_ptr, cols, syn, R, Lv, 2, 0.8)
+        states.append((res, R, Lv))
+    assert states[0][0] == states[1][0]
+    np.testing.assert_allclose(states[0][1], states[1][1], rtol=1e-6, atol=1e-5)
+
+
+def test_decoder_corrects_regular_code():
+    n = 4000
+    row_ptr, cols, bad = core.build_graph(np.full(n, 3, np.int32), np.full(n // 2, 6, np.int32),
+                                          5, 11, 0)
+    assert bad == 0 and core.count_4cycles_vars(row_ptr, cols, n) == 0
+    r = np.random.default_rng(2)
+    x = r.integers(0, 2, n).astype(np.uint8)
+    y = x ^ (r.random(n) < 0.03).astype(np.uint8)
+    syn = np.empty(n // 2, np.uint8)
+    core.syndrome(row_ptr, cols, x, syn)
+    Lv = np.where(y == 1, -1.0, 1.0).astype(np.float32)
+    R = np.zeros(len(cols), np.float32)
+    assert core.decode_layered(row_ptr, cols, syn, R, Lv, 50, 0.8) > 0
+    assert np.array_equal((Lv < 0).astype(np.uint8), x)
+
+
+# ------------------------------------------------------------ code family
+
+def test_code_construction_deterministic_cached_girth6():
+    n = 8192
+    a = L.get_code(n, 0)
+    assert L.get_code(n, 0) is a                      # memory cache
+    row_ptr, cols = a.row_ptr, a.cols
+    L._CACHE.pop((n, 0))
+    b = L.get_code(n, 0)
+    assert np.array_equal(b.cols, cols) and np.array_equal(b.row_ptr, row_ptr)
+    assert core.count_4cycles_vars(row_ptr, cols, n) == 0
+    var_deg, chk_deg, _ = L._degree_sequences(n, 0)
+    assert np.array_equal(np.bincount(cols, minlength=n), var_deg)
+    assert np.array_equal(np.diff(row_ptr), chk_deg)
+    assert a.m == L._code_m(n, 0)
+
+
+def test_disk_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("QCHANNEL_CACHE_DIR", str(tmp_path))
+    n = 2048
+    L._CACHE.pop((n, 1), None)
+    a = L.get_code(n, 1)
+    assert list(tmp_path.rglob("*.npz"))
+    L._CACHE.pop((n, 1))
+    b = L.get_code(n, 1)
+    assert np.array_equal(a.cols, b.cols)
+    L._CACHE.pop((n, 1))
+
+
+# ------------------------------------------------------------ end to end
+
+def _pair(n, q, seed):
+    r = np.random.default_rng(seed)
+    a = r.integers(0, 2, n).astype(np.uint8)
+    e = np.zeros(n, np.uint8)
+    e[r.choice(n, int(round(q * n)), replace=False)] = 1   # exact error count
+    return a, a ^ e
+
+
+@pytest.mark.parametrize("q", [0.01, 0.02, 0.03, 0.05, 0.08])
+def test_keys_identical_over_seeds(q):
+    for seed in range(3):
+        a, b = _pair(20_000, q, 100 * seed + int(q * 1000))
+        res = L.reconcile_ldpc(a, b, q, seed=seed, frame_bits=10_000)
+        assert res.method == "ldpc" and res.frames == 2
+        assert res.bob_corrected.dtype == np.uint8 and res.bob_corrected.shape == a.shape
+        assert res.undetected_frames == 0
+        for fi in range(res.frames):
+            sl = slice(fi * 10_000, (fi + 1) * 10_000)
+            if res.frame_failed[fi]:
+                assert np.array_equal(res.bob_corrected[sl], b[sl])   # returned, flagged
+            else:
+                assert np.array_equal(res.bob_corrected[sl], a[sl])
+        assert res.frames_failed == int(res.frame_failed.sum())
+        assert res.frames_failed == 0
+        assert res.leaked_bits > 0 and res.rounds >= 1
+
+
+def test_reproducible_and_seed_dependent():
+    a, b = _pair(12_000, 0.04, 5)
+    r1 = L.reconcile_ldpc(a, b, 0.04, seed=11, frame_bits=6000)
+    r2 = L.reconcile_ldpc(a, b, 0.04, seed=11, frame_bits=6000)
+    assert r1.leaked_bits == r2.leaked_bits and r1.iterations == r2.iterations
+    assert np.array_equal(r1.bob_corrected, r2.bob_corrected)
+
+
+def test_leakage_accounting_exact():
+    a, b = _pair(10_000, 0.03, 8)
+    res = L.reconcile_ldpc(a, b, 0.03, seed=2, frame_bits=10_000, max_rounds=1)
+    n = res.code_length
+    idx, p0 = L._choose_code(n, 10_000, lambda i: L._code_m(n, i), 0.03, 1.15)
+    assert res.leaked_bits == L._code_m(n, idx) - p0
+    q = np.count_nonzero(a != b) / a.size
+    assert math.isclose(res.efficiency, res.leaked_bits / (a.size * L.h2(q)))
+    # With reveals the leak grows by exactly the revealed bits.
+    res2 = L.reconcile_ldpc(a, b, 0.03, seed=2, frame_bits=10_000, f_start=1.0, step=0.05,
+                            max_rounds=30)
+    delta = max(1, math.ceil(0.05 * 10_000 * L.h2(0.03)))
+    idx2, p02 = L._choose_code(n, 10_000, lambda i: L._code_m(n, i), 0.03, 1.0)
+    assert res2.leaked_bits == L._code_m(n, idx2) - p02 + (res2.rounds - 1) * delta
+    assert res2.rounds > 1 and res2.frames_failed == 0
+
+
+def test_failure_is_flagged_not_silent():
+    # QBER far above the estimate with a single attempt: must fail and say so.
+    a, b = _pair(5000, 0.10, 3)
+    res = L.reconcile_ldpc(a, b, 0.01, seed=1, frame_bits=5000, max_rounds=1)
+    assert res.frames_failed == 1 and res.frame_failed.tolist() == [True]
+    assert res.frame_error_rate == 1.0
+    assert np.array_equal(res.bob_corrected, b)
+
+
+@pytest.mark.parametrize("q", [0.01, 0.02, 0.05, 0.08])
+def test_efficiency_100k_frames(q):
+    a, b = _pair(100_000, q, 77)
+    res = L.reconcile_ldpc(a, b, q, seed=3)
+    print(f"q={q} f={res.efficiency:.3f} rounds={res.rounds} FER={res.frame_error_rate}")
+    assert res.frames_failed == 0 and np.array_equal(res.bob_corrected, a)
+    if res.efficiency > 1.15:
+        pytest.xfail(f"efficiency f = {res.efficiency:.3f} > 1.15 at QBER {q} (100k frame)")
+
+
+# ------------------------------------------------------------ validation
+
+def test_validation_errors():
+    a = np.zeros(1000, np.uint8)
+    with pytest.raises(ValueError, match="equal lengths"):
+        L.reconcile_ldpc(a, a[:-1], 0.02, seed=1)
+    with pytest.raises(ValueError, match="alice_bits"):
+        L.reconcile_ldpc(np.full(1000, 2), a, 0.02, seed=1)
+    with pytest.raises(ValueError, match="bob_bits"):
+        L.reconcile_ldpc(a, a.reshape(10, 100), 0.02, seed=1)
+    with pytest.raises(ValueError, match=r"qber.*\(0, 0.11\]"):
+        L.reconcile_ldpc(a, a, 0.12, seed=1)
+    with pytest.raises(ValueError, match="qber"):
+        L.reconcile_ldpc(a, a, 0.0, seed=1)
+    with pytest.raises(ValueError, match="seed"):
+        L.reconcile_ldpc(a, a, 0.02, seed=-1)
+    with pytest.raises(ValueError, match="frame_bits"):
+        L.reconcile_ldpc(a, a, 0.02, seed=1, frame_bits=10)
