@@ -13,7 +13,7 @@ PULSES = {0.0: 2 * 10**8, 50.0: 2 * 10**9, 100.0: 2 * 10**10, 200.0: 10**11}
 
 @pytest.mark.parametrize("length_km", sorted(PULSES))
 def test_transport_rate(benchmark, length_km):
-    link = build_link(Scenario().replace(**{"channel.length_km": length_km}))
+    link, _, _ = build_link(Scenario().replace(**{"channel.length_km": length_km}))
     pulses = PULSES[length_km]
 
     def run():

@@ -82,6 +82,29 @@ def click_tables(intensities, intensity_probs, key_basis_prob, eta, misalignment
     return np.ascontiguousarray(det), click
 
 
+def outcome_codes(n_classes, n_detectors):
+    """The joint outcomes of a slot with a click, in a fixed order: class k,
+    Alice's basis a, Bob's basis b (always 0 when passive: the clicks decide)
+    and the non-empty click mask m in Alice's frame, packed as
+    k | a << 4 | b << 5 | m << 6."""
+    bob_bases = (0, 1) if n_detectors == 2 else (0,)
+    masks = range(1, 1 << n_detectors)
+    return np.array([k | a << 4 | b << 5 | m << 6 for k in range(n_classes) for a in (0, 1)
+                     for b in bob_bases for m in masks], dtype=np.uint16)
+
+
+def outcome_weights(code, det_prob, intensity_probs, key_basis_prob, n_detectors):
+    """P(outcome and a click) for each packed outcome: p_k P(a) P(b) times the
+    probability of exactly that click mask (detectors are independent)."""
+    k, a, b, m = code & 15, (code >> 4) & 1, (code >> 5) & 1, code >> 6
+    basis = np.array([key_basis_prob, 1.0 - key_basis_prob])
+    w = np.asarray(intensity_probs)[k] * basis[a] * (basis[b] if n_detectors == 2 else 1.0)
+    for j in range(n_detectors):
+        pj = det_prob[k, a, b, j]
+        w = w * np.where((m >> j) & 1, pj, 1.0 - pj)
+    return w
+
+
 def _thresholds(prob):
     """Probabilities as 64-bit integer thresholds: u < t has probability
     t / 2^64 for u uniform on 64 bits (p = 1 maps to 2^64 - 1)."""
@@ -113,9 +136,11 @@ class LinkModel:
         starts = [int(s[0]) for s in self.segments] + [int(total_slots)]
         n_seg, K, n_det = len(self.segments), len(src.intensities), det.n_detectors
         p = np.asarray(src.intensity_probs)
-        indep = np.zeros((n_seg, K, 2, 2, 4))
-        first = np.zeros((n_seg, K, 2, 2, 4))
-        class_cdf = np.zeros((n_seg, K))
+        code = outcome_codes(K, n_det)
+        thr = np.zeros((n_seg, len(code)), dtype=np.uint64)
+        guide_len = 1 << int(np.ceil(np.log2(len(code))))
+        guide = np.zeros((n_seg, guide_len), dtype=np.uint16)
+        guide_starts = np.arange(guide_len, dtype=np.uint64) << np.uint64(64 - guide_len.bit_length() + 1)
         noclick = np.zeros((n_seg, K))
         gap_scale = np.zeros(n_seg)
         click_total = np.zeros(n_seg)
@@ -124,21 +149,19 @@ class LinkModel:
             dp, click = click_tables(src.intensities, p, src.key_basis_prob,
                                      eta_ch * det.efficiency, self.channel.misalignment,
                                      p_dc, n_det)
-            indep[g] = dp
-            # P(detector j | none of 0..j-1 clicked, one of j..n-1 does).
-            survive = np.cumprod((1.0 - dp[..., :n_det])[..., ::-1], axis=-1)[..., ::-1]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                first[g, ..., :n_det] = np.where(survive < 1.0, dp[..., :n_det] / (1.0 - survive), 1.0)
+            weight = outcome_weights(code, dp, p, src.key_basis_prob, n_det)
             total = float(np.dot(p, click))
             click_total[g] = total
-            class_cdf[g] = np.cumsum(p * click) / total if total > 0 else 1.0
             noclick[g] = p * (1.0 - click)
             if total > 0.0:
                 gap_scale[g] = 1.0 / np.log1p(-total) if total < 1.0 else -0.0
+                thr[g] = _thresholds(np.cumsum(weight) / weight.sum())
+                # guide[i]: first outcome whose threshold exceeds i * 2^64 / M.
+                guide[g] = np.minimum(np.searchsorted(thr[g], guide_starts, side="right"),
+                                      len(code) - 1)
         return dict(seg_start=np.asarray(starts, dtype=np.int64), gap_scale=gap_scale,
-                    class_thr=_thresholds(class_cdf), noclick_prob=noclick,
-                    first_thr=_thresholds(first), indep_thr=_thresholds(indep),
-                    click_prob=click_total)
+                    outcome_thr=thr, outcome_guide=guide, outcome_code=code,
+                    noclick_prob=noclick, click_prob=click_total)
 
     def blocks(self, pulses, seed, chunk_blocks=1, progress=None):
         """Yield one DetectionRecord per chunk of ``chunk_blocks`` fixed blocks.
@@ -158,8 +181,8 @@ class LinkModel:
             n = min(BLOCK_SLOTS, pulses - start)
             out = _transport.run_block(
                 seed, b, start, n, tables["seg_start"], tables["gap_scale"],
-                tables["class_thr"], tables["noclick_prob"], tables["first_thr"],
-                tables["indep_thr"],
+                tables["outcome_thr"], tables["outcome_guide"], tables["outcome_code"],
+                tables["noclick_prob"],
                 det.n_detectors, src.key_basis_prob, det.afterpulse_prob,
                 det.afterpulse_tau_gates(src.rep_rate_hz), det.dead_gates(src.rep_rate_hz),
                 pulses, state, rate * n)

@@ -19,7 +19,7 @@ detectors 0 (bit 0) and 1 (bit 1); passive uses 0, 1 (X pair) and 2, 3 (Z pair).
 """
 import numpy as np
 cimport numpy as cnp
-from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, realloc, free
 from libc.math cimport log, log1p, floor
 
@@ -322,27 +322,34 @@ cdef int flush_afterpulses(EventBuffer* out, const Link* L, DetectorState st, Ph
 
 def run_block(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_slots,
               const int64_t[::1] seg_start, const double[::1] gap_scale,
-              const uint64_t[:, ::1] class_thr, const double[:, ::1] noclick_prob,
-              const uint64_t[:, :, :, :, ::1] first_thr, const uint64_t[:, :, :, :, ::1] indep_thr,
+              const uint64_t[:, ::1] outcome_thr, const uint16_t[:, ::1] outcome_guide,
+              const uint16_t[::1] outcome_code, const double[:, ::1] noclick_prob,
               int n_det, double key_basis_prob, double afterpulse_prob,
               double afterpulse_tau_gates, int64_t dead_gates, int64_t total_slots,
               DetectorState state, double expected_events=0.0):
     """Simulate slots [block_start, block_start + n_slots) of a link.
 
-    Per segment g (slots seg_start[g] .. seg_start[g+1]-1), all probabilities
-    given as 64-bit thresholds (P * 2^64) so the hot loop compares integers:
+    Per segment g (slots seg_start[g] .. seg_start[g+1]-1):
     ``gap_scale[g]`` = 1 / log(1 - P(any primary click)) (0: no clicks);
-    ``class_thr[g, k]`` cumulative P(class <= k | click);
-    ``noclick_prob[g, k]`` = P(class k and no click);
-    ``indep_thr[g, k, a, b, j]`` = P(detector j has a primary click | k, Alice
-    basis a, Bob basis b) in Alice's frame (detector 0 of a pair is the one her
-    bit 0 would hit; b ignored when passive); ``first_thr[...]`` = the same
-    given that no detector before j clicked and one of j..n-1 does.
+    ``outcome_thr[g, o]`` = P(outcome <= o | click) * 2^64, cumulative over the
+    joint outcomes o = (class, Alice basis, Bob basis, click mask in Alice's
+    frame), decoded by ``outcome_code[o]`` = class | a << 4 | b << 5 | mask << 6;
+    ``outcome_guide[g, i]`` = the first outcome whose threshold exceeds
+    i * 2^64 / M (M = row length, a power of 2): inversion starts there, so
+    one 64-bit word picks the whole outcome in about one comparison;
+    ``noclick_prob[g, k]`` = P(class k and no click).
+    Alice's frame: detector 0 (2) of a pair is the one her bit 0 would hit.
     Returns (slot, cls, a_basis, a_bit, b_basis, b_bit, flags, sent_per_class).
     """
     cdef Link L
-    cdef int K = class_thr.shape[1]
+    cdef int K = noclick_prob.shape[1]
     cdef int n_seg = gap_scale.shape[0]
+    cdef int n_out = outcome_thr.shape[1]
+    cdef int guide_len = outcome_guide.shape[1]
+    cdef int guide_shift = 64
+    while (1 << (64 - guide_shift)) < guide_len:
+        guide_shift -= 1
+    assert (1 << (64 - guide_shift)) == guide_len and outcome_code.shape[0] == n_out
     assert 0 < K <= MAX_CLASSES and n_det in (2, 4)
     assert seg_start.shape[0] == n_seg + 1 and noclick_prob.shape[1] == K
     assert state.next_block == block, "blocks must be simulated in order"
@@ -370,12 +377,12 @@ def run_block(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_slot
     cdef int g, k, a_basis, a_bit, b_basis, j, mask, ap_mask, err = 0
     cdef int passive = L.passive
     cdef uint64_t u, word
-    cdef uint64_t basis_thr31 = <uint64_t>(key_basis_prob * 2147483648.0)
     cdef double gap, scale
-    cdef const uint64_t* cthr
+    cdef const uint64_t* othr
+    cdef const uint16_t* guide
+    cdef const uint16_t* code = &outcome_code[0]
     cdef int64_t* primary_k
-    cdef const uint64_t* fthr
-    cdef const uint64_t* ithr
+    cdef int o, c
     primary_np = np.zeros((n_seg, K), dtype=np.int64)
     ap_only_np = np.zeros((n_seg, K), dtype=np.int64)
     sent_np = np.zeros(K, dtype=np.int64)
@@ -394,42 +401,31 @@ def run_block(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_slot
         while g < n_seg and pos < block_end and err == 0:
             seg_end = seg_start[g + 1] if seg_start[g + 1] < block_end else block_end
             scale = gap_scale[g]
-            cthr = &class_thr[g, 0]
+            othr = &outcome_thr[g, 0]
+            guide = &outcome_guide[g, 0]
             primary_k = &primary[g, 0]
             if scale < 0.0:
                 while True:
-                    # Geometric gap to the next slot with a primary click.
-                    gap = log(next_double(&ts)) * scale
+                    # Geometric gap to the next slot with a primary click: the
+                    # top 53 bits of one word; its lowest bit is Alice's bit.
+                    word = next_u64(&ts)
+                    gap = log(((word >> 11) + 0.5) * (1.0 / 9007199254740992.0)) * scale
                     if gap >= <double>(seg_end - pos):
                         break
                     slot = pos + <int64_t>gap
                     pos = slot + 1
-                    u = next_u64(&ts)
-                    k = 0
-                    while k < K - 1 and u >= cthr[k]:
-                        k += 1
-                    # One word: Alice's basis (bits 63..33), Bob's (32..2), her bit (0).
-                    word = next_u64(&ts)
-                    a_basis = 0 if (word >> 33) < basis_thr31 else 1
-                    b_basis = 0 if passive or ((word >> 2) & 0x7FFFFFFFULL) < basis_thr31 else 1
                     a_bit = word & 1
+                    # Everything else about the slot, jointly, from one word.
+                    u = next_u64(&ts)
+                    o = guide[u >> guide_shift]
+                    while o < n_out - 1 and u >= othr[o]:
+                        o += 1
+                    c = code[o]
+                    k = c & 15
+                    a_basis = (c >> 4) & 1
+                    b_basis = (c >> 5) & 1
+                    mask = c >> 6
                     primary_k[k] += 1
-                    # Which detectors clicked, given that at least one did.
-                    j = (((g * K + k) * 2 + a_basis) * 2 + b_basis) * 4
-                    fthr = &first_thr[0, 0, 0, 0, 0] + j
-                    ithr = &indep_thr[0, 0, 0, 0, 0] + j
-                    mask = 0
-                    for j in range(n_det - 1):
-                        u = next_u64(&ts)
-                        if mask == 0:
-                            if u < fthr[j]:
-                                mask = 1 << j
-                        elif u < ithr[j]:
-                            mask |= 1 << j
-                    if mask == 0:
-                        mask = 1 << (n_det - 1)
-                    elif next_u64(&ts) < ithr[n_det - 1]:
-                        mask |= 1 << (n_det - 1)
                     # Alice's frame -> detectors: swap within each pair for bit 1.
                     if a_bit:
                         mask = ((mask & 5) << 1) | ((mask & 10) >> 1)
