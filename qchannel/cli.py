@@ -71,8 +71,13 @@ def format_run_report(d):
     lines += [
         f"  sifted key bits (X basis) {d['sifted_bits']}, QBER {_fmt(d['qber'], '.4%')}",
         f"  error correction: {ec['method']}, {ec['leaked_bits']} bits disclosed"
-        + (f" ({ec['note']})" if ec.get("note") else ""),
+        + (f" ({ec['note']})" if ec.get("note") else "")
+        + (f", efficiency f = {_fmt(ec.get('efficiency'), '.3f')}, {ec['frames']} frames, "
+           f"{ec['frames_failed']} failed, {ec['rounds']} rounds" if "frames" in ec else ""),
     ]
+    if "verification_bits" in d:
+        lines.append(f"  verification: {d['verification_bits']} tag bits; keys match: "
+                     f"{d['keys_match']}")
     if d["aborted"]:
         lines.append(f"  ABORTED: {d['abort_reason']}")
     lines.append(f"  secret key: {d['secret_key_bits']} bits, {d['key_rate_per_pulse']:.4g} per pulse, "
@@ -103,7 +108,8 @@ def _cmd_run(args):
 
     progress = Progress() if sys.stderr.isatty() else None
     try:
-        result = run_file(args.scenario, seed=args.seed, pulses=args.pulses, progress=progress)
+        result = run_file(args.scenario, seed=args.seed, pulses=args.pulses, progress=progress,
+                          keys_out=args.keys_out)
     finally:
         if progress is not None:
             progress.close()
@@ -152,6 +158,8 @@ def build_parser():
     r.add_argument("--seed", type=_number, help="override [run] seed")
     r.add_argument("--pulses", type=_number, help="override [run] pulses")
     r.add_argument("--json", action="store_true", help="print one JSON object")
+    r.add_argument("--keys-out", metavar="DIR", help="write both final keys (packed binary) "
+                   "to DIR; needs [postprocess] ec = \"cascade\" or \"ldpc\"")
     r.add_argument("--plot", metavar="PNG", help="free-space/satellite: draw loss and key rate "
                    "against time and elevation")
     r.set_defaults(func=_cmd_run)

@@ -31,11 +31,13 @@ def build_link(scenario, seed=None):
     return LinkModel(src, scenario.channel, scenario.detector, segments), pulses, series
 
 
-def simulate(scenario=None, seed=None, pulses=None, progress=None):
+def simulate(scenario=None, seed=None, pulses=None, progress=None, keys_out=None):
     """Monte Carlo of the scenario's link followed by sifting and finite-key
     estimation.  ``seed`` and ``pulses`` override the scenario's [run] values
     (``pulses`` applies to fiber links only: a pass sets its own length).
-    Returns a result whose ``to_dict()`` is the CLI's JSON report."""
+    Returns a result whose ``to_dict()`` is the CLI's JSON report; with real
+    error correction (``postprocess.ec``) ``keys_out`` is a directory that
+    receives both final keys as packed binary files."""
     from qchannel.scenario import Scenario
 
     if scenario is None:
@@ -55,10 +57,18 @@ def simulate(scenario=None, seed=None, pulses=None, progress=None):
     report_slots = None
     if series is not None:
         report_slots = max(1, int(round(run.report_bin_s * scenario.source.rep_rate_hz)))
-    counts = DecoyCounts(len(scenario.source.intensities), bin_slots=report_slots)
+    counts = DecoyCounts(len(scenario.source.intensities), bin_slots=report_slots,
+                         keep_sifted=scenario.postprocess.ec != "estimate")
     for record in link.blocks(n_pulses, run.seed, progress=progress):
         counts.add(record)
     result = build_result(counts, scenario, run.seed)
+    if keys_out is not None:
+        if result.keys is None:
+            raise ValueError("--keys-out needs real error correction: set [postprocess] ec = "
+                             "\"cascade\" or \"ldpc\"")
+        from qchannel.postprocess.pipeline import write_keys
+
+        write_keys(result.keys, keys_out)
     if series is not None:
         result.bins = pass_bins(counts, series, scenario, report_slots)
         result.pass_summary = {
@@ -73,7 +83,7 @@ def simulate(scenario=None, seed=None, pulses=None, progress=None):
     return result
 
 
-def run_file(path=None, seed=None, pulses=None, progress=None):
+def run_file(path=None, seed=None, pulses=None, progress=None, keys_out=None):
     """Run whatever a scenario file describes (decoy BB84 over fiber or free
     space, an entanglement protocol, a repeater chain, a trusted-node network)
     and return a result with ``to_dict()``.  ``seed``/``pulses`` override the
@@ -81,11 +91,14 @@ def run_file(path=None, seed=None, pulses=None, progress=None):
     from qchannel.scenario import load_scenario, read_toml, scenario_kind
 
     if path is None:
-        return simulate(None, seed=seed, pulses=pulses, progress=progress)
+        return simulate(None, seed=seed, pulses=pulses, progress=progress, keys_out=keys_out)
     data = read_toml(path)
     kind = scenario_kind(data)
     if kind == "decoy-bb84":
-        return simulate(load_scenario(path), seed=seed, pulses=pulses, progress=progress)
+        return simulate(load_scenario(path), seed=seed, pulses=pulses, progress=progress,
+                        keys_out=keys_out)
+    if keys_out is not None:
+        raise ValueError(f"--keys-out applies to decoy-BB84 scenarios, not to a {kind} scenario")
     if pulses is not None and kind != "entanglement":
         raise ValueError(f"--pulses does not apply to a {kind} scenario")
     if kind == "repeater":

@@ -108,6 +108,8 @@ class DecoyBB84Result:
     scenario: dict = field(default_factory=dict)
     bins: list = None
     pass_summary: dict = None
+    keys: object = None          # KeyDistillation with both final keys (real EC only)
+    extra: dict = None           # verification_bits, keys_match (real EC only)
 
     @property
     def key_rate_per_pulse(self):
@@ -130,6 +132,7 @@ class DecoyBB84Result:
             "qber": self.qber,
             "qber_z": self.qber_z,
             "ec": self.ec,
+            **(self.extra or {}),
             "secret_key_bits": self.secret_key_bits,
             "key_rate_per_pulse": self.key_rate_per_pulse,
             "secret_key_rate_bps": self.secret_key_rate_bps,
@@ -176,11 +179,20 @@ def finite_key_report(counts, source, postprocess, leak_ec_bits=None):
                              postprocess.eps_sec, postprocess.eps_cor)
 
 
+#: Highest QBER estimate each error-correction method is run at.
+EC_QBER_LIMIT = {"ldpc": 0.11, "cascade": 0.15}
+
+
 def build_result(counts, scenario, seed):
+    """The report of a run.  With ``postprocess.ec = "estimate"`` the leakage
+    is f_ec n h(QBER); with "cascade" or "ldpc" the sifted key is really
+    reconciled, verified and privacy-amplified, and the key length comes from
+    the real leakage."""
     src, pp = scenario.source, scenario.postprocess
     fk = finite_key_report(counts, src, pp)
     n_x = int(counts.n_basis(X).sum())
     qber = _ratio(counts.m_basis(X).sum(), n_x)
+    qber_z = _ratio(counts.m_basis(Z).sum(), counts.n_basis(Z).sum())
     ec = {
         "method": "estimate",
         "note": "leakage estimated as f_ec * n * h(QBER); no error correction was run",
@@ -188,11 +200,51 @@ def build_result(counts, scenario, seed):
         "leaked_bits": int(fk.leak_ec_bits),
         "efficiency": pp.f_ec,
     }
-    return DecoyBB84Result(
+    extra = {}
+    key_bits, aborted, reason = int(fk.key_length), bool(fk.aborted), fk.abort_reason
+    if pp.ec != "estimate":
+        distilled, fk, key_bits, aborted, reason = _distill(counts, src, pp, seed, fk, qber_z)
+        ec = distilled.ec_dict() if distilled is not None else {"method": pp.ec, "leaked_bits": 0}
+        extra = {
+            "verification_bits": distilled.verification_bits if distilled else 0,
+            "keys_match": bool(distilled.keys_match) if distilled else None,
+        }
+        extra["_keys"] = distilled
+    result = DecoyBB84Result(
         pulses=int(counts.pulses), rep_rate_hz=src.rep_rate_hz,
         intensities=intensity_table(counts, src.intensities),
         detections=int(counts.detections.sum()), double_clicks=counts.double_clicks,
-        sifted_bits=n_x, qber=qber, qber_z=_ratio(counts.m_basis(Z).sum(), counts.n_basis(Z).sum()),
-        secret_key_bits=int(fk.key_length), aborted=bool(fk.aborted),
-        abort_reason=fk.abort_reason, ec=ec, finite_key=fk.to_dict(), seed=seed,
+        sifted_bits=n_x, qber=qber, qber_z=qber_z,
+        secret_key_bits=key_bits, aborted=aborted,
+        abort_reason=reason, ec=ec, finite_key=fk.to_dict(), seed=seed,
         scenario=scenario.to_dict())
+    result.keys = extra.pop("_keys", None)
+    result.extra = extra
+    return result
+
+
+def _distill(counts, src, pp, seed, fk_estimate, qber_z):
+    """Real error correction, verification and privacy amplification."""
+    from qchannel.postprocess.pipeline import amplify, reconcile_and_verify
+
+    if fk_estimate.aborted:
+        # Not even the optimistic leakage estimate leaves a key: no EC is run.
+        return None, fk_estimate, 0, True, fk_estimate.abort_reason
+    limit = EC_QBER_LIMIT[pp.ec]
+    if qber_z is None or qber_z > limit:
+        reason = (f"QBER estimate {qber_z:.4f} (Z basis) is above {limit:.2f}, the highest "
+                  f"the {pp.ec} error correction supports" if qber_z is not None
+                  else "no Z-basis detections to estimate the QBER")
+        return None, fk_estimate, 0, True, reason
+    alice, bob = counts.sifted_key()
+    distilled, kept_a, kept_b = reconcile_and_verify(alice, bob, qber_z, pp.ec, seed, pp.eps_cor)
+    leak = distilled.leaked_bits + distilled.verification_bits
+    fk = finite_key_report(counts, src, pp, leak_ec_bits=leak)
+    # Discarded frames: each discarded bit lowers the min-entropy by at most one.
+    key_bits = max(0, int(fk.key_length) - distilled.discarded_bits)
+    aborted, reason = bool(fk.aborted), fk.abort_reason
+    if key_bits == 0 and not aborted:
+        aborted, reason = True, (f"no key left after discarding {distilled.frames_discarded} "
+                                 f"frames that failed verification")
+    amplify(distilled, kept_a, kept_b, key_bits, seed)
+    return distilled, fk, key_bits, aborted, reason
