@@ -72,7 +72,7 @@ class PostprocessConfig:
     ec: str = "estimate"
 
     KEYS = ("eps_sec", "eps_cor", "f_ec", "ec")
-    EC_METHODS = ("estimate",)
+    EC_METHODS = ("estimate", "cascade", "ldpc")
 
     def __post_init__(self):
         s = "postprocess"

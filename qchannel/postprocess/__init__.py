@@ -1,0 +1,94 @@
+"""Classical post-processing: reconciliation, verification, privacy amplification.
+
+* :func:`reconcile` -- error correction of Bob's sifted key to Alice's:
+  ``method="cascade"`` (interactive, :mod:`qchannel.postprocess.cascade`) or
+  ``method="ldpc"`` (one-way syndrome decoding, :mod:`qchannel.postprocess.ldpc`).
+* :func:`verify` -- universal-hash check that the corrected keys agree
+  (collision probability <= ``eps_cor``).
+* :func:`toeplitz_hash`, :func:`privacy_amplify` -- exact Toeplitz hashing.
+
+All randomness is addressed through :mod:`qchannel.rng` streams (purposes
+CASCADE, LDPC, VERIFICATION, PRIVACY_AMPLIFICATION).
+"""
+import numpy as np
+
+from qchannel import rng as _rng
+from qchannel.params import check_choice, check_int, check_real
+from qchannel.postprocess.cascade import SCHEDULES, CascadeResult, reconcile_cascade
+from qchannel.postprocess.privacy import privacy_amplify, toeplitz_hash
+from qchannel.postprocess.verification import VerificationResult, verify
+
+__all__ = [
+    "reconcile",
+    "verify",
+    "toeplitz_hash",
+    "privacy_amplify",
+    "VerificationResult",
+    "CascadeResult",
+    "SCHEDULES",
+    "METHODS",
+]
+
+METHODS = ("cascade", "ldpc")
+DEFAULT_SCHEDULE = "option7"
+
+
+def _bits(name, x):
+    a = np.asarray(x)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of 0/1 bits, got shape {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    if a.dtype == np.bool_:
+        return np.ascontiguousarray(a, dtype=np.uint8)
+    if a.dtype.kind not in "iu":
+        raise ValueError(f"{name} must hold integer 0/1 bits (uint8), got dtype {a.dtype}")
+    if a.dtype != np.uint8 and (a.min() < 0 or a.max() > 1):
+        raise ValueError(f"{name} must hold only 0/1 values")
+    a = np.ascontiguousarray(a, dtype=np.uint8)
+    if a.max() > 1:
+        raise ValueError(f"{name} must hold only 0/1 values")
+    return a
+
+
+def reconcile(alice_bits, bob_bits, qber, method="cascade", *, seed, schedule=None, frame_bits=None):
+    """Correct Bob's bits to Alice's.
+
+    Parameters
+    ----------
+    alice_bits, bob_bits : 1-D uint8 arrays of 0/1 (bool accepted), equal lengths.
+    qber : estimated quantum bit error rate in (0, 0.5) (LDPC: see its range).
+    method : "cascade" or "ldpc".
+    seed : user seed (integer in [0, 2**64 - 1]) for the protocol's random choices.
+    schedule : Cascade schedule, one of :data:`SCHEDULES` (default "option7",
+        Martinez-Mateo et al. 2015); not used by LDPC.
+    frame_bits : bits per frame (method default when None).
+
+    Returns an object with ``bob_corrected`` (uint8 array), ``leaked_bits``,
+    ``efficiency`` (leaked / (N h2(Q_actual))), ``frames``, ``frames_failed``,
+    ``rounds`` and ``method`` (plus method-specific diagnostics).
+    """
+    method = check_choice("method", method, METHODS)
+    alice = _bits("alice_bits", alice_bits)
+    bob = _bits("bob_bits", bob_bits)
+    if alice.shape[0] != bob.shape[0]:
+        raise ValueError(
+            f"alice_bits and bob_bits must have equal lengths, got {alice.shape[0]} and {bob.shape[0]}"
+        )
+    qber = check_real("qber", qber, 0.0, 0.5, lo_open=True, hi_open=True)
+    seed = _rng.check_seed(seed)
+    if frame_bits is not None:
+        frame_bits = check_int("frame_bits", frame_bits, 1)
+    if method == "cascade":
+        schedule = check_choice("schedule", DEFAULT_SCHEDULE if schedule is None else schedule, SCHEDULES)
+        return reconcile_cascade(alice, bob, qber, seed, schedule, frame_bits)
+    if schedule is not None:
+        raise ValueError(f"schedule = {schedule!r} applies to method 'cascade' only")
+    try:
+        from qchannel.postprocess.ldpc import reconcile_ldpc
+    except ImportError as exc:  # the LDPC module or its compiled kernel is missing
+        raise ImportError(
+            "method = 'ldpc' needs qchannel.postprocess.ldpc (reconcile_ldpc) and its compiled "
+            f"kernel qchannel._core.ldpc, which could not be imported: {exc}"
+        ) from exc
+    return reconcile_ldpc(alice, bob, qber, seed, frame_bits=frame_bits)

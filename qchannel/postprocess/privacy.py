@@ -1,0 +1,123 @@
+"""Privacy amplification by Toeplitz hashing.
+
+A Toeplitz matrix T (``out_len`` x ``n``) over GF(2) is fixed by
+``n + out_len - 1`` seed bits; the family of such matrices with a uniformly
+random seed is 2-universal, so by the leftover hash lemma it extracts
+``out_len`` nearly uniform bits from an ``n``-bit key about which Eve's
+smooth min-entropy exceeds ``out_len`` by the security margin.
+
+Convention (used everywhere in qchannel)::
+
+    T[i, j] = seed_bits[i - j + n - 1]        0 <= i < out_len, 0 <= j < n
+
+* first column  T[:, 0] = seed_bits[n - 1 : n - 1 + out_len]
+* first row     T[0, :] = seed_bits[n - 1 :: -1]   (seed_bits[n-1], ..., seed_bits[0])
+* equivalently, ``T @ bits`` (mod 2) is the window [n - 1, n - 1 + out_len) of
+  the GF(2) convolution of ``seed_bits`` with ``bits``.
+
+The product is computed exactly by the compiled kernel
+(:mod:`qchannel._core.toeplitz`): schoolbook carry-less multiplication of 64-bit
+words for short outputs, and for long ones an additive FFT over GF(2^128)
+(Lin-Chung-Han transform on a Cantor basis, 64 key bits per field element),
+with PCLMULQDQ / VPCLMULQDQ when the CPU has them.  Both methods give the
+bit-identical GF(2) matrix-vector product; the choice only affects speed.
+"""
+import numpy as np
+
+from qchannel import rng as _rng
+from qchannel._core import toeplitz as _tk
+from qchannel.params import check_int
+
+__all__ = ["toeplitz_hash", "privacy_amplify", "seed_words"]
+
+
+def _as_bits(name, bits):
+    """A 1-D uint8 array of 0/1 (ValueError naming ``name`` otherwise)."""
+    a = np.asarray(bits)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of bits, got shape {a.shape}")
+    if a.dtype == np.bool_:
+        return np.ascontiguousarray(a, dtype=np.uint8)
+    if a.dtype.kind not in "iu":
+        raise ValueError(f"{name} must hold integer bits 0/1, got dtype {a.dtype}")
+    if a.dtype != np.uint8:
+        if a.size and (a.min() < 0 or a.max() > 1):
+            raise ValueError(f"{name} must hold only 0 and 1")
+        a = a.astype(np.uint8)
+    return np.ascontiguousarray(a)
+
+
+def _pack(name, bits):
+    words, orr = _tk.pack_bits(bits)
+    if orr > 1:
+        raise ValueError(f"{name} must hold only 0 and 1")
+    return words
+
+
+def seed_words(seed, purpose, block, nbits):
+    """The first ``nbits`` bits of Philox stream (seed, purpose, block), packed
+    little-endian in uint64 words: bit k is ``qchannel.rng.bits(...)[k]``.
+
+    ``rng.bits`` consumes the stream as 32-bit words, high half of every 64-bit
+    output first, so bit word i is the 64-bit output i rotated by 32."""
+    nw = (nbits + 63) // 64
+    w = _rng.uint64(seed, purpose, block, nw)
+    w = (w >> np.uint64(32)) | (w << np.uint64(32))
+    if nbits & 63:
+        w[-1] &= (np.uint64(1) << np.uint64(nbits & 63)) - np.uint64(1)
+    return w
+
+
+def _hash_words(key_words, n, s_words, out_len, method):
+    out = _tk.middle_product_words(s_words, key_words, n, out_len, method=method)
+    return _tk.unpack_bits(out, out_len)
+
+
+def toeplitz_hash(bits, seed_bits, out_len, *, method="auto"):
+    """``T @ bits`` (mod 2) for the Toeplitz matrix ``T[i, j] = seed_bits[i - j + n - 1]``.
+
+    Parameters
+    ----------
+    bits : 1-D array of 0/1 (uint8 or bool), length n >= 1.
+    seed_bits : 1-D array of 0/1, length ``n + out_len - 1``.  ``T[:, 0]`` is
+        ``seed_bits[n-1 : n-1+out_len]`` and ``T[0, :]`` is ``seed_bits[n-1::-1]``.
+    out_len : int >= 1, number of output bits.
+    method : "auto", "direct" or "fft" -- speed only, the result is identical.
+
+    Returns a uint8 array of ``out_len`` bits, exactly the GF(2) product.
+    """
+    bits = _as_bits("bits", bits)
+    n = bits.shape[0]
+    if n < 1:
+        raise ValueError("bits must hold at least 1 bit")
+    out_len = check_int("out_len", out_len, 1)
+    seed_bits = _as_bits("seed_bits", seed_bits)
+    if seed_bits.shape[0] != n + out_len - 1:
+        raise ValueError(
+            f"seed_bits has length {seed_bits.shape[0]}; must be n + out_len - 1 = {n + out_len - 1}"
+        )
+    if method not in ("auto", "direct", "fft"):
+        raise ValueError(f"method = {method!r} must be one of 'auto', 'direct', 'fft'")
+    return _hash_words(_pack("bits", bits), n, _pack("seed_bits", seed_bits), out_len, method)
+
+
+def privacy_amplify(key_bits, out_len, seed, block=0):
+    """Compress a reconciled key to ``out_len`` bits with a random Toeplitz hash.
+
+    The ``len(key_bits) + out_len - 1`` seed bits are the Philox stream
+    ``(seed, Purpose.PRIVACY_AMPLIFICATION, block)``, i.e. exactly
+    ``qchannel.rng.bits(seed, Purpose.PRIVACY_AMPLIFICATION, block, n + out_len - 1)``,
+    so Alice and Bob (sharing the public seed) get the same matrix.
+    ``out_len`` may be 0 (nothing extractable): an empty array is returned.
+    """
+    key_bits = _as_bits("key_bits", key_bits)
+    n = key_bits.shape[0]
+    if n < 1:
+        raise ValueError("key_bits must hold at least 1 bit")
+    out_len = check_int("out_len", out_len, 0, n)
+    seed = _rng.check_seed(seed)
+    block = check_int("block", block, 0, _rng.BLOCK_MAX)
+    if out_len == 0:
+        return np.zeros(0, dtype=np.uint8)
+    s_words = seed_words(seed, _rng.Purpose.PRIVACY_AMPLIFICATION, block, n + out_len - 1)
+    return _hash_words(_pack("key_bits", key_bits), n, s_words, out_len, "auto")

@@ -1,0 +1,78 @@
+"""The whole distillation inside `qchannel run`: real error correction,
+verification and privacy amplification on the simulated sifted key."""
+import numpy as np
+import pytest
+
+import qchannel.postprocess as pp_module
+from qchannel.protocols.finite_key import finite_key_length
+from qchannel.runner import simulate
+from qchannel.scenario import Scenario
+
+
+def _scenario(ec, **extra):
+    return Scenario().replace(**{"postprocess.ec": ec, **extra})
+
+
+@pytest.fixture(scope="module")
+def cascade_run():
+    sc = _scenario("cascade")
+    return sc, simulate(sc, pulses=1e10, seed=21)
+
+
+def test_cascade_keys_match_and_length_respects_the_bound(cascade_run):
+    sc, res = cascade_run
+    d = res.to_dict()
+    assert not d["aborted"] and d["keys_match"] is True
+    assert d["secret_key_bits"] == len(res.keys.alice_key) > 0
+    assert np.array_equal(res.keys.alice_key, res.keys.bob_key)
+    ec = d["ec"]
+    assert ec["method"] == "cascade" and ec["frames_failed"] == 0 and ec["rounds"] > 0
+    assert 1.0 < ec["efficiency"] < 1.25
+    # The key length is the finite-key bound evaluated with the real leakage
+    # (EC parities + verification tags), never more.
+    fk = d["finite_key"]
+    assert fk["leak_ec_bits"] == ec["leaked_bits"] + d["verification_bits"]
+    n_x = [row["detections_x"] for row in d["intensities"]]
+    n_z = [row["detections_z"] for row in d["intensities"]]
+    m_x = [round(row["qber_x"] * row["detections_x"]) for row in d["intensities"]]
+    m_z = [round(row["qber_z"] * row["detections_z"]) for row in d["intensities"]]
+    bound = finite_key_length(n_x, n_z, m_x, m_z, sc.source.intensities, sc.source.intensity_probs,
+                              fk["leak_ec_bits"], sc.postprocess.eps_sec, sc.postprocess.eps_cor)
+    assert d["secret_key_bits"] <= bound.key_length
+
+
+def test_final_keys_are_not_the_sifted_key(cascade_run):
+    _, res = cascade_run
+    key = res.keys.alice_key
+    # Toeplitz output is balanced: 4 sigma of a fair coin.
+    assert abs(key.mean() - 0.5) < 4 * 0.5 / np.sqrt(len(key))
+
+
+def test_planted_residual_error_is_caught_and_the_frame_discarded(monkeypatch):
+    real = pp_module.reconcile
+    calls = {"n": 0}
+
+    def leaky(alice, bob, qber, method, seed, **kw):
+        res = real(alice, bob, qber, method=method, seed=seed, **kw)
+        calls["n"] += 1
+        if calls["n"] == 2:          # the second frame keeps one wrong bit
+            res.bob_corrected = res.bob_corrected.copy()
+            res.bob_corrected[17] ^= 1
+        return res
+
+    monkeypatch.setattr(pp_module, "reconcile", leaky)
+    sc = _scenario("cascade")
+    d = simulate(sc, pulses=1e10, seed=21).to_dict()
+    assert d["ec"]["frames_discarded"] == 1 and d["ec"]["discarded_bits"] > 0
+    assert d["keys_match"] is True and not d["aborted"]
+
+
+def test_qber_above_the_code_family_aborts_with_a_reason():
+    sc = _scenario("ldpc", **{"channel.misalignment": 0.13, "channel.length_km": 10.0})
+    d = simulate(sc, pulses=2e9, seed=3).to_dict()
+    assert d["aborted"] and d["secret_key_bits"] == 0 and d["abort_reason"]
+
+
+def test_keys_out_needs_real_error_correction(tmp_path):
+    with pytest.raises(ValueError, match="keys-out"):
+        simulate(Scenario(), pulses=1e8, keys_out=tmp_path)
