@@ -78,6 +78,14 @@ def format_run_report(d):
     if "verification_bits" in d:
         lines.append(f"  verification: {d['verification_bits']} tag bits; keys match: "
                      f"{d['keys_match']}")
+    if "eve" in d:
+        e, info = d["eve"], d.get("eve_info_final_key") or {}
+        lines.append(f"  eve: {e['attack']} on {e['fraction']:.3g} of the pulses at "
+                     f"{e['position_km']:g} km; she knows {d['eve_known_sifted_bits']} of "
+                     f"{d['sifted_bits']} sifted bits")
+        if info.get("hashed"):
+            lines.append(f"  eve's guesses of final-key bits: {info['correct_fraction']:.4f} right "
+                         f"({info['z_score']:+.2f} sigma from 1/2)")
     if d["aborted"]:
         lines.append(f"  ABORTED: {d['abort_reason']}")
     lines.append(f"  secret key: {d['secret_key_bits']} bits, {d['key_rate_per_pulse']:.4g} per pulse, "

@@ -95,6 +95,14 @@ def run_file(path=None, seed=None, pulses=None, progress=None, keys_out=None):
     data = read_toml(path)
     kind = scenario_kind(data)
     if kind == "decoy-bb84":
+        if "eve" in data:
+            from qchannel.eve import simulate_with_eve, split_eve
+            from qchannel.scenario import Scenario
+
+            if keys_out is not None:
+                raise ValueError("--keys-out is not available with an [eve] section")
+            tables, eve = split_eve(data)
+            return simulate_with_eve(Scenario.from_dict(tables), eve, seed=seed, pulses=pulses)
         return simulate(load_scenario(path), seed=seed, pulses=pulses, progress=progress,
                         keys_out=keys_out)
     if keys_out is not None:

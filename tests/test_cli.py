@@ -101,3 +101,23 @@ report_bin_s = 20.0
     assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
     fiber = qchannel("run", "--pulses", "1e8", "--plot", str(tmp_path / "x.png"))
     assert fiber.returncode == 2 and "--plot" in fiber.stderr
+
+
+def test_eavesdropper_example_reports_eve():
+    out = qchannel("run", os.path.join(ROOT, "examples", "eavesdropper.toml"), "--pulses", "1e8",
+                   "--json")
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    assert d["eve"]["attack"] == "pns" and d["eve_known_sifted_bits"] > 0
+    assert "eve_info_final_key" in d
+
+
+def test_repeater_network_and_entanglement_examples_run():
+    for name, key in (("repeater.toml", "waiting_time_mean"), ("backbone.toml", "end_to_end_key_rate_bps"),
+                      ("bbm92_fiber.toml", "chsh_s")):
+        args = ["run", os.path.join(ROOT, "examples", name), "--json"]
+        if name == "bbm92_fiber.toml":
+            args += ["--pulses", "1e9"]
+        out = qchannel(*args)
+        assert out.returncode == 0, (name, out.stderr)
+        assert key in json.loads(out.stdout)

@@ -176,7 +176,7 @@ def _load(name):
 @pytest.fixture(scope="module")
 def micius_series():
     pytest.importorskip("sgp4")
-    sc = _load("micius_downlink.toml")
+    sc = _load("micius-downlink.toml")
     ch = FreeSpaceChannel.from_dict(sc["channel"])
     return ch, ch.series(sc["run"]["seed"], time_bin_s=sc["run"]["time_bin_s"],
                          detector_efficiency=sc["detector"]["efficiency"], n_detectors=4)
@@ -185,7 +185,7 @@ def micius_series():
 def test_micius_loss_vs_published(micius_series):
     """Liao et al., Nature 549, 43 (2017), Fig. 3: downlink channel loss of
     ~22 dB at the closest distance (645 km) rising to ~35 dB at 1200 km.
-    One parameter set (examples/micius_downlink.toml), no per-point fitting.
+    One parameter set (examples/micius-downlink.toml), no per-point fitting.
     The model reproduces the near end; it falls short of the far end by ~4 dB
     (see the report: the published slope exceeds diffraction + air mass)."""
     _ch, s = micius_series
@@ -248,7 +248,7 @@ def test_horizontal_example():
 
 
 def test_day_background_swamps_night():
-    sc = _load("micius_downlink.toml")["channel"]
+    sc = _load("micius-downlink.toml")["channel"]
     night = FreeSpaceChannel.from_dict(sc).background_photons_per_gate()
     day = FreeSpaceChannel.from_dict(dict(sc, sky_radiance_w_m2_sr_nm="day")).background_photons_per_gate()
     assert day / night == pytest.approx(1e-2 / 1.5e-8)

@@ -16,7 +16,7 @@ from qchannel.orbits import (  # noqa: E402
     slant_range_km,
 )
 
-# Micius (NORAD 41731), epoch 2016-12-18 21:38 UTC; see examples/micius_downlink.toml
+# Micius (NORAD 41731), epoch 2016-12-18 21:38 UTC; see examples/micius-downlink.toml
 MICIUS_L1 = "1 41731U 16051A   16353.90152003  .00000364  00000-0  17957-4 0  9993"
 MICIUS_L2 = "2 41731  97.3699 267.4500 0013200 178.5836 246.0824 15.23915303 19063"
 XINGLONG = GroundStation(40.39587, 117.57746, 890.0)
