@@ -497,8 +497,10 @@ class FreeSpaceChannel:
 
     # ---------------------------------------------------------------- input
     def to_dict(self):
-        """The section as given (None for unset keys), JSON-able."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+        """The section's keys for this channel type (None for unset ones);
+        ``from_dict(to_dict())`` gives the same channel."""
+        allowed = _COMMON_KEYS + (_FS_KEYS if self.type == "free-space" else _SAT_KEYS)
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name in allowed}
 
     @classmethod
     def from_dict(cls, d, section="channel"):

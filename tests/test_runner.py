@@ -134,3 +134,15 @@ def test_pass_is_reproducible_with_fading_and_rejects_pulses():
     assert a == simulate(sc).to_dict()
     with pytest.raises(ValueError, match="run.pulses"):
         simulate(sc, pulses=1e9)
+
+
+def test_daylight_background_raises_the_qber_and_kills_the_key():
+    night = _pass_scenario().replace(**{"source.rep_rate_hz": 1e6})
+    day = night.replace(**{"channel.sky_radiance_w_m2_sr_nm": 1e-2})
+    n, d = simulate(night).to_dict(), simulate(day).to_dict()
+    assert n["qber"] < 0.03
+    assert d["qber"] > 0.3 and d["aborted"] and d["secret_key_bits"] == 0
+    # The rise is the background: it grows towards the low-elevation ends.
+    low = [b["qber"] for b in d["bins"] if b["elevation_deg"] < 30]
+    high = [b["qber"] for b in d["bins"] if b["elevation_deg"] > 50]
+    assert np.mean(low) > np.mean(high)
