@@ -131,6 +131,12 @@ def run_file(path=None, seed=None, pulses=None, progress=None, keys_out=None):
     run = dict(data.get("run", {})) if isinstance(data.get("run", {}), dict) else data["run"]
     if seed is not None:
         run["seed"] = check_seed(seed)
+    if "satellite" in data:
+        if pulses is not None:
+            raise ValueError("--pulses does not apply to a satellite pass: the pass sets the pulses")
+        from qchannel.dual_downlink import run_dual_downlink
+
+        return run_dual_downlink({**data, "run": run})
     if pulses is not None:
         run["pulses"] = pulses
     return run_entanglement({**data, "run": run})
