@@ -8,6 +8,8 @@ import json
 import sys
 import time
 
+from qchannel.params import parse_number
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit status 2
@@ -147,24 +149,13 @@ def _cmd_theory(args):
     return 0
 
 
-def _number(text):
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-
-
 def build_parser():
     p = _Parser(prog="qchannel", description="Photonic channel simulator for QKD.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     r = sub.add_parser("run", help="Monte Carlo of a scenario and its post-processing")
     r.add_argument("scenario", nargs="?", help="scenario TOML file (default: built-in 50 km link)")
-    r.add_argument("--seed", type=_number, help="override [run] seed")
-    r.add_argument("--pulses", type=_number, help="override [run] pulses")
+    r.add_argument("--seed", type=parse_number, help="override [run] seed")
+    r.add_argument("--pulses", type=parse_number, help="override [run] pulses")
     r.add_argument("--json", action="store_true", help="print one JSON object")
     r.add_argument("--keys-out", metavar="DIR", help="write both final keys (packed binary) "
                    "to DIR; needs [postprocess] ec = \"cascade\" or \"ldpc\"")

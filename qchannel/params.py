@@ -79,3 +79,18 @@ def reject_unknown(section, given, allowed):
         raise ValueError(
             f"{section}.{unknown[0]} is not a known key; allowed keys: {', '.join(sorted(allowed))}"
         )
+
+
+def parse_number(text):
+    """A command-line number: an int where the text is one, else a float
+    (``1e10`` is the float 1e10, which ``check_int`` accepts as integral)."""
+    import argparse
+
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None

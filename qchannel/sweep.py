@@ -39,6 +39,7 @@ import sys
 import time
 from numbers import Integral, Real
 
+from qchannel.params import parse_number
 
 FORMAT = "qchannel.sweep/1"
 META_KEY = b"qchannel.sweep"
@@ -739,19 +740,6 @@ def parse_grid(specs):
     return grid
 
 
-def _number(text):
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        import argparse
-
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-
-
 def _cmd_sweep(args):
     from qchannel.scenario import load_scenario
 
@@ -797,8 +785,8 @@ def add_sweep_commands(subparsers):
                         "(default for --theory), dask:ADDRESS or dask:scheduler.json, mpi")
     s.add_argument("--out", required=True, help="result file (Parquet)")
     s.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
-    s.add_argument("--seed", type=_number, help="root seed (default: [run] seed)")
-    s.add_argument("--pulses", type=_number, help="pulses per point (default: [run] pulses)")
+    s.add_argument("--seed", type=parse_number, help="root seed (default: [run] seed)")
+    s.add_argument("--pulses", type=parse_number, help="pulses per point (default: [run] pulses)")
     s.add_argument("--retries", type=int, default=3,
                    help="resubmissions of a point whose worker died (default 3)")
     s.set_defaults(func=_cmd_sweep)
