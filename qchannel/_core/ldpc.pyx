@@ -25,6 +25,19 @@ from qchannel._core.philox cimport PhiloxStream, stream_init, next_u32, next_bel
 
 cnp.import_array()
 
+cdef extern from "ldpc_impl.h" nogil:
+    int PHI_SIZE "LDPC_PHI_SIZE"
+    int PHI_MBITS "LDPC_PHI_MBITS"
+    int PHI_EMIN "LDPC_PHI_EMIN"
+    float* phi_tab "qc_ldpc_phi_tab"
+    void phi_init "qc_ldpc_phi_init"() noexcept
+    int decode_spa_c "qc_ldpc_decode_spa"(const int32_t* rp, const int32_t* cols,
+                                          const uint8_t* syn, int64_t m, float* R,
+                                          float* L, float* T, float* P,
+                                          int max_iter) noexcept
+
+phi_init()
+
 
 # ---------------------------------------------------------------- construction
 
@@ -43,18 +56,21 @@ cdef inline void _swap_edges(int32_t e1, int32_t e2, int32_t* ec, int32_t* eslot
 cdef int64_t _first_conflict(int32_t v, const int32_t* vptr, const int32_t* ev,
                              const int32_t* ec, const int32_t* cptr,
                              const int32_t* cslot, int32_t* mark,
-                             int32_t stamp) noexcept nogil:
-    # First edge of variable v that is a double edge or lies on a 4-cycle; -1 if none.
+                             int32_t stamp, int32_t cycle_deg=0x7fffffff) noexcept nogil:
+    # First edge of variable v that is a double edge or lies on a 4-cycle
+    # through another variable u, both of degree <= cycle_deg; -1 if none.
     cdef int32_t e, e2, e3, c, u, j
     for e in range(vptr[v], vptr[v + 1]):
         if mark[ec[e]] == stamp:
             return e
         mark[ec[e]] = stamp
+    if vptr[v + 1] - vptr[v] > cycle_deg:
+        return -1
     for e in range(vptr[v], vptr[v + 1]):
         c = ec[e]
         for j in range(cptr[c], cptr[c + 1]):
             u = ev[cslot[j]]
-            if u == v:
+            if u == v or vptr[u + 1] - vptr[u] > cycle_deg:
                 continue
             for e3 in range(vptr[u], vptr[u + 1]):
                 if ec[e3] != c and mark[ec[e3]] == stamp:
@@ -64,8 +80,19 @@ cdef int64_t _first_conflict(int32_t v, const int32_t* vptr, const int32_t* ev,
 
 def build_graph(const int32_t[::1] var_deg, const int32_t[::1] chk_deg,
                 uint64_t seed, uint32_t purpose, uint32_t block,
-                const int32_t[::1] fixed_checks=None, int64_t max_swaps=-1):
+                const int32_t[::1] fixed_checks=None, int64_t max_swaps=-1,
+                int64_t cycle_swaps=-1):
     """Random Tanner graph with the given node degrees and girth >= 6.
+
+    Repair runs in two phases: 4-cycles and double edges are removed by
+    random swaps until ``cycle_swaps`` swaps were spent (default: the whole
+    ``max_swaps`` budget, default 50 E); a second phase then removes any
+    double edges left (which would make H differ from the decoder's graph)
+    and the 4-cycles among variables of degree <= 3 (two degree-2 variables
+    on the same two checks are a weight-2 trap BP cannot leave), at most
+    ``max_swaps`` swaps in all.  With a small ``cycle_swaps`` other 4-cycles
+    may remain (dense high-rate codes); ``unresolved`` counts the variables
+    still in conflict for the second phase (0 in practice).
 
     ``fixed_checks`` (optional) gives the check ends of the first edges in
     variable order (e.g. a degree-2 staircase); those edges are kept and all
@@ -86,6 +113,8 @@ def build_graph(const int32_t[::1] var_deg, const int32_t[::1] chk_deg,
     assert E < 2**31 - 1
     if max_swaps < 0:
         max_swaps = 50 * E
+    if cycle_swaps < 0 or cycle_swaps > max_swaps:
+        cycle_swaps = max_swaps
 
     vptr_a = np.zeros(n + 1, dtype=np.int32)
     cptr_a = np.zeros(m + 1, dtype=np.int32)
@@ -103,7 +132,9 @@ def build_graph(const int32_t[::1] var_deg, const int32_t[::1] chk_deg,
     cdef PhiloxStream s
     cdef int64_t j, qhead, qtail, qcap, swaps = 0, unresolved = 0
     cdef int32_t tmp, v, c, stamp = 0, r, e
-    cdef int64_t conflict, nfix = 0
+    cdef int64_t conflict, nfix = 0, budget
+    cdef int phase
+    cdef bint cycles
     if fixed_checks is not None:
         nfix = fixed_checks.shape[0]
         assert nfix <= E
@@ -140,37 +171,46 @@ def build_graph(const int32_t[::1] var_deg, const int32_t[::1] chk_deg,
                 cslot[fill[c]] = e
                 eslot[e] = fill[c]
                 fill[c] += 1
-            # Repair: a circular work queue of variables to (re)check.
-            for i in range(n):
-                queue[i] = <int32_t>i
-            qhead = 0
-            qtail = n          # number of entries pushed so far (mod qcap)
-            while qhead < qtail:
-                v = queue[qhead % qcap]
-                qhead += 1
-                if vptr[v + 1] <= nfix:
-                    continue            # all edges fixed: repaired from the other side
-                while True:
-                    stamp += 1
-                    conflict = _first_conflict(v, &vptr[0], &ev[0], &ec[0], &cptr[0],
-                                               &cslot[0], &mark[0], stamp)
-                    if conflict < 0:
-                        break
-                    if swaps >= max_swaps:
-                        unresolved += 1
-                        break
-                    if conflict < nfix:
-                        unresolved += 1
-                        break
-                    r = <int32_t>(nfix + next_below(&s, <uint32_t>(E - nfix)))
-                    if ev[r] == v:
-                        continue
-                    _swap_edges(<int32_t>conflict, r, &ec[0], &eslot[0], &cslot[0])
-                    swaps += 1
-                    # Any new short cycle passes through ev[r]: check it again.
-                    if qtail - qhead < qcap:
-                        queue[qtail % qcap] = ev[r]
-                        qtail += 1
+            # Repair: a circular work queue of variables to (re)check; phase 0
+            # removes 4-cycles and double edges, phase 1 double edges and 4-cycles
+            # among variables of degree <= 3.
+            for phase in range(2):
+                cycles = phase == 0
+                budget = cycle_swaps if cycles else max_swaps
+                unresolved = 0
+                for i in range(n):
+                    queue[i] = <int32_t>i
+                qhead = 0
+                qtail = n          # number of entries pushed so far (mod qcap)
+                while qhead < qtail:
+                    v = queue[qhead % qcap]
+                    qhead += 1
+                    if vptr[v + 1] <= nfix:
+                        continue            # all edges fixed: repaired from the other side
+                    while True:
+                        stamp += 1
+                        conflict = _first_conflict(v, &vptr[0], &ev[0], &ec[0], &cptr[0],
+                                                   &cslot[0], &mark[0], stamp,
+                                                   0x7fffffff if cycles else 3)
+                        if conflict < 0:
+                            break
+                        if swaps >= budget:
+                            unresolved += 1
+                            break
+                        if conflict < nfix:
+                            unresolved += 1
+                            break
+                        r = <int32_t>(nfix + next_below(&s, <uint32_t>(E - nfix)))
+                        if ev[r] == v:
+                            continue
+                        _swap_edges(<int32_t>conflict, r, &ec[0], &eslot[0], &cslot[0])
+                        swaps += 1
+                        # Any new short cycle passes through ev[r]: check it again.
+                        if qtail - qhead < qcap:
+                            queue[qtail % qcap] = ev[r]
+                            qtail += 1
+                if cycles and unresolved == 0:
+                    break
     finally:
         free(queue)
         free(fill)
@@ -306,6 +346,43 @@ def decode_layered(const int32_t[::1] row_ptr, const int32_t[::1] cols,
                       max_iter, alpha)
     free(T)
     return res
+
+
+def decode_spa(const int32_t[::1] row_ptr, const int32_t[::1] cols,
+               const uint8_t[::1] syn, float[::1] R, float[::1] L, int max_iter):
+    """Layered sum-product syndrome decoding (tabulated phi), in place on (R, L).
+
+    Same contract as :func:`decode_layered`: start with R = 0 and L = channel
+    LLRs (a warm restart adds LLR changes to L); returns the iterations run
+    (>= 0) when every check is satisfied by the hard decisions L < 0, else
+    -max_iter.  The syndrome is checked in full only after an iteration in
+    which every check was satisfied right after its own update, so success
+    may be reported one iteration late, never early.
+    """
+    cdef Py_ssize_t m = row_ptr.shape[0] - 1, c, dmax = 1
+    assert R.shape[0] == cols.shape[0] and syn.shape[0] >= m
+    assert row_ptr[m] == cols.shape[0]
+    for c in range(m):
+        if row_ptr[c + 1] - row_ptr[c] > dmax:
+            dmax = row_ptr[c + 1] - row_ptr[c]
+    cdef float* T = <float*>malloc(2 * dmax * sizeof(float))
+    if T == NULL:
+        raise MemoryError()
+    cdef int res
+    with nogil:
+        res = decode_spa_c(&row_ptr[0], &cols[0], &syn[0], m, &R[0], &L[0], T, T + dmax,
+                           max_iter)
+    free(T)
+    return res
+
+
+def phi_table():
+    """(table, mantissa bits, min exponent) of the tabulated phi (test helper)."""
+    out = np.empty(PHI_SIZE, dtype=np.float32)
+    cdef Py_ssize_t i
+    for i in range(PHI_SIZE):
+        out[i] = phi_tab[i]
+    return out, PHI_MBITS, PHI_EMIN
 
 
 def hard_decision(const float[::1] L, uint8_t[::1] out):

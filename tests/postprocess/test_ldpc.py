@@ -45,6 +45,48 @@ def _ref_layered_minsum(row_ptr, cols, syn, R, Lv, max_iter, alpha):
     return -max_iter
 
 
+def _ref_layered_spa(row_ptr, cols, syn, R, Lv, max_iter):
+    """Pure-NumPy layered sum-product with the kernel's tabulated phi and its
+    termination rule (full check only after an iteration in which every check
+    was satisfied right after its own update)."""
+    tab, mbits, emin = core.phi_table()
+    base = (127 + emin) << mbits
+
+    def phi(x):
+        i = (np.asarray(x, np.float32).view(np.uint32) >> (23 - mbits)).astype(np.int64) - base
+        return tab[np.clip(i, 0, len(tab) - 1)]
+
+    m = len(row_ptr) - 1
+
+    def satisfied():
+        hard = (Lv < 0).astype(np.int64)
+        return all((hard[cols[row_ptr[c]:row_ptr[c + 1]]].sum() + int(syn[c])) % 2 == 0
+                   for c in range(m))
+
+    if satisfied():
+        return 0
+    for it in range(max_iter):
+        unsat = 0
+        for c in range(m):
+            a, b = row_ptr[c], row_ptr[c + 1]
+            v = cols[a:b]
+            t = (Lv[v] - R[a:b]).astype(np.float32)
+            neg = np.signbit(t).astype(np.int64)
+            par = (int(syn[c]) + int(neg.sum())) & 1
+            P = phi(np.abs(t))
+            S = np.float32(0)
+            for p_ in P:                       # same summation order as the kernel
+                S = np.float32(S + p_)
+            mag = phi(np.maximum(S - P, np.float32(0)))
+            r = np.where((par ^ neg) == 1, -mag, mag).astype(np.float32)
+            R[a:b] = r
+            Lv[v] = t + r
+            unsat += (int(syn[c]) + int((Lv[v] < 0).sum())) & 1
+        if unsat == 0 and satisfied():
+            return it + 1
+    return -max_iter
+
+
 def _tiny_code(seed=3, n=48, dv=3, dc=6):
     var_deg = np.full(n, dv, dtype=np.int32)
     chk_deg = np.full(n * dv // dc, dc, dtype=np.int32)
@@ -73,6 +115,36 @@ def test_decoder_matches_numpy_reference(iters):
     np.testing.assert_allclose(L1, L2, rtol=1e-6, atol=1e-3)
 
 
+@pytest.mark.parametrize("iters", [1, 3, 30])
+def test_spa_decoder_matches_numpy_reference(iters):
+    row_ptr, cols = _tiny_code(seed=4)
+    n, m = 48, len(row_ptr) - 1
+    r = np.random.default_rng(11)
+    x = r.integers(0, 2, n).astype(np.uint8)
+    y = x ^ (r.random(n) < 0.08).astype(np.uint8)
+    syn = np.empty(m, np.uint8)
+    core.syndrome(row_ptr, cols, x, syn)
+    ch = np.where(y == 1, -1.0, 1.0).astype(np.float32) * np.float32(2.4)
+    ch[:3] = 0.0                                   # punctured
+    ch[3:5] = np.where(x[3:5] == 1, -1e4, 1e4)     # shortened
+    R1, L1 = np.zeros(len(cols), np.float32), ch.copy()
+    R2, L2 = np.zeros(len(cols), np.float32), ch.copy()
+    a = core.decode_spa(row_ptr, cols, syn, R1, L1, iters)
+    b = _ref_layered_spa(row_ptr, cols, syn, R2, L2, iters)
+    assert a == b
+    np.testing.assert_allclose(R1, R2, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(L1, L2, rtol=1e-5, atol=1e-2)
+
+
+def test_spa_phi_table_accuracy():
+    tab, mbits, emin = core.phi_table()
+    x = np.geomspace(2.0 ** (emin + 1), 30.0, 2000).astype(np.float32)
+    i = (x.view(np.uint32) >> (23 - mbits)).astype(np.int64) - ((127 + emin) << mbits)
+    exact = -np.log(np.tanh(x.astype(np.float64) / 2))
+    # relative bin width 2^-mbits: |phi'(x)| x <= 1 for x small, tiny for x large
+    assert np.all(np.abs(tab[i] - exact) <= 2.0 ** -mbits + 1e-6)
+
+
 def test_decoder_warm_restart_matches_reference():
     row_ptr, cols = _tiny_code(seed=9)
     n, m = 48, len(row_ptr) - 1
@@ -93,6 +165,20 @@ def test_decoder_warm_restart_matches_reference():
     np.testing.assert_allclose(states[0][1], states[1][1], rtol=1e-6, atol=1e-5)
 
 
+def test_build_graph_girth6_when_budget_allows():
+    n = 6000
+    var_deg = np.concatenate([np.full(3000, 2), np.full(2400, 3), np.full(600, 8)]).astype(np.int32)
+    E = int(var_deg.sum())
+    chk_deg = np.full(3000, E // 3000, np.int32)
+    chk_deg[:E - chk_deg.sum()] += 1
+    row_ptr, cols, bad = core.build_graph(var_deg, chk_deg, 7, 11, 0)
+    assert bad == 0 and core.count_4cycles_vars(row_ptr, cols, n) == 0
+    # cycle budget 0: only double edges are repaired
+    row_ptr, cols, bad = core.build_graph(var_deg, chk_deg, 7, 11, 0, None, 50 * E, 0)
+    same_row = np.repeat(np.arange(len(row_ptr) - 1), np.diff(row_ptr))
+    assert bad == 0 and not np.any((np.diff(cols) <= 0) & (np.diff(same_row) == 0))
+
+
 def test_decoder_corrects_regular_code():
     n = 4000
     row_ptr, cols, bad = core.build_graph(np.full(n, 3, np.int32), np.full(n // 2, 6, np.int32),
@@ -105,7 +191,12 @@ def test_decoder_corrects_regular_code():
     core.syndrome(row_ptr, cols, x, syn)
     Lv = np.where(y == 1, -1.0, 1.0).astype(np.float32)
     R = np.zeros(len(cols), np.float32)
+    ch = Lv.copy()
     assert core.decode_layered(row_ptr, cols, syn, R, Lv, 50, 0.8) > 0
+    assert np.array_equal((Lv < 0).astype(np.uint8), x)
+    R[:] = 0.0
+    Lv = ch * np.float32(math.log(0.97 / 0.03))
+    assert core.decode_spa(row_ptr, cols, syn, R, Lv, 50) > 0
     assert np.array_equal((Lv < 0).astype(np.uint8), x)
 
 
@@ -119,7 +210,12 @@ def test_code_construction_deterministic_cached_girth6():
     L._CACHE.pop((n, 0))
     b = L.get_code(n, 0)
     assert np.array_equal(b.cols, cols) and np.array_equal(b.row_ptr, row_ptr)
-    assert core.count_4cycles_vars(row_ptr, cols, n) == 0
+    # No double edges (rows sorted, strictly increasing); 4-cycles are removed
+    # within a budget of 3 swaps per edge -- complete at 1e5 bits for rates
+    # <= 0.75, mostly at this short length with degree-40 variables.
+    same_row = np.repeat(np.arange(len(row_ptr) - 1), np.diff(row_ptr))
+    assert not np.any((np.diff(cols) <= 0) & (np.diff(same_row) == 0))
+    assert core.count_4cycles_vars(row_ptr, cols, n) < 0.15 * n
     var_deg, chk_deg, _ = L._degree_sequences(n, 0)
     assert np.array_equal(np.bincount(cols, minlength=n), var_deg)
     assert np.array_equal(np.diff(row_ptr), chk_deg)
@@ -179,7 +275,7 @@ def test_leakage_accounting_exact():
     a, b = _pair(10_000, 0.03, 8)
     res = L.reconcile_ldpc(a, b, 0.03, seed=2, frame_bits=10_000, max_rounds=1)
     n = res.code_length
-    idx, p0 = L._choose_code(n, 10_000, lambda i: L._code_m(n, i), 0.03, 1.15)
+    idx, p0 = L._choose_code(n, 10_000, lambda i: L._code_m(n, i), 0.03, L._f_start(0.03))
     assert res.leaked_bits == L._code_m(n, idx) - p0
     q = np.count_nonzero(a != b) / a.size
     assert math.isclose(res.efficiency, res.leaked_bits / (a.size * L.h2(q)))
@@ -192,6 +288,17 @@ def test_leakage_accounting_exact():
     assert res2.rounds > 1 and res2.frames_failed == 0
 
 
+def test_minsum_decoder_option():
+    a, b = _pair(10_000, 0.03, 4)
+    # min-sum is ~0.1-0.2 worse in f on these codes: give it room to converge
+    res = L.reconcile_ldpc(a, b, 0.03, seed=1, frame_bits=10_000, decoder="minsum",
+                           f_start=1.4, max_rounds=40)
+    assert res.decoder == "minsum" and res.undetected_frames == 0
+    assert res.frames_failed == 0 and np.array_equal(res.bob_corrected, a)
+    with pytest.raises(ValueError, match="decoder"):
+        L.reconcile_ldpc(a, b, 0.03, seed=1, decoder="bogus")
+
+
 def test_failure_is_flagged_not_silent():
     # QBER far above the estimate with a single attempt: must fail and say so.
     a, b = _pair(5000, 0.10, 3)
@@ -201,14 +308,16 @@ def test_failure_is_flagged_not_silent():
     assert np.array_equal(res.bob_corrected, b)
 
 
-@pytest.mark.parametrize("q", [0.01, 0.02, 0.05, 0.08])
+@pytest.mark.parametrize("q", [0.01, 0.02, 0.03, 0.05, 0.08])
 def test_efficiency_100k_frames(q):
+    # Fixed seeds; one 100 000-bit frame per QBER (FER reported, must be 0).
     a, b = _pair(100_000, q, 77)
     res = L.reconcile_ldpc(a, b, q, seed=3)
-    print(f"q={q} f={res.efficiency:.3f} rounds={res.rounds} FER={res.frame_error_rate}")
+    print(f"q={q} f={res.efficiency:.3f} rounds={res.rounds} FER={res.frame_error_rate} "
+          f"first-attempt failures={res.first_attempt_failures} iterations={res.iterations}")
     assert res.frames_failed == 0 and np.array_equal(res.bob_corrected, a)
-    if res.efficiency > 1.15:
-        pytest.xfail(f"efficiency f = {res.efficiency:.3f} > 1.15 at QBER {q} (100k frame)")
+    assert res.frame_error_rate == 0.0 and res.undetected_frames == 0
+    assert res.efficiency <= 1.15
 
 
 # ------------------------------------------------------------ validation
