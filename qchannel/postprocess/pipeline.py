@@ -1,8 +1,8 @@
 """From sifted bits to identical secret keys: error correction, verification,
 privacy amplification, with every disclosed bit counted.
 
-The sifted X-basis key is reconciled in frames as it accumulates (bounded
-memory per frame); each frame is verified with a universal hash whose tag
+The sifted X-basis key is reconciled frame by frame (one frame of the
+method at a time: 2^16 bits for Cascade, 1e5 for LDPC); each frame is verified with a universal hash whose tag
 bits count as leakage, and a frame that fails verification is discarded,
 never kept.  The finite-key length (Lim et al. 2014) is then computed from the
 real leakage, minus one bit per discarded bit (removing m bits of a string
@@ -16,8 +16,9 @@ import numpy as np
 
 from qchannel import rng
 
-#: Sifted bits reconciled together (a frame of the EC code or Cascade block set).
-DEFAULT_FRAME_BITS = 1 << 20
+#: Sifted bits reconciled and verified together: one frame of the method, so
+#: that a frame failing verification costs only its own bits.
+FRAME_BITS = {"cascade": 1 << 16, "ldpc": 100_000}
 #: Smallest QBER handed to the codes: the estimate comes from a finite sample.
 MIN_QBER_ESTIMATE = 0.005
 
@@ -64,8 +65,7 @@ def _h2(p):
     return 0.0 if p <= 0 or p >= 1 else float(-p * np.log2(p) - (1 - p) * np.log2(1 - p))
 
 
-def reconcile_and_verify(alice, bob, qber_estimate, method, seed, eps_cor,
-                         frame_bits=DEFAULT_FRAME_BITS):
+def reconcile_and_verify(alice, bob, qber_estimate, method, seed, eps_cor, frame_bits=None):
     """Reconcile the sifted key frame by frame and verify each frame.
 
     Returns (KeyDistillation without final keys, Alice's kept bits, Bob's kept
@@ -78,10 +78,14 @@ def reconcile_and_verify(alice, bob, qber_estimate, method, seed, eps_cor,
     out.qber_actual = float(np.count_nonzero(alice != bob)) / n if n else 0.0
     kept_a, kept_b = [], []
     ec_seed = rng.derive_seed(seed, rng.Purpose.CASCADE if method == "cascade" else rng.Purpose.LDPC)
-    for f, start in enumerate(range(0, n, frame_bits)):
-        a = alice[start:start + frame_bits]
-        b = bob[start:start + frame_bits]
-        res = reconcile(a, b, q, method=method, seed=rng.derive_seed(ec_seed, rng.Purpose.SAMPLING, f))
+    frame_bits = frame_bits or FRAME_BITS[method]
+    # Balanced frames: no short tail frame that a code cannot serve well.
+    n_frames = max(1, -(-n // frame_bits))
+    edges = np.linspace(0, n, n_frames + 1).astype(np.int64)
+    for f, (start, stop) in enumerate(zip(edges[:-1], edges[1:])):
+        a, b = alice[start:stop], bob[start:stop]
+        res = reconcile(a, b, q, method=method, seed=rng.derive_seed(ec_seed, rng.Purpose.SAMPLING, f),
+                        frame_bits=len(a))
         out.frames += int(res.frames)
         out.frames_failed += int(res.frames_failed)
         out.leaked_bits += int(res.leaked_bits)
