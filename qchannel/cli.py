@@ -144,7 +144,18 @@ def _cmd_theory(args):
     from qchannel import theory
     from qchannel.scenario import load_scenario
 
-    d = theory.expect(load_scenario(args.scenario), decoy=args.decoy)
+    if args.scenario is not None:
+        from qchannel.scenario import read_toml, scenario_kind
+
+        kind = scenario_kind(read_toml(args.scenario))
+        if kind != "decoy-bb84":
+            raise ValueError(f"qchannel theory covers decoy-BB84 scenarios; {args.scenario} is a "
+                             f"{kind} scenario: run it with qchannel run")
+    scenario = load_scenario(args.scenario)
+    if scenario.is_free_space:
+        raise ValueError("qchannel theory covers fiber links; for a free-space pass, "
+                         "qchannel run --plot draws the closed form per time bin")
+    d = theory.expect(scenario, decoy=args.decoy)
     print(json.dumps(d, indent=2) if args.json else format_theory_report(d))
     return 0
 

@@ -569,6 +569,9 @@ def sweep(scenario, grid, seed=None, executor=None, out=None, resume=False, theo
     if isinstance(max_retries, bool) or not isinstance(max_retries, Integral) or max_retries < 0:
         raise ValueError(f"max_retries = {max_retries!r} must be an integer >= 0")
     theory = bool(theory)
+    if theory and getattr(scenario, "is_free_space", False):
+        raise ValueError("--theory covers fiber links: the closed forms of a free-space pass "
+                         "are drawn per time bin by qchannel run --plot")
     if pulses is not None and not theory:
         if isinstance(pulses, bool) or not isinstance(pulses, Real):
             raise ValueError(f"pulses = {pulses!r} must be an integer >= 1")

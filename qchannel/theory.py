@@ -827,6 +827,10 @@ def expect(scenario, decoy="infinite"):
     ``qber`` is the sifted QBER over all intensities and both bases.
     """
     check_choice("decoy", decoy, DECOY_METHODS)
+    ctype = _get(scenario, "channel", "type") if hasattr(scenario.channel, "type") else "fiber"
+    if ctype != "fiber":
+        raise ValueError(f"channel.type = {ctype!r}: the closed forms cover fiber links (a "
+                         f"free-space pass gets them per time bin from qchannel run --plot)")
     mus = check_real_list("source.intensities", list(_get(scenario, "source", "intensities")),
                           0.0, 100.0)
     probs = check_real_list("source.intensity_probs",
