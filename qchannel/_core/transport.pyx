@@ -3,8 +3,10 @@
 Cost grows with detection events, not with pulses: within a segment of
 constant link parameters the gap to the next slot with at least one primary
 click (signal photon or dark count) is drawn from a geometric distribution;
-at that slot the intensity class, bases and bit are drawn conditionally on a
-click, then which detectors clicked.  Dead time and afterpulsing run as a
+at that slot the intensity class, both bases and which detectors clicked are
+drawn jointly, conditionally on a click, from one 64-bit word (guided
+inversion over precomputed 64-bit thresholds); Alice's bit is a spare bit of
+the gap's word.  Dead time and afterpulsing run as a
 sequential pass over the sparse events, in slot order, with state carried from
 block to block.  The per-intensity number of pulses sent is exact: classes of
 slots without a click are drawn as a multinomial with P(k | no click).
@@ -374,8 +376,7 @@ def run_block(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_slot
     cdef EventBuffer out
     cdef int64_t block_end = block_start + n_slots
     cdef int64_t pos, seg_end, slot
-    cdef int g, k, a_basis, a_bit, b_basis, j, mask, ap_mask, err = 0
-    cdef int passive = L.passive
+    cdef int g, k, a_basis, a_bit, b_basis, mask, ap_mask, err = 0
     cdef uint64_t u, word
     cdef double gap, scale
     cdef const uint64_t* othr
