@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from qchannel.params import check_real, reject_unknown
+from qchannel.params import check_real, check_table, reject_unknown
 
 SATELLITE_KEYS = ("tle_line1", "tle_line2", "start_utc", "min_elevation_deg", "time_bin_s",
                   "pass_search_hours", "alice", "bob")
@@ -23,8 +23,7 @@ SATELLITE_KEYS = ("tle_line1", "tle_line2", "start_utc", "min_elevation_deg", "t
 def _station_channel(common, side, name):
     from qchannel.freespace import FreeSpaceChannel
 
-    if not isinstance(side, dict):
-        raise ValueError(f"satellite.{name} must be a table ([satellite.{name}])")
+    check_table(f"satellite.{name}", side)
     for key in ("type", "tle_line1", "tle_line2", "start_utc", "min_elevation_deg", "time_bin_s"):
         if key in side:
             raise ValueError(f"satellite.{name}.{key} belongs in [satellite], not [satellite.{name}]")
@@ -37,8 +36,7 @@ def pass_transmittances(section):
     over the common visibility window of one pass."""
     from qchannel import orbits
 
-    if not isinstance(section, dict):
-        raise ValueError("satellite must be a table ([satellite])")
+    check_table("satellite", section)
     reject_unknown("satellite", section, SATELLITE_KEYS)
     for key in ("tle_line1", "tle_line2", "start_utc", "alice", "bob"):
         if key not in section:

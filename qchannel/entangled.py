@@ -40,7 +40,7 @@ import numpy as np
 from qchannel import entanglement_theory as th
 from qchannel._core import decoherence as _deco
 from qchannel._core import entangled as _ent
-from qchannel.params import (check_choice, check_int, check_prob, check_real,
+from qchannel.params import (check_choice, check_int, check_prob, check_real, check_table,
                              reject_unknown)
 from qchannel.rng import Purpose, check_seed
 
@@ -56,12 +56,6 @@ FLAG_A_DOUBLE = _ent.FLAG_A_DOUBLE
 FLAG_B_DOUBLE = _ent.FLAG_B_DOUBLE
 FLAG_ACCIDENTAL = _ent.FLAG_ACCIDENTAL
 FLAG_EVE = _ent.FLAG_EVE
-
-
-def _table(d, section):
-    if not isinstance(d, dict):
-        raise ValueError(f"{section} must be a table of keys ([{section}]), not {d!r}")
-    return d
 
 
 @dataclass(frozen=True)
@@ -93,7 +87,7 @@ class SPDCSource:
 
     @classmethod
     def from_dict(cls, d, section="source"):
-        reject_unknown(section, _table(d, section), cls.KEYS)
+        reject_unknown(section, check_table(section, d), cls.KEYS)
         return cls(**d)
 
     def to_dict(self):
@@ -122,7 +116,7 @@ class ArmChannel:
 
     @classmethod
     def from_dict(cls, d, section="channel.bob"):
-        d = dict(_table(d, section))
+        d = dict(check_table(section, d))
         reject_unknown(section, d, cls.KEYS)
         n = lambda k: f"{section}.{k}"  # noqa: E731
         given = [k for k in ("transmittance", "loss_db", "length_km") if k in d]
@@ -214,12 +208,12 @@ class EntangledLinkConfig:
     @classmethod
     def from_sections(cls, source, channel, detector):
         src = SPDCSource.from_dict(source or {}, "source")
-        channel = dict(_table(channel or {}, "channel"))
+        channel = dict(check_table("channel", channel or {}))
         reject_unknown("channel", channel, cls.CHANNEL_KEYS)
         common = {k: v for k, v in channel.items() if k in ArmChannel.KEYS}
         arms = {}
         for name in ("alice", "bob"):
-            sub = _table(channel.get(name, {}), f"channel.{name}")
+            sub = check_table(f"channel.{name}", channel.get(name, {}))
             merged = {**common, **sub}
             if name == "alice" and src.position == "alice" and not sub:
                 merged = {k: v for k, v in common.items()
@@ -229,11 +223,10 @@ class EntangledLinkConfig:
         tb = channel.get("time_bin_s")
         if tb is not None:
             tb = check_real("channel.time_bin_s", tb, 0.0, lo_open=True)
-        detector = dict(_table(detector or {}, "detector"))
+        detector = dict(check_table("detector", detector or {}))
         reject_unknown("detector", detector, cls.DETECTOR_KEYS)
         dcommon = {k: v for k, v in detector.items() if k in SideDetector.KEYS}
-        dets = {name: SideDetector.from_dict({**dcommon, **_table(detector.get(name, {}),
-                                                                   f"detector.{name}")},
+        dets = {name: SideDetector.from_dict({**dcommon, **check_table(f"detector.{name}", detector.get(name, {}))},
                                              f"detector.{name}")
                 for name in ("alice", "bob")}
         win = check_real("detector.coincidence_window_ns", detector.get("coincidence_window_ns", 1.0),
@@ -439,7 +432,7 @@ RUN_KEYS = ("pulses", "seed", "chunk_blocks")
 
 def parse_run(d, section="run"):
     """(pulses, seed, chunk_blocks) from a [run] table."""
-    d = _table(d, section)
+    d = check_table(section, d)
     reject_unknown(section, d, RUN_KEYS)
     if "pulses" not in d:
         raise ValueError(f"{section}.pulses is required")
@@ -459,7 +452,7 @@ def run_entanglement(scenario):
     ``section.key``)."""
     if not isinstance(scenario, dict):
         raise ValueError("a scenario must be a table of sections")
-    proto = _table(scenario.get("protocol", {}), "protocol")
+    proto = check_table("protocol", scenario.get("protocol", {}))
     kind = check_choice("protocol.type", proto.get("type", "bbm92"),
                         ("bbm92", "e91", "teleportation"))
     if kind == "teleportation":
@@ -497,7 +490,7 @@ def dual_downlink(scenario, transmittance_a, transmittance_b, bin_duration_s):
     for x in (transmittance_a, transmittance_b):
         if not isinstance(x, (int, float)):
             n = len(np.asarray(x))
-    run = dict(_table(scenario.get("run", {}), "run"))
+    run = dict(check_table("run", scenario.get("run", {})))
     if n is None:
         n = 1
     cfg = EntangledLinkConfig.from_sections(scenario.get("source"), scenario.get("channel"),

@@ -72,6 +72,13 @@ def check_real_list(name, values, lo=None, hi=None, min_len=1, max_len=None):
     return tuple(check_real(f"{name}[{i}]", v, lo, hi) for i, v in enumerate(values))
 
 
+def check_table(section, value):
+    """A scenario section (a TOML table); returns it."""
+    if not isinstance(value, dict):
+        raise ValueError(f"{section} must be a table of keys ([{section}]), not {value!r}")
+    return value
+
+
 def reject_unknown(section, given, allowed):
     """Raise for keys of a scenario section that the section does not define."""
     unknown = sorted(set(given) - set(allowed))

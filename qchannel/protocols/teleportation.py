@@ -52,18 +52,12 @@ def _bpmf(k, n, p):
 from qchannel import entanglement_theory as th
 from qchannel import rng
 from qchannel._core import entangled as _ent
-from qchannel.params import (check_choice, check_int, check_prob, check_real,
+from qchannel.params import (check_choice, check_int, check_prob, check_real, check_table,
                              reject_unknown)
 
 SIX_STATES = np.array([[0, 0, 1], [0, 0, -1], [1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0]],
                       float)
 STATE_NAMES = ("H", "V", "D", "A", "R", "L")
-
-
-def _t(d, s):
-    if not isinstance(d, dict):
-        raise ValueError(f"{s} must be a table of keys ([{s}]), not {d!r}")
-    return d
 
 
 @dataclass(frozen=True)
@@ -100,13 +94,13 @@ class TeleportationConfig:
 
     @classmethod
     def from_dict(cls, d):
-        d = _t(d, "scenario")
+        d = check_table("scenario", d)
         allowed = ("source", "channel", "detector", "protocol", "run")
         bad = sorted(set(d) - set(allowed))
         if bad:
             raise ValueError(f"[{bad[0]}] is not a known section; allowed sections: "
                              f"{', '.join(allowed)}")
-        src, ch, det, pr, run = (_t(d.get(k, {}), k) for k in allowed)
+        src, ch, det, pr, run = (check_table(k, d.get(k, {})) for k in allowed)
         reject_unknown("source", src, cls.SOURCE_KEYS)
         reject_unknown("channel", ch, cls.CHANNEL_KEYS)
         reject_unknown("detector", det, cls.DETECTOR_KEYS)
