@@ -68,6 +68,12 @@ def uniform(seed, purpose, block, n):
     return _philox.stream_uniform(check_seed(seed), int(purpose), _check_block(block), int(n))
 
 
+def permutation(seed, purpose, block, n):
+    """A uniform random permutation of ``range(n)`` (int64 array)."""
+    return _philox.stream_permutation(check_seed(seed), int(purpose), _check_block(block),
+                                      int(n))
+
+
 def bits(seed, purpose, block, n):
     """``n`` random bits as a uint8 array of 0/1."""
     return _philox.stream_bits(check_seed(seed), int(purpose), _check_block(block), int(n))

@@ -14,7 +14,7 @@
 # Conventions: H is held check-major (CSR): the variables of check c are
 # cols[row_ptr[c]:row_ptr[c+1]]; R is indexed like cols.  LLR > 0 means bit 0.
 # Check c demands XOR of its variables == syn[c].
-from libc.stdint cimport uint8_t, int32_t, int64_t, uint32_t, uint64_t
+from libc.stdint cimport int8_t, uint8_t, int32_t, int64_t, uint32_t, uint64_t
 from libc.stdlib cimport malloc, free
 from libc.math cimport fabsf
 
@@ -36,7 +36,20 @@ cdef extern from "ldpc_impl.h" nogil:
                                           float* L, float* T, float* P,
                                           int max_iter) noexcept
 
+cdef extern from "ldpc_scms.h" nogil:
+    int SCMS_W "QC_SCMS_W"
+    int scms_avx2_ok "qc_scms_avx2_ok"() noexcept
+    uint32_t scms_run "qc_scms_run"(int64_t n, int64_t m, const int32_t* rp,
+                                    const int32_t* cols, const uint32_t* syn,
+                                    int8_t* L, uint32_t* qsign, uint32_t* qnz,
+                                    uint8_t* m1s, uint8_t* m2s, uint8_t* idx,
+                                    uint32_t* par, int8_t* T, int A, int B, int C,
+                                    uint32_t active, int32_t* budget, int32_t* iters,
+                                    uint8_t* hard, int use_avx2) noexcept
+
 phi_init()
+SCMS_LANES = SCMS_W
+_HAVE_AVX2 = bool(scms_avx2_ok())
 
 
 # ---------------------------------------------------------------- construction
@@ -391,3 +404,60 @@ def hard_decision(const float[::1] L, uint8_t[::1] out):
     with nogil:
         for i in range(n):
             out[i] = L[i] < 0
+
+
+
+def scms_simd():
+    """True when the batched SCMS decoder runs its AVX2 kernel on this CPU."""
+    return _HAVE_AVX2
+
+
+def decode_scms_lanes(const int32_t[::1] row_ptr, const int32_t[::1] cols,
+                      const uint32_t[::1] syn, int8_t[:, ::1] L, uint32_t[::1] qsign,
+                      uint32_t[::1] qnz, uint8_t[:, ::1] m1s, uint8_t[:, ::1] m2s,
+                      uint8_t[:, ::1] idx, uint32_t[::1] par, uint32_t active,
+                      int32_t[::1] budget, int32_t[::1] iters, uint8_t[:, ::1] hard,
+                      int A, int B, int C=127, bint simd=True):
+    """Layered self-corrected min-sum on 32 frame lanes (see ldpc_scms.h).
+
+    State arrays, updated in place so that decoding continues across calls and
+    lanes can be reloaded with new frames between calls: ``L`` (n, 32) int8
+    posteriors, ``qsign``, ``qnz`` (E,) uint32 lane masks, ``m1s``, ``m2s``,
+    ``idx`` (m, 32) uint8 and ``par`` (m,) uint32.  A lane starts a decoding
+    with its column of ``L`` set to the channel LLRs and its bits / columns of
+    the other arrays zero.  ``syn[c]`` holds the syndrome bit of check c of
+    lane l in bit l.  Iterates the ``active`` lanes until one of them reaches
+    its syndrome (hard decisions to ``hard[l]``; returned in the mask) or runs
+    out of ``budget[l]`` iterations (returns 0); ``iters[l]`` counts the
+    iterations run.  ``simd=False`` forces the scalar kernel (bit-identical).
+    """
+    cdef Py_ssize_t n = L.shape[0], m = row_ptr.shape[0] - 1, E = cols.shape[0], c, dmax = 1
+    if L.shape[1] != SCMS_W or m1s.shape[1] != SCMS_W or m2s.shape[1] != SCMS_W \
+            or idx.shape[1] != SCMS_W or hard.shape[0] != SCMS_W or hard.shape[1] != n \
+            or budget.shape[0] != SCMS_W or iters.shape[0] != SCMS_W:
+        raise ValueError("decode_scms_lanes: lane dimension must be 32")
+    if row_ptr[m] != E or qsign.shape[0] != E or qnz.shape[0] != E or syn.shape[0] < m \
+            or m1s.shape[0] != m or m2s.shape[0] != m or idx.shape[0] != m \
+            or par.shape[0] != m:
+        raise ValueError("decode_scms_lanes: inconsistent state shapes")
+    for c in range(m):
+        if row_ptr[c + 1] - row_ptr[c] > dmax:
+            dmax = row_ptr[c + 1] - row_ptr[c]
+    if dmax > 255:
+        raise ValueError("decode_scms_lanes: check degree above 255")
+    for c in range(E):
+        if cols[c] < 0 or cols[c] >= n:
+            raise ValueError("decode_scms_lanes: column index out of range")
+    if not (0 < A <= 32 and 0 <= B <= 127 and 0 < C <= 127):
+        raise ValueError("decode_scms_lanes: A in (0, 32], B in [0, 127], C in (0, 127]")
+    cdef int8_t* T = <int8_t*>malloc(dmax * SCMS_W)
+    if T == NULL:
+        raise MemoryError()
+    cdef uint32_t done
+    cdef int use = 1 if (simd and _HAVE_AVX2) else 0
+    with nogil:
+        done = scms_run(n, m, &row_ptr[0], &cols[0], &syn[0], &L[0, 0], &qsign[0],
+                        &qnz[0], &m1s[0, 0], &m2s[0, 0], &idx[0, 0], &par[0], T, A, B, C,
+                        active, &budget[0], &iters[0], &hard[0, 0], use)
+    free(T)
+    return int(done)

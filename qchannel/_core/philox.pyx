@@ -4,7 +4,7 @@ cimport numpy as cnp
 from libc.stdint cimport uint32_t, uint64_t, int64_t
 
 from qchannel._core.philox cimport (PhiloxStream, philox4x64_10, stream_init,
-                                    next_u32, next_u64, next_double)
+                                    next_u32, next_u64, next_double, next_below)
 from qchannel._core.sampling cimport binomial
 
 
@@ -55,6 +55,28 @@ def stream_uniform(uint64_t seed, uint32_t purpose, uint32_t block, Py_ssize_t n
     with nogil:
         for i in range(n):
             v[i] = next_double(&s)
+    return out
+
+
+def stream_permutation(uint64_t seed, uint32_t purpose, uint32_t block, Py_ssize_t n):
+    """A uniform random permutation of ``range(n)`` (int64), by a Fisher-Yates
+    shuffle driven by stream (seed, purpose, block)."""
+    if n >= 2**32:
+        raise ValueError(f"n = {n} is out of range: must be below 2**32")
+    out = np.arange(n, dtype=np.int64)
+    cdef int64_t[::1] v = out
+    cdef PhiloxStream s
+    cdef Py_ssize_t i, j
+    cdef int64_t tmp
+    stream_init(&s, seed, purpose, block)
+    with nogil:
+        i = n - 1
+        while i > 0:
+            j = <Py_ssize_t>next_below(&s, <uint32_t>(i + 1))
+            tmp = v[i]
+            v[i] = v[j]
+            v[j] = tmp
+            i -= 1
     return out
 
 

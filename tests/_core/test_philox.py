@@ -82,3 +82,18 @@ def test_derive_seed_depends_on_key_not_order():
     assert a == rng.derive_seed(1, rng.Purpose.SWEEP, "channel.length_km", 50.0)
     assert a != rng.derive_seed(1, rng.Purpose.SWEEP, "channel.length_km", 60.0)
     assert a != rng.derive_seed(2, rng.Purpose.SWEEP, "channel.length_km", 50.0)
+
+
+def test_permutation_is_uniform_and_reproducible():
+    from qchannel import rng
+    p = rng.permutation(3, rng.Purpose.LDPC, 7, 1000)
+    assert p.dtype == np.int64 and np.array_equal(np.sort(p), np.arange(1000))
+    assert np.array_equal(p, rng.permutation(3, rng.Purpose.LDPC, 7, 1000))
+    assert not np.array_equal(p, rng.permutation(3, rng.Purpose.LDPC, 8, 1000))
+    # Position of element 0 in 4000 permutations of 5: each of the 5 places
+    # with p = 1/5; every count within 4 sigma.
+    counts = np.zeros(5)
+    for b in range(4000):
+        counts[int(np.nonzero(rng.permutation(11, rng.Purpose.LDPC, b, 5) == 0)[0][0])] += 1
+    sigma = np.sqrt(4000 * 0.2 * 0.8)
+    assert np.all(np.abs(counts - 800) < 4 * sigma), counts

@@ -275,7 +275,8 @@ def test_leakage_accounting_exact():
     a, b = _pair(10_000, 0.03, 8)
     res = L.reconcile_ldpc(a, b, 0.03, seed=2, frame_bits=10_000, max_rounds=1)
     n = res.code_length
-    idx, p0 = L._choose_code(n, 10_000, lambda i: L._code_m(n, i), 0.03, L._f_start(0.03))
+    idx, p0 = L._choose_code(n, 10_000, lambda i: L._code_m(n, i), 0.03,
+                             L._f_start(0.03, res.decoder))
     assert res.leaked_bits == L._code_m(n, idx) - p0
     q = np.count_nonzero(a != b) / a.size
     assert math.isclose(res.efficiency, res.leaked_bits / (a.size * L.h2(q)))
