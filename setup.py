@@ -34,6 +34,7 @@ extensions = [
         include_dirs=[np.get_include(), os.path.join("qchannel", "_core")],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=compile_args,
+        depends=sorted(glob.glob(os.path.join("qchannel", "_core", "*.h"))),
     )
     for path in sorted(glob.glob(os.path.join("qchannel", "_core", "*.pyx")))
 ]

@@ -1,7 +1,11 @@
-"""LDPC reconciliation throughput: Mbit/s at QBER 2 % and 5 % (one 100 000-bit
-frame per call, code family cached), efficiency f and decoder ns per
-edge-iteration beside.  Times are CPU times (time.process_time): the bench
-machines are shared."""
+"""LDPC reconciliation throughput: Mbit/s at QBER 2 % and 5 % for each decoder,
+efficiency f and frame statistics beside.
+
+Input: 64 frames of 100 000 bits with Bernoulli errors (the batched SCMS
+decoder keeps 32 frames in flight, so one frame alone would measure its idle
+lanes, not its rate; sum-product decodes frame by frame and gets the same
+input).  Codes are built and cached before timing.  Times are CPU times
+(time.process_time): the bench machines are shared."""
 import time
 
 import numpy as np
@@ -9,45 +13,53 @@ import pytest
 
 from qchannel.postprocess import ldpc as L
 
-N = 100_000
+FRAME = 100_000
+FRAMES = 64
 
 
-def _pair(q, seed):
+def _pair(q, seed, frames):
     r = np.random.default_rng(seed)
-    a = r.integers(0, 2, N).astype(np.uint8)
-    e = np.zeros(N, np.uint8)
-    e[r.choice(N, int(round(q * N)), replace=False)] = 1
+    a = r.integers(0, 2, frames * FRAME).astype(np.uint8)
+    e = (r.random(a.size) < q).astype(np.uint8)
     return a, a ^ e
 
 
+@pytest.mark.parametrize("decoder", ["scms", "spa"])
 @pytest.mark.parametrize("qber", [0.02, 0.05])
-def test_bench_ldpc_reconcile(benchmark, qber):
-    a, b = _pair(qber, 1)
-    warm = L.reconcile_ldpc(a, b, qber, seed=0)        # build and cache the codes
-    for r in set(warm.mother_rates):
-        L.get_code(warm.code_length, [f[0] for f in L.code_family()].index(r))
+def test_bench_ldpc_reconcile(benchmark, qber, decoder):
+    # Sum-product is ~5-10x slower: fewer frames keep the run short, the rate
+    # per frame is what it is either way.
+    frames = FRAMES if decoder == "scms" else 8
+    a, b = _pair(qber, 1, frames)
+    L.reconcile_ldpc(a[:FRAME], b[:FRAME], qber, seed=0, decoder=decoder)   # build codes
     out = {}
 
     def run():
         t = time.process_time()
-        out["res"] = L.reconcile_ldpc(a, b, qber, seed=7)
+        out["res"] = L.reconcile_ldpc(a, b, qber, seed=7, decoder=decoder)
         out["cpu"] = time.process_time() - t
 
     benchmark.pedantic(run, rounds=3, iterations=1)
     res = out["res"]
-    assert res.frames_failed == 0 and np.array_equal(res.bob_corrected, a)
+    ok = ~np.repeat(res.frame_failed, FRAME)
+    assert res.decoder == decoder and res.undetected_frames == 0
+    assert np.array_equal(res.bob_corrected[ok], a[ok])
+    assert res.frames_failed <= max(1, frames // 20)
     idx = [f[0] for f in L.code_family()].index(res.mother_rates[0])
     edges = L.get_code(res.code_length, idx).edges
     benchmark.extra_info.update(
         qber=qber,
+        decoder=decoder,
+        frames=res.frames,
         efficiency=round(res.efficiency, 4),
         rounds=res.rounds,
-        iterations=res.iterations,
-        frame_error_rate=res.frame_error_rate,
+        frames_failed=res.frames_failed,
         first_attempt_failures=res.first_attempt_failures,
-        mbit_per_s_cpu=round(N / out["cpu"] / 1e6, 4),
-        decoder_mbit_per_s_cpu=round(N / res.decode_seconds / 1e6, 4),
+        rescued_frames=res.rescued_frames,
+        iterations_per_frame=round(res.iterations / res.frames, 1),
+        mbit_per_s_cpu=round(a.size / out["cpu"] / 1e6, 3),
+        decoder_mbit_per_s_cpu=round(a.size / res.decode_seconds / 1e6, 3),
         ns_per_edge_iteration=round(res.decode_seconds / (res.iterations * edges) * 1e9, 3),
     )
     if benchmark.enabled:  # --benchmark-disable (CI fast mode) keeps no stats
-        benchmark.extra_info["mbit_per_s_wall"] = round(N / benchmark.stats.stats.median / 1e6, 4)
+        benchmark.extra_info["mbit_per_s_wall"] = round(a.size / benchmark.stats.stats.median / 1e6, 3)

@@ -70,9 +70,11 @@ class PostprocessConfig:
     eps_cor: float = 1.0e-15
     f_ec: float = 1.16
     ec: str = "estimate"
+    ldpc_decoder: str = "auto"
 
-    KEYS = ("eps_sec", "eps_cor", "f_ec", "ec")
+    KEYS = ("eps_sec", "eps_cor", "f_ec", "ec", "ldpc_decoder")
     EC_METHODS = ("estimate", "cascade", "ldpc")
+    LDPC_DECODERS = ("auto", "scms", "spa", "minsum")
 
     def __post_init__(self):
         s = "postprocess"
@@ -80,6 +82,7 @@ class PostprocessConfig:
         object.__setattr__(self, "eps_cor", check_real(f"{s}.eps_cor", self.eps_cor, 0.0, 1.0, True, True))
         object.__setattr__(self, "f_ec", check_real(f"{s}.f_ec", self.f_ec, 1.0, 10.0))
         check_choice(f"{s}.ec", self.ec, self.EC_METHODS)
+        check_choice(f"{s}.ldpc_decoder", self.ldpc_decoder, self.LDPC_DECODERS)
 
     @classmethod
     def from_dict(cls, d, section="postprocess"):

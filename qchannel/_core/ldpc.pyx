@@ -43,8 +43,8 @@ cdef extern from "ldpc_scms.h" nogil:
                                     const int32_t* cols, const uint32_t* syn,
                                     int8_t* L, uint32_t* qsign, uint32_t* qnz,
                                     uint8_t* m1s, uint8_t* m2s, uint8_t* idx,
-                                    uint32_t* par, int8_t* T, int A, int B, int C,
-                                    uint32_t active, int32_t* budget, int32_t* iters,
+                                    uint32_t* par, int8_t* T, uint32_t* S, int A,
+                                    int B, int C, uint32_t active, int32_t* budget, int32_t* iters,
                                     uint8_t* hard, int use_avx2) noexcept
 
 phi_init()
@@ -451,13 +451,17 @@ def decode_scms_lanes(const int32_t[::1] row_ptr, const int32_t[::1] cols,
     if not (0 < A <= 32 and 0 <= B <= 127 and 0 < C <= 127):
         raise ValueError("decode_scms_lanes: A in (0, 32], B in [0, 127], C in (0, 127]")
     cdef int8_t* T = <int8_t*>malloc(dmax * SCMS_W)
-    if T == NULL:
+    cdef uint32_t* S = <uint32_t*>malloc(dmax * sizeof(uint32_t))
+    if T == NULL or S == NULL:
+        free(T)
+        free(S)
         raise MemoryError()
     cdef uint32_t done
     cdef int use = 1 if (simd and _HAVE_AVX2) else 0
     with nogil:
         done = scms_run(n, m, &row_ptr[0], &cols[0], &syn[0], &L[0, 0], &qsign[0],
-                        &qnz[0], &m1s[0, 0], &m2s[0, 0], &idx[0, 0], &par[0], T, A, B, C,
+                        &qnz[0], &m1s[0, 0], &m2s[0, 0], &idx[0, 0], &par[0], T, S, A, B, C,
                         active, &budget[0], &iters[0], &hard[0, 0], use)
     free(T)
+    free(S)
     return int(done)

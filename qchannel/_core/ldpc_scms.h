@@ -52,8 +52,8 @@ static inline uint8_t qc_scms_scale(unsigned x, int A, int B, int C) {
 static void qc_scms_check_scalar(int64_t c, const int32_t *rp, const int32_t *cols,
                                  const uint32_t *syn, int8_t *L, uint32_t *qsign,
                                  uint32_t *qnz, uint8_t *m1s, uint8_t *m2s, uint8_t *idx,
-                                 uint32_t *par, int8_t *T, int A, int B, int C,
-                                 uint32_t *unsat) {
+                                 uint32_t *par, int8_t *T, uint32_t *S, int A, int B,
+                                 int C, uint32_t *unsat, uint32_t *flips) {
     const int W = QC_SCMS_W;
     int64_t a = rp[c], d = rp[c + 1] - a, j;
     uint8_t *M1 = m1s + c * W, *M2 = m2s + c * W, *ID = idx + c * W;
@@ -65,14 +65,16 @@ static void qc_scms_check_scalar(int64_t c, const int32_t *rp, const int32_t *co
         int64_t e = a + j;
         const int8_t *Lv = L + (int64_t)cols[e] * W;
         int8_t *t = T + j * W;
-        uint32_t rneg = parold ^ qsign[e], tsign = 0, tz = 0, er, qs;
+        uint32_t rneg = parold ^ qsign[e], tsign = 0, tz = 0, lsign = 0, er, qs;
         for (l = 0; l < W; l++) {
             int mag = ID[l] == (uint8_t)j ? M2[l] : M1[l];
             int r = (rneg >> l) & 1u ? -mag : mag;
+            lsign |= (uint32_t)(Lv[l] < 0) << l;
             t[l] = qc_sat8(Lv[l] - r);
             tsign |= (uint32_t)(t[l] < 0) << l;
             tz |= (uint32_t)(t[l] == 0) << l;
         }
+        S[j] = lsign;
         er = qnz[e] & (tsign ^ qsign[e]);       /* sign flipped: erase */
         qs = tsign & ~er;
         qsign[e] = qs;
@@ -95,33 +97,17 @@ static void qc_scms_check_scalar(int64_t c, const int32_t *rp, const int32_t *co
         int64_t e = a + j;
         int8_t *Lv = L + (int64_t)cols[a + j] * W;
         const int8_t *t = T + j * W;
-        uint32_t rneg = parnew ^ qsign[e];
+        uint32_t rneg = parnew ^ qsign[e], lsign = 0;
         for (l = 0; l < W; l++) {
             int mag = ID[l] == (uint8_t)j ? M2[l] : M1[l];
             int r = (rneg >> l) & 1u ? -mag : mag;
             Lv[l] = qc_sat8(t[l] + r);
-            post ^= (uint32_t)(Lv[l] < 0) << l;
+            lsign |= (uint32_t)(Lv[l] < 0) << l;
         }
+        post ^= lsign;
+        *flips |= lsign ^ S[j];
     }
     *unsat |= post;
-}
-
-/* Lanes whose hard decisions L < 0 violate some check. */
-static uint32_t qc_scms_unsatisfied_scalar(int64_t m, const int32_t *rp, const int32_t *cols,
-                                           const uint32_t *syn, const int8_t *L) {
-    const int W = QC_SCMS_W;
-    uint32_t bad = 0;
-    int64_t c, e;
-    int l;
-    for (c = 0; c < m; c++) {
-        uint32_t p = syn[c];
-        for (e = rp[c]; e < rp[c + 1]; e++) {
-            const int8_t *Lv = L + (int64_t)cols[e] * W;
-            for (l = 0; l < W; l++) p ^= (uint32_t)(Lv[l] < 0) << l;
-        }
-        bad |= p;
-    }
-    return bad;
 }
 
 /* -------------------------------------------------------------- AVX2 kernel */
@@ -151,8 +137,9 @@ QC_AVX2 static inline __m256i qc_scms_scale_avx2(__m256i x, __m256i A, __m256i B
 QC_AVX2 static void qc_scms_check_avx2(int64_t c, int64_t m, const int32_t *rp, const int32_t *cols,
                                        const uint32_t *syn, int8_t *L, uint32_t *qsign,
                                        uint32_t *qnz, uint8_t *m1s, uint8_t *m2s,
-                                       uint8_t *idx, uint32_t *par, int8_t *T, int A, int B, int C,
-                                       uint32_t *unsat) {
+                                       uint8_t *idx, uint32_t *par, int8_t *T, uint32_t *S,
+                                       int A, int B, int C, uint32_t *unsat,
+                                       uint32_t *flips) {
     const int W = QC_SCMS_W;
     const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
                                           2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
@@ -174,13 +161,15 @@ QC_AVX2 static void qc_scms_check_avx2(int64_t c, int64_t m, const int32_t *rp, 
         __m256i mag = _mm256_blendv_epi8(M1, M2, _mm256_cmpeq_epi8(ID, jj));
         __m256i s = qc_scms_expand(parold ^ qs_old, shuf, bits);
         __m256i r = _mm256_sub_epi8(_mm256_xor_si256(mag, s), s);
-        __m256i t = _mm256_subs_epi8(_mm256_loadu_si256(Lv), r);
+        __m256i lold = _mm256_loadu_si256(Lv);
+        __m256i t = _mm256_subs_epi8(lold, r);
         __m256i tt, ab, ge;
         /* The graph is random: hide the cache misses on L by fetching the
          * posteriors of the edges QC_SCMS_PF ahead (mostly the next checks). */
         if (e + QC_SCMS_PF < n_edges)
             _mm_prefetch((const char *)(L + (int64_t)cols[e + QC_SCMS_PF] * W), _MM_HINT_T0);
         _mm256_storeu_si256((__m256i *)(T + j * W), t);
+        S[j] = (uint32_t)_mm256_movemask_epi8(lold);
         tsign = (uint32_t)_mm256_movemask_epi8(t);
         tz = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(t, zero));
         er = qnz[e] & (tsign ^ qs_old);
@@ -208,6 +197,7 @@ QC_AVX2 static void qc_scms_check_avx2(int64_t c, int64_t m, const int32_t *rp, 
     _mm256_storeu_si256((__m256i *)IDp, id);
     par[c] = parnew;
     jj = zero;
+    uint32_t fl = 0;
     for (j = 0; j < d; j++) {
         int64_t e = a + j;
         __m256i *Lv = (__m256i *)(L + (int64_t)cols[e] * W);
@@ -215,27 +205,14 @@ QC_AVX2 static void qc_scms_check_avx2(int64_t c, int64_t m, const int32_t *rp, 
         __m256i s = qc_scms_expand(parnew ^ qsign[e], shuf, bits);
         __m256i r = _mm256_sub_epi8(_mm256_xor_si256(mag, s), s);
         __m256i ln = _mm256_adds_epi8(_mm256_loadu_si256((const __m256i *)(T + j * W)), r);
+        uint32_t lsign = (uint32_t)_mm256_movemask_epi8(ln);
         _mm256_storeu_si256(Lv, ln);
-        post ^= (uint32_t)_mm256_movemask_epi8(ln);
+        post ^= lsign;
+        fl |= lsign ^ S[j];
         jj = _mm256_add_epi8(jj, one);
     }
     *unsat |= post;
-}
-
-QC_AVX2 static uint32_t qc_scms_unsatisfied_avx2(int64_t m, const int32_t *rp,
-                                                 const int32_t *cols, const uint32_t *syn,
-                                                 const int8_t *L) {
-    const int W = QC_SCMS_W;
-    uint32_t bad = 0;
-    int64_t c, e;
-    for (c = 0; c < m; c++) {
-        uint32_t p = syn[c];
-        for (e = rp[c]; e < rp[c + 1]; e++)
-            p ^= (uint32_t)_mm256_movemask_epi8(
-                _mm256_loadu_si256((const __m256i *)(L + (int64_t)cols[e] * W)));
-        bad |= p;
-    }
-    return bad;
+    *flips |= fl;
 }
 
 static int qc_scms_avx2_ok(void) {
@@ -250,49 +227,44 @@ static int qc_scms_avx2_ok(void) { return 0; }
 /* ------------------------------------------------------------ driver */
 
 /* Iterate the lanes in `active` (bit l = lane l holds a frame being
- * decoded) until some lane finishes: its hard decisions satisfy every check
- * (tested after each iteration in which all its checks were satisfied right
- * after their own update) or its iteration budget budget[l] runs out.  Each
- * iteration decrements budget[l] and increments iters[l] of every active
- * lane; a lane that reaches its syndrome gets its hard decisions in
- * hard[l][0:n].  Returns the mask of lanes that reached their syndrome (0 when
- * the call ended because a budget ran out).  Lanes never interact, so the
- * caller may refill finished lanes with new frames between calls. */
+ * decoded) until some lane finishes: its hard decisions satisfy every check,
+ * or its iteration budget budget[l] runs out.  A lane has reached its
+ * syndrome when, in one iteration, every check was satisfied right after its
+ * own update and no hard decision changed: the decisions were then the same
+ * at every check's test, so they satisfy all checks at the end (exact, no
+ * separate syndrome pass).  Each iteration decrements budget[l] and
+ * increments iters[l] of every active lane; a lane that reaches its syndrome
+ * gets its hard decisions in hard[l][0:n].  Returns the mask of lanes that
+ * reached their syndrome (0 when the call ended because a budget ran out).
+ * Lanes never interact, so the caller may refill finished lanes with new
+ * frames between calls.  T and S are scratch of 32 dmax bytes / dmax words. */
 static uint32_t qc_scms_run(int64_t n, int64_t m, const int32_t *rp, const int32_t *cols,
                             const uint32_t *syn, int8_t *L, uint32_t *qsign, uint32_t *qnz,
                             uint8_t *m1s, uint8_t *m2s, uint8_t *idx, uint32_t *par,
-                            int8_t *T, int A, int B, int C, uint32_t active, int32_t *budget,
-                            int32_t *iters, uint8_t *hard, int use_avx2) {
+                            int8_t *T, uint32_t *S, int A, int B, int C, uint32_t active,
+                            int32_t *budget, int32_t *iters, uint8_t *hard, int use_avx2) {
     const int W = QC_SCMS_W;
     int l;
     int64_t c, v;
     if (!active) return 0;
     for (;;) {
-        uint32_t unsat = 0, cand, bad;
+        uint32_t unsat = 0, flips = 0, cand;
         for (l = 0; l < W; l++)
             if (((active >> l) & 1u) && budget[l] <= 0) return 0;
         if (use_avx2) {
 #if QC_SCMS_HAVE_AVX2
             for (c = 0; c < m; c++)
                 qc_scms_check_avx2(c, m, rp, cols, syn, L, qsign, qnz, m1s, m2s, idx, par,
-                                   T, A, B, C, &unsat);
+                                   T, S, A, B, C, &unsat, &flips);
 #endif
         } else {
             for (c = 0; c < m; c++)
                 qc_scms_check_scalar(c, rp, cols, syn, L, qsign, qnz, m1s, m2s, idx, par,
-                                     T, A, B, C, &unsat);
+                                     T, S, A, B, C, &unsat, &flips);
         }
         for (l = 0; l < W; l++)
             if ((active >> l) & 1u) { budget[l]--; iters[l]++; }
-        cand = active & ~unsat;
-        if (!cand) continue;
-#if QC_SCMS_HAVE_AVX2
-        bad = use_avx2 ? qc_scms_unsatisfied_avx2(m, rp, cols, syn, L)
-                       : qc_scms_unsatisfied_scalar(m, rp, cols, syn, L);
-#else
-        bad = qc_scms_unsatisfied_scalar(m, rp, cols, syn, L);
-#endif
-        cand &= ~bad;
+        cand = active & ~unsat & ~flips;
         if (!cand) continue;
         for (l = 0; l < W; l++) {
             if (!((cand >> l) & 1u)) continue;

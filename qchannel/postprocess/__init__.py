@@ -51,7 +51,8 @@ def _bits(name, x):
     return a
 
 
-def reconcile(alice_bits, bob_bits, qber, method="cascade", *, seed, schedule=None, frame_bits=None):
+def reconcile(alice_bits, bob_bits, qber, method="cascade", *, seed, schedule=None, frame_bits=None,
+              decoder=None):
     """Correct Bob's bits to Alice's.
 
     Parameters
@@ -63,6 +64,8 @@ def reconcile(alice_bits, bob_bits, qber, method="cascade", *, seed, schedule=No
     schedule : Cascade schedule, one of :data:`SCHEDULES` (default "option7",
         Martinez-Mateo et al. 2015); not used by LDPC.
     frame_bits : bits per frame (method default when None).
+    decoder : LDPC decoder, "auto" (default), "scms", "spa" or "minsum" (see
+        :func:`qchannel.postprocess.ldpc.reconcile_ldpc`); not used by Cascade.
 
     Returns an object with ``bob_corrected`` (uint8 array), ``leaked_bits``,
     ``efficiency`` (leaked / (N h2(Q_actual))), ``frames``, ``frames_failed``,
@@ -81,6 +84,8 @@ def reconcile(alice_bits, bob_bits, qber, method="cascade", *, seed, schedule=No
         frame_bits = check_int("frame_bits", frame_bits, 1)
     if method == "cascade":
         schedule = check_choice("schedule", DEFAULT_SCHEDULE if schedule is None else schedule, SCHEDULES)
+        if decoder is not None:
+            raise ValueError(f"decoder = {decoder!r} applies to method 'ldpc' only")
         return reconcile_cascade(alice, bob, qber, seed, schedule, frame_bits)
     if schedule is not None:
         raise ValueError(f"schedule = {schedule!r} applies to method 'cascade' only")
@@ -91,4 +96,5 @@ def reconcile(alice_bits, bob_bits, qber, method="cascade", *, seed, schedule=No
             "method = 'ldpc' needs qchannel.postprocess.ldpc (reconcile_ldpc) and its compiled "
             f"kernel qchannel._core.ldpc, which could not be imported: {exc}"
         ) from exc
-    return reconcile_ldpc(alice, bob, qber, seed, frame_bits=frame_bits)
+    return reconcile_ldpc(alice, bob, qber, seed, frame_bits=frame_bits,
+                          decoder="auto" if decoder is None else decoder)

@@ -1,8 +1,9 @@
 """From sifted bits to identical secret keys: error correction, verification,
 privacy amplification, with every disclosed bit counted.
 
-The sifted X-basis key is reconciled frame by frame (one frame of the
-method at a time: 2^16 bits for Cascade, 1e5 for LDPC); each frame is verified with a universal hash whose tag
+The sifted X-basis key is reconciled frame by frame (frames of 2^16 bits for
+Cascade, 1e5 for LDPC, the LDPC ones decoded in groups of up to 128); each
+frame is verified with a universal hash whose tag
 bits count as leakage, and a frame that fails verification is discarded,
 never kept.  The finite-key length (Lim et al. 2014) is then computed from the
 real leakage, minus one bit per discarded bit (removing m bits of a string
@@ -19,6 +20,9 @@ from qchannel import rng
 #: Sifted bits reconciled and verified together: one frame of the method, so
 #: that a frame failing verification costs only its own bits.
 FRAME_BITS = {"cascade": 1 << 16, "ldpc": 100_000}
+#: Frames handed to one reconcile call (LDPC: enough to keep the 32 decoder
+#: lanes busy; Cascade frames are independent anyway).
+GROUP_FRAMES = {"cascade": 1, "ldpc": 128}
 #: Smallest QBER handed to the codes: the estimate comes from a finite sample.
 MIN_QBER_ESTIMATE = 0.005
 
@@ -65,11 +69,26 @@ def _h2(p):
     return 0.0 if p <= 0 or p >= 1 else float(-p * np.log2(p) - (1 - p) * np.log2(1 - p))
 
 
-def reconcile_and_verify(alice, bob, qber_estimate, method, seed, eps_cor, frame_bits=None):
+def frame_edges(n, frame_bits):
+    """Balanced frames (no short tail frame a code cannot serve well): sizes
+    differ by at most one bit, the longer frames first -- the layout that
+    :func:`qchannel.postprocess.ldpc.reconcile_ldpc` uses inside a call, so a
+    group of consecutive frames keeps its boundaries there."""
+    n_frames = max(1, -(-n // frame_bits))
+    base, extra = divmod(n, n_frames)
+    sizes = np.full(n_frames, base, dtype=np.int64)
+    sizes[:extra] += 1
+    return np.concatenate([[0], np.cumsum(sizes)])
+
+
+def reconcile_and_verify(alice, bob, qber_estimate, method, seed, eps_cor, frame_bits=None,
+                         decoder=None):
     """Reconcile the sifted key frame by frame and verify each frame.
 
-    Returns (KeyDistillation without final keys, Alice's kept bits, Bob's kept
-    corrected bits)."""
+    LDPC frames go to the decoder ``GROUP_FRAMES`` at a time (its batched
+    decoder fills 32 lanes); each frame is still verified, kept or discarded
+    on its own.  Returns (KeyDistillation without final keys, Alice's kept
+    bits, Bob's kept corrected bits)."""
     from qchannel.postprocess import reconcile, verify
 
     q = float(min(max(qber_estimate, MIN_QBER_ESTIMATE), 0.11 if method == "ldpc" else 0.25))
@@ -79,26 +98,33 @@ def reconcile_and_verify(alice, bob, qber_estimate, method, seed, eps_cor, frame
     kept_a, kept_b = [], []
     ec_seed = rng.derive_seed(seed, rng.Purpose.CASCADE if method == "cascade" else rng.Purpose.LDPC)
     frame_bits = frame_bits or FRAME_BITS[method]
-    # Balanced frames: no short tail frame that a code cannot serve well.
-    n_frames = max(1, -(-n // frame_bits))
-    edges = np.linspace(0, n, n_frames + 1).astype(np.int64)
-    for f, (start, stop) in enumerate(zip(edges[:-1], edges[1:])):
+    edges = frame_edges(n, frame_bits)
+    group = GROUP_FRAMES.get(method, 1)
+    extra = {} if decoder is None else {"decoder": decoder}
+    for g0 in range(0, len(edges) - 1, group):
+        g1 = min(g0 + group, len(edges) - 1)
+        start, stop = int(edges[g0]), int(edges[g1])
         a, b = alice[start:stop], bob[start:stop]
-        res = reconcile(a, b, q, method=method, seed=rng.derive_seed(ec_seed, rng.Purpose.SAMPLING, f),
-                        frame_bits=len(a))
+        res = reconcile(a, b, q, method=method,
+                        seed=rng.derive_seed(ec_seed, rng.Purpose.SAMPLING, g0),
+                        frame_bits=int(edges[g0 + 1] - edges[g0]), **extra)
+        assert res.frames == g1 - g0
         out.frames += int(res.frames)
         out.frames_failed += int(res.frames_failed)
         out.leaked_bits += int(res.leaked_bits)
         out.rounds = max(out.rounds, int(res.rounds))
-        check = verify(a, res.bob_corrected, eps_cor,
-                       seed=rng.derive_seed(seed, rng.Purpose.VERIFICATION, f))
-        out.verification_bits += int(check.tag_bits)
-        if check.match:
-            kept_a.append(a)
-            kept_b.append(res.bob_corrected)
-        else:
-            out.frames_discarded += 1
-            out.discarded_bits += len(a)
+        for f in range(g0, g1):
+            lo, hi = int(edges[f]) - start, int(edges[f + 1]) - start
+            fa, fb = a[lo:hi], res.bob_corrected[lo:hi]
+            check = verify(fa, fb, eps_cor,
+                           seed=rng.derive_seed(seed, rng.Purpose.VERIFICATION, f))
+            out.verification_bits += int(check.tag_bits)
+            if check.match:
+                kept_a.append(fa)
+                kept_b.append(fb)
+            else:
+                out.frames_discarded += 1
+                out.discarded_bits += len(fa)
     out.corrected_bits = sum(len(k) for k in kept_a)
     if n and out.qber_actual > 0:
         out.efficiency = out.leaked_bits / (n * _h2(out.qber_actual))

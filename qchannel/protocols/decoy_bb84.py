@@ -237,7 +237,9 @@ def _distill(counts, src, pp, seed, fk_estimate, qber_z):
                   else "no Z-basis detections to estimate the QBER")
         return None, fk_estimate, 0, True, reason
     alice, bob = counts.sifted_key()
-    distilled, kept_a, kept_b = reconcile_and_verify(alice, bob, qber_z, pp.ec, seed, pp.eps_cor)
+    distilled, kept_a, kept_b = reconcile_and_verify(
+        alice, bob, qber_z, pp.ec, seed, pp.eps_cor,
+        decoder=pp.ldpc_decoder if pp.ec == "ldpc" else None)
     leak = distilled.leaked_bits + distilled.verification_bits
     fk = finite_key_report(counts, src, pp, leak_ec_bits=leak)
     # Discarded frames: each discarded bit lowers the min-entropy by at most one.

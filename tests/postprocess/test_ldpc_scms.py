@@ -241,3 +241,11 @@ def test_scms_result_independent_of_frame_grouping():
     one = L.reconcile_ldpc(a[:100_000], b[:100_000], 0.05, seed=8, decoder="scms")
     assert np.array_equal(full.bob_corrected[:100_000], one.bob_corrected)
     assert np.array_equal(one.bob_corrected, a[:100_000])
+
+
+def test_scenario_lists_the_same_decoders():
+    from qchannel.scenario import PostprocessConfig
+    assert PostprocessConfig.LDPC_DECODERS == L.DECODERS
+    assert PostprocessConfig(ec="ldpc", ldpc_decoder="scms").ldpc_decoder == "scms"
+    with pytest.raises(ValueError, match="postprocess.ldpc_decoder"):
+        PostprocessConfig(ec="ldpc", ldpc_decoder="fast")
