@@ -465,3 +465,86 @@ def decode_scms_lanes(const int32_t[::1] row_ptr, const int32_t[::1] cols,
     free(T)
     free(S)
     return int(done)
+
+
+def degree2_pairs(Py_ssize_t m, const int32_t[::1] chain, Py_ssize_t count, uint64_t seed,
+                  uint32_t purpose, uint32_t block, int min_cycle=12, int max_deg=6):
+    """Check pairs for ``count`` degree-2 variables beyond a staircase.
+
+    Degree-2 variables are edges of a graph on the checks; a cycle of length L
+    there is a codeword of weight L.  The staircase ``chain`` (edges chain[i] -
+    chain[i+1]) is a path; each further edge joins two checks at distance
+    >= ``min_cycle`` - 1 in the graph built so far (breadth-first search), so
+    every cycle made only of degree-2 variables has length >= ``min_cycle``.
+    Checks are drawn at random (Philox stream (seed, purpose, block)) among
+    those with fewer than ``max_deg`` - 1 degree-2 neighbours.  Returns an
+    int32 array (count, 2) and the number of pairs that had to accept a
+    shorter cycle (still >= 4: after 10 000 draws any check at distance >= 3).
+    """
+    cdef int K = max_deg
+    cdef Py_ssize_t i, head, tail, tries
+    cdef int32_t c, c1, c2, u, w, depth_lim = min_cycle - 2
+    cdef int32_t stamp = 0
+    cdef int64_t relaxed = 0
+    adj_a = np.full(m * K, -1, dtype=np.int32)
+    deg_a = np.zeros(m, dtype=np.int32)
+    mark_a = np.zeros(m, dtype=np.int32)
+    dist_a = np.zeros(m, dtype=np.int32)
+    queue_a = np.zeros(m, dtype=np.int32)
+    out_a = np.zeros((count, 2), dtype=np.int32)
+    cdef int32_t[::1] adj = adj_a, deg = deg_a, mark = mark_a, dist = dist_a, queue = queue_a
+    cdef int32_t[:, ::1] out = out_a
+    cdef PhiloxStream s
+    if min_cycle < 3 or K < 3:
+        raise ValueError("degree2_pairs: min_cycle >= 3 and max_deg >= 3")
+    for i in range(chain.shape[0]):
+        if chain[i] < 0 or chain[i] >= m:
+            raise ValueError("degree2_pairs: chain entry out of range")
+    for i in range(chain.shape[0] - 1):
+        c1 = chain[i]
+        c2 = chain[i + 1]
+        adj[c1 * K + deg[c1]] = c2
+        deg[c1] += 1
+        adj[c2 * K + deg[c2]] = c1
+        deg[c2] += 1
+    with nogil:
+        stream_init(&s, seed, purpose, block)
+        for i in range(count):
+            c1 = <int32_t>next_below(&s, <uint32_t>m)
+            while deg[c1] >= K - 1:
+                c1 = <int32_t>next_below(&s, <uint32_t>m)
+            # Ball of radius min_cycle - 2 around c1.
+            stamp += 1
+            mark[c1] = stamp
+            dist[c1] = 0
+            queue[0] = c1
+            head = 0
+            tail = 1
+            while head < tail:
+                u = queue[head]
+                head += 1
+                if dist[u] >= depth_lim:
+                    continue
+                for w in range(deg[u]):
+                    c = adj[u * K + w]
+                    if mark[c] != stamp:
+                        mark[c] = stamp
+                        dist[c] = dist[u] + 1
+                        queue[tail] = c
+                        tail += 1
+            tries = 0
+            while True:
+                c2 = <int32_t>next_below(&s, <uint32_t>m)
+                tries += 1
+                if deg[c2] < K - 1 and c2 != c1 and (
+                        mark[c2] != stamp or (tries > 10000 and dist[c2] >= 3)):
+                    break
+            if mark[c2] == stamp:
+                relaxed += 1
+            adj[c1 * K + deg[c1]] = c2
+            deg[c1] += 1
+            adj[c2 * K + deg[c2]] = c1
+            deg[c2] += 1
+            out[i, 0] = c1
+            out[i, 1] = c2
+    return out_a, int(relaxed)

@@ -106,6 +106,7 @@ SHORTENED_LLR = 1.0e4
 # frames (SCMS, QBER 2 and 5 %) and 12 + 8 (SPA), f unchanged within 0.005.
 PUNCTURE_MIN_DEGREE = 3
 PUNCTURE_MAX_DEGREE = 8
+DEGREE2_MIN_CYCLE = 12
 PUNCTURE_TARGET = 0.5               # preferred punctured share of the modulation bits
 
 def _cycle_swaps(index):
@@ -152,19 +153,21 @@ _FAMILY = [
 # 1.08, with twice the iterations).  Interpolated
 # linearly, clamped at the ends.  Recalibrate when the family changes.
 # The same for the batched SCMS decoder (64 frames of 100 000 bits per point,
-# Bernoulli errors, scan f = 1.12 ... 1.25): the lowest f at which at most
-# about 1 frame in 20 fails its first attempt (those are rescued by
-# sum-product at no extra leakage).  SCMS pays about 0.13 in f at QBER 1 %,
-# 0.06 at 2 % and 0.01-0.03 from 3 %; "auto" uses it only where its f stays
-# within SCMS_AUTO_F.
+# Bernoulli errors, f scanned in steps of 0.02-0.03, puncturing degrees 3-8):
+# the lowest f at which at most about 1 frame in 16 fails its first attempt
+# (those are rescued by sum-product at no extra leakage).  Failures out of 64
+# at QBER 1 %: 14 at f 1.25, 1 at 1.28; 2 %: 7 at 1.16, 2 at 1.18; 3 %: 4 at
+# 1.14, 1 at 1.16; 5 %: 11 at 1.12, 1 at 1.14; 8 %: 8 at 1.12, 0 at 1.14.
+# SCMS pays about 0.15 in f at QBER 1 %, 0.05 at 2 % and 0.02-0.04 from 3 %;
+# "auto" uses it only where its f stays within SCMS_AUTO_F.
 _F_START_SCMS = [
-    (0.005, 1.30),
-    (0.01, 1.26),
-    (0.02, 1.18),
+    (0.005, 1.32),
+    (0.01, 1.27),
+    (0.02, 1.17),
     (0.03, 1.145),
-    (0.05, 1.13),
-    (0.08, 1.12),
-    (0.11, 1.12),
+    (0.05, 1.14),
+    (0.08, 1.14),
+    (0.11, 1.14),
 ]
 SCMS_AUTO_F = 1.15
 _F_START_TABLE = [
@@ -226,7 +229,8 @@ def _degree_sequences(n, index):
     Node counts follow the edge-perspective distribution lambda of the family
     (largest remainder rounding); variables are ordered by degree, degree-2
     first; check degrees are concentrated on two consecutive values.  ``n2``
-    is the number of degree-2 variables laid out as a staircase.
+    is the number of degree-2 variables laid out as a staircase (the rest,
+    at high rates, get check pairs from ``degree2_pairs``).
     """
     rate, lam = _FAMILY[index]
     m = _code_m(n, index)
@@ -285,9 +289,25 @@ def get_code(n, index):
             m = chk_deg.shape[0]
             # Staircase: degree-2 variable i joins checks perm[i] and perm[i + 1].
             perm = np.argsort(rng.uint32(seed, rng.Purpose.LDPC, 1, m), kind="stable")
-            fixed = np.empty(2 * n2, dtype=np.int32)
-            fixed[0::2] = perm[:n2]
-            fixed[1::2] = perm[1:n2 + 1]
+            n2_all = int(np.count_nonzero(var_deg == 2))
+            fixed = np.empty(2 * n2_all, dtype=np.int32)
+            fixed[0:2 * n2:2] = perm[:n2]
+            fixed[1:2 * n2:2] = perm[1:n2 + 1]
+            if n2_all > n2:
+                # More degree-2 variables than a staircase holds: place the rest
+                # so that cycles of degree-2 variables alone -- codewords of
+                # their length -- are at least DEGREE2_MIN_CYCLE long (random
+                # placement left weight-4 codewords that frames decoded to).
+                # The reachable girth shrinks as the degree-2 graph gets
+                # denser (rate 0.95: mean degree ~8) or smaller: the search
+                # ball (radius min_cycle - 2) must leave most checks outside.
+                mean = 2.0 * n2_all / m
+                reach = math.log(m / 8.0) / math.log(max(mean - 1.0, 1.5))
+                min_cycle = int(max(4, min(DEGREE2_MIN_CYCLE, math.floor(reach) + 2)))
+                pairs, _ = _core.degree2_pairs(m, perm[:n2 + 1].astype(np.int32),
+                                               n2_all - n2, seed, int(rng.Purpose.LDPC), 2,
+                                               min_cycle, int(math.ceil(mean)) + 4)
+                fixed[2 * n2:] = pairs.ravel()
             E = int(var_deg.sum())
             row_ptr, cols, unresolved = _core.build_graph(var_deg, chk_deg, seed,
                                                            int(rng.Purpose.LDPC), 0, fixed,
@@ -411,7 +431,7 @@ def _choose_code(n, k, m_of, qber, f_start):
 
 def reconcile_ldpc(alice_bits, bob_bits, qber, seed, frame_bits=None, *,
                    f_start=None, step=None, max_rounds=20, max_iter=None,
-                   retry_iter=None, warm_restart=True, decoder="auto"):
+                   retry_iter=None, warm_restart="alternate", decoder="auto"):
     """Blind rate-adaptive LDPC reconciliation of Bob's bits to Alice's.
 
     Parameters
@@ -428,8 +448,11 @@ def reconcile_ldpc(alice_bits, bob_bits, qber, seed, frame_bits=None, *,
     max_rounds : attempts per frame (1 syndrome + max_rounds - 1 reveals).
     max_iter, retry_iter : BP iteration caps of the first and later attempts
         (defaults 100 and 50).
-    warm_restart : continue BP from the previous messages after a reveal
-        (default) instead of restarting it.
+    warm_restart : after a reveal, True continues BP from the previous
+        messages, False restarts it from the channel LLRs, "alternate"
+        (default) does both in turn, warm first.  Neither alone is reliable:
+        frames were seen stuck for 20 warm rounds (stale messages hold a
+        trapping set) that decode after one cold round, and the reverse.
     decoder : "auto" (default: "scms" where its calibrated efficiency is at
         most ``SCMS_AUTO_F`` = 1.15, i.e. QBER >= 3 %, else "spa"), "scms"
         (layered self-corrected min-sum in 8-bit fixed point, 32 frames per
@@ -454,6 +477,8 @@ def reconcile_ldpc(alice_bits, bob_bits, qber, seed, frame_bits=None, *,
     if frame_bits is None:
         frame_bits = DEFAULT_FRAME_BITS
     frame_bits = check_int("frame_bits", frame_bits, MIN_FRAME_BITS, MAX_FRAME_BITS)
+    if warm_restart not in (True, False, "alternate"):
+        raise ValueError(f"warm_restart = {warm_restart!r} must be True, False or 'alternate'")
     if decoder not in DECODERS:
         raise ValueError(f"decoder = {decoder!r} must be one of {', '.join(DECODERS)}")
     if decoder == "auto":
@@ -504,7 +529,7 @@ def reconcile_ldpc(alice_bits, bob_bits, qber, seed, frame_bits=None, *,
     def rescue(fr):
         spa_stats = dict(stats, first_fail=0)
         res = _decode_frame_float(fr, bob, np.float32(Lc), "spa", spa_iter, retry_iter,
-                                  max_rounds, delta_of(fr.k), True, spa_stats)
+                                  max_rounds, delta_of(fr.k), warm_restart, spa_stats)
         stats["iter"] = spa_stats["iter"]
         stats["rescued"] += 1
         finish(fr, *res)
@@ -626,7 +651,8 @@ def _decode_frame_float(fr, bob, Lc, decoder, max_iter, retry_iter, max_rounds, 
         new = SHORTENED_LLR * (1.0 - 2.0 * fr.x[sel].astype(np.float32))
         leak += int(sel.size)
         attempts += 1
-        if warm_restart:        # continue from the current messages
+        warm = warm_restart if warm_restart != "alternate" else attempts % 2 == 0
+        if warm:                # continue from the current messages
             Lv[sel] += new - ch[sel]
             ch[sel] = new
         else:                   # fresh start: stale messages keep BP in trapping sets

@@ -339,3 +339,59 @@ def test_validation_errors():
         L.reconcile_ldpc(a, a, 0.02, seed=-1)
     with pytest.raises(ValueError, match="frame_bits"):
         L.reconcile_ldpc(a, a, 0.02, seed=1, frame_bits=10)
+
+
+# ------------------------------------------------------------ degree-2 cycles
+
+def _girth_at_least(m, edges, g):
+    """True when the multigraph on range(m) has no cycle shorter than g
+    (breadth-first search to depth g // 2 from every node)."""
+    adj = [[] for _ in range(m)]
+    for k, (a, b) in enumerate(edges):
+        adj[a].append((b, k))
+        adj[b].append((a, k))
+    for s in range(m):
+        dist, via, queue = {s: 0}, {s: -1}, [s]
+        for u in queue:
+            if dist[u] >= g // 2:
+                continue
+            for w, k in adj[u]:
+                if k == via[u]:
+                    continue
+                if w in dist:
+                    if dist[u] + dist[w] + 1 < g:
+                        return False
+                else:
+                    dist[w], via[w] = dist[u] + 1, k
+                    queue.append(w)
+    return True
+
+
+def test_degree2_pairs_keep_cycles_long():
+    m = 3000
+    chain = np.random.default_rng(1).permutation(m).astype(np.int32)
+    pairs, relaxed = core.degree2_pairs(m, chain, 1000, 3, 11, 0, 12, 7)
+    edges = list(zip(chain[:-1], chain[1:])) + [tuple(p) for p in pairs]
+    assert relaxed == 0 and pairs.shape == (1000, 2)
+    assert _girth_at_least(m, edges, 12)
+    assert np.bincount(np.array(edges).ravel(), minlength=m).max() <= 6
+    # Random placement of the same number of edges has short cycles: the
+    # property is not automatic.
+    r = np.random.default_rng(2)
+    rand = [tuple(r.choice(m, 2, replace=False)) for _ in range(1000)]
+    assert not _girth_at_least(m, list(zip(chain[:-1], chain[1:])) + rand, 12)
+
+
+def test_family_code_degree2_subgraph_has_no_short_cycles():
+    # Rate 0.8 at n = 20480: more degree-2 variables than checks; cycles made
+    # only of degree-2 variables (codewords of that weight) must be >= 10 long
+    # (the target 12 is cut to floor(log(m / 8) / log(mean degree - 1)) + 2
+    # = 10 at this size; 12 at 1e5-bit frames).
+    code = L.get_code(20480, 6)
+    deg = code.var_degree
+    rows = np.repeat(np.arange(code.m), np.diff(code.row_ptr))
+    two = deg[code.cols] == 2
+    order = np.argsort(code.cols[two], kind="stable")
+    ends = rows[two][order].reshape(-1, 2)
+    assert len(ends) > code.m                      # beyond a staircase
+    assert _girth_at_least(code.m, [tuple(e) for e in ends], 10)
