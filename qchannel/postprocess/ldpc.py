@@ -153,13 +153,13 @@ _FAMILY = [
 # 1.08, with twice the iterations).  Interpolated
 # linearly, clamped at the ends.  Recalibrate when the family changes.
 # The same for the batched SCMS decoder (64 frames of 100 000 bits per point,
-# Bernoulli errors, f scanned in steps of 0.02-0.03, puncturing degrees 3-8):
-# the lowest f at which at most about 1 frame in 16 fails its first attempt
-# (those are rescued by sum-product at no extra leakage).  Failures out of 64
-# at QBER 1 %: 14 at f 1.25, 1 at 1.28; 2 %: 7 at 1.16, 2 at 1.18; 3 %: 4 at
-# 1.14, 1 at 1.16; 5 %: 11 at 1.12, 1 at 1.14; 8 %: 8 at 1.12, 0 at 1.14.
-# SCMS pays about 0.15 in f at QBER 1 %, 0.05 at 2 % and 0.02-0.04 from 3 %;
-# "auto" uses it only where its f stays within SCMS_AUTO_F.
+# Bernoulli errors, puncturing degrees 3-8): the lowest f, in steps of
+# 0.015-0.03, at which at most about 1 frame in 16 fails its first attempt
+# (those are rescued by sum-product at no extra leakage).  First-attempt
+# failures out of 64 at QBER 1 %: 13 at f 1.25, 0 at 1.28; 2 %: 33 at 1.14,
+# 3 at 1.17; 3 %: 12 at 1.13, 4 at 1.145; 5 %: 11 at 1.12, 2 at 1.14; 8 %: 8
+# at 1.12, 0 at 1.14.  SCMS pays about 0.15 in f at QBER 1 %, 0.05 at 2 % and
+# 0.03-0.04 from 3 %; "auto" uses it only where its f stays within SCMS_AUTO_F.
 _F_START_SCMS = [
     (0.005, 1.32),
     (0.01, 1.27),
