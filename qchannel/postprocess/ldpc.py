@@ -118,10 +118,12 @@ def _cycle_swaps(index):
 
 MINSUM_ALPHA = 0.75                 # normalisation of the optional min-sum decoder
 # Batched 8-bit SCMS decoder: channel LLR magnitude in quanta (saturation at
-# 127 is then ~10 channel LLRs; 24 quanta saturates too early and fails), and
-# the normalisation A/16 and offset B of the check-node minima.
+# 127 is then ~10 channel LLRs; 24 quanta saturates too early and fails), the
+# normalisation A/16 and offset B of the check-node minima and the message
+# clip (first-attempt failures out of 64 frames at QBER 1/2/3/5/8 % with
+# A = 12, 13, 14: 3/35/42/52/47, 0/5/9/4/0, 13/10/12/9/8).
 SCMS_CHANNEL = 12
-SCMS_A = 14
+SCMS_A = 13
 SCMS_B = 0
 SCMS_MAX = 48
 SCMS_MAX_ITER = 100
@@ -153,21 +155,23 @@ _FAMILY = [
 # 1.08, with twice the iterations).  Interpolated
 # linearly, clamped at the ends.  Recalibrate when the family changes.
 # The same for the batched SCMS decoder (64 frames of 100 000 bits per point,
-# Bernoulli errors, puncturing degrees 3-8): the lowest f, in steps of
-# 0.015-0.03, at which at most about 1 frame in 16 fails its first attempt
-# (those are rescued by sum-product at no extra leakage).  First-attempt
-# failures out of 64 at QBER 1 %: 13 at f 1.25, 0 at 1.28; 2 %: 33 at 1.14,
-# 3 at 1.17; 3 %: 12 at 1.13, 4 at 1.145; 5 %: 11 at 1.12, 2 at 1.14; 8 %: 8
-# at 1.12, 0 at 1.14.  SCMS pays about 0.15 in f at QBER 1 %, 0.05 at 2 % and
-# 0.03-0.04 from 3 %; "auto" uses it only where its f stays within SCMS_AUTO_F.
+# two data sets, Bernoulli errors, puncturing degrees 3-8, normalisation
+# 13/16): the lowest f, in steps of 0.01-0.03, at which about 1 frame in 16
+# or fewer fails its first attempt (those are rescued by sum-product at no
+# extra leakage).  First-attempt failures out of 64 at QBER 1 %: 13 at f
+# 1.22, 0 and 4 at 1.25; 2 %: 19 at 1.15, 5 at 1.16, 9 at 1.165; 3 %: 9 and
+# 11 at 1.13, 4 at 1.14; 5 %: 25 at 1.10, 4 and 1 at 1.12, 0 at 1.125; 8 %:
+# 11 at 1.10, 0 and 3 at 1.12; 11 %: 16 at 1.12 (the rate-0.5 code cannot go
+# lower).  SCMS pays about 0.13 in f at QBER 1 %, 0.05 at 2 % and 0.02 from
+# 3 %; "auto" uses it only where its f stays within SCMS_AUTO_F.
 _F_START_SCMS = [
-    (0.005, 1.32),
-    (0.01, 1.27),
-    (0.02, 1.17),
-    (0.03, 1.145),
-    (0.05, 1.14),
-    (0.08, 1.14),
-    (0.11, 1.14),
+    (0.005, 1.30),
+    (0.01, 1.25),
+    (0.02, 1.175),
+    (0.03, 1.14),
+    (0.05, 1.125),
+    (0.08, 1.12),
+    (0.11, 1.12),
 ]
 SCMS_AUTO_F = 1.15
 _F_START_TABLE = [
