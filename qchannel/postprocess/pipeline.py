@@ -43,6 +43,7 @@ class KeyDistillation:
     qber_estimate: float = 0.0
     qber_actual: float = 0.0
     efficiency: float = None
+    decoder: str = None
     alice_key: np.ndarray = field(default=None, repr=False)
     bob_key: np.ndarray = field(default=None, repr=False)
 
@@ -51,8 +52,10 @@ class KeyDistillation:
         return self.alice_key is not None and np.array_equal(self.alice_key, self.bob_key)
 
     def ec_dict(self):
+        extra = {"decoder": self.decoder} if self.decoder else {}
         return {
             "method": self.method,
+            **extra,
             "leaked_bits": int(self.leaked_bits),
             "efficiency": self.efficiency,
             "frames": int(self.frames),
@@ -113,6 +116,7 @@ def reconcile_and_verify(alice, bob, qber_estimate, method, seed, eps_cor, frame
         out.frames_failed += int(res.frames_failed)
         out.leaked_bits += int(res.leaked_bits)
         out.rounds = max(out.rounds, int(res.rounds))
+        out.decoder = getattr(res, "decoder", None)
         for f in range(g0, g1):
             lo, hi = int(edges[f]) - start, int(edges[f + 1]) - start
             fa, fb = a[lo:hi], res.bob_corrected[lo:hi]
