@@ -412,6 +412,32 @@ def scms_simd():
     return _HAVE_AVX2
 
 
+def scms_reset_lane(int lane, const int8_t[::1] ch, int8_t[:, ::1] L, uint32_t[::1] qsign,
+                    uint32_t[::1] qnz, uint8_t[:, ::1] m1s, uint8_t[:, ::1] m2s,
+                    uint8_t[:, ::1] idx, uint32_t[::1] par):
+    """Start lane ``lane`` of the SCMS state afresh: posteriors = channel LLRs
+    ``ch``, no messages (see :func:`decode_scms_lanes`)."""
+    cdef Py_ssize_t n = L.shape[0], m = m1s.shape[0], E = qsign.shape[0], i
+    if not 0 <= lane < SCMS_W:
+        raise ValueError(f"lane = {lane} must be in [0, {SCMS_W})")
+    if ch.shape[0] != n or qnz.shape[0] != E or par.shape[0] != m or m2s.shape[0] != m \
+            or idx.shape[0] != m or L.shape[1] != SCMS_W or m1s.shape[1] != SCMS_W \
+            or m2s.shape[1] != SCMS_W or idx.shape[1] != SCMS_W:
+        raise ValueError("scms_reset_lane: inconsistent state shapes")
+    cdef uint32_t keep = ~(<uint32_t>1 << lane)
+    with nogil:
+        for i in range(n):
+            L[i, lane] = ch[i]
+        for i in range(E):
+            qsign[i] &= keep
+            qnz[i] &= keep
+        for i in range(m):
+            par[i] &= keep
+            m1s[i, lane] = 0
+            m2s[i, lane] = 0
+            idx[i, lane] = 0
+
+
 def decode_scms_lanes(const int32_t[::1] row_ptr, const int32_t[::1] cols,
                       const uint32_t[::1] syn, int8_t[:, ::1] L, uint32_t[::1] qsign,
                       uint32_t[::1] qnz, uint8_t[:, ::1] m1s, uint8_t[:, ::1] m2s,

@@ -675,7 +675,6 @@ class _LanePool:
         W = _core.SCMS_LANES
         n, m, E = code.n, code.m, code.edges
         self.code = code
-        self.ch = np.zeros((n, W), dtype=np.int8)
         self.L = np.zeros((n, W), dtype=np.int8)
         self.syn = np.zeros(m, dtype=np.uint32)
         self.qsign = np.zeros(E, dtype=np.uint32)
@@ -688,28 +687,18 @@ class _LanePool:
         self.budget = np.zeros(W, dtype=np.int32)
         self.iters = np.zeros(W, dtype=np.int32)
 
-    def restart(self, l, budget):
-        """Start lane ``l`` afresh from its channel LLRs."""
-        keep = np.uint32(~(1 << l) & 0xFFFFFFFF)
-        self.L[:, l] = self.ch[:, l]
-        for a in (self.qsign, self.qnz, self.par):
-            a &= keep
-        self.m1s[:, l] = 0
-        self.m2s[:, l] = 0
-        self.idx[:, l] = 0
-        self.budget[l] = budget
-        self.iters[l] = 0
-
     def load(self, l, fr, bob, budget):
-        """Put frame ``fr`` (Bob's bits as channel LLRs) into lane ``l``."""
+        """Start frame ``fr`` (Bob's bits as channel LLRs) afresh in lane ``l``."""
         bit = np.uint32(1 << l)
-        self.ch[:, l] = 0
-        self.ch[fr.key_pos, l] = np.where(bob[fr.s0:fr.s0 + fr.k] == 1, -SCMS_CHANNEL,
-                                          SCMS_CHANNEL)
-        self.ch[fr.short, l] = np.where(fr.x[fr.short] == 1, -127, 127)
+        ch = np.zeros(self.code.n, dtype=np.int8)
+        ch[fr.key_pos] = np.where(bob[fr.s0:fr.s0 + fr.k] == 1, -SCMS_CHANNEL, SCMS_CHANNEL)
+        ch[fr.short] = np.where(fr.x[fr.short] == 1, -127, 127)
         self.syn &= ~bit
         self.syn |= fr.syn.astype(np.uint32) << np.uint32(l)
-        self.restart(l, budget)
+        _core.scms_reset_lane(l, ch, self.L, self.qsign, self.qnz, self.m1s, self.m2s,
+                              self.idx, self.par)
+        self.budget[l] = budget
+        self.iters[l] = 0
 
     def run(self, active):
         c = self.code
