@@ -232,6 +232,10 @@ def test_disk_cache(tmp_path, monkeypatch):
     b = L.get_code(n, 1)
     assert np.array_equal(a.cols, b.cols)
     L._CACHE.pop((n, 1))
+    # A new construction version never reads files of an older one.
+    old_path = L._disk_path(n, 1)
+    monkeypatch.setattr(L, "CONSTRUCTION_VERSION", L.CONSTRUCTION_VERSION + 1)
+    assert L._disk_path(n, 1) != old_path
 
 
 # ------------------------------------------------------------ end to end
