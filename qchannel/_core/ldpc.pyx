@@ -10,6 +10,11 @@
 #   every edge, posterior LLRs L on every variable) lives in caller arrays, so
 #   a decoding can be continued ("warm restart") after the caller changes some
 #   channel LLRs, as blind reconciliation does when it reveals bits.
+# * decode_spa: the same contract with layered sum-product (ldpc_impl.h).
+# * decode_scms_lanes / scms_reset_lane: batched 8-bit self-corrected min-sum
+#   on 32 frame lanes (ldpc_scms.h).
+# * degree2_pairs: check pairs for degree-2 variables beyond a staircase with
+#   no short cycle among degree-2 variables (no low-weight codewords).
 #
 # Conventions: H is held check-major (CSR): the variables of check c are
 # cols[row_ptr[c]:row_ptr[c+1]]; R is indexed like cols.  LLR > 0 means bit 0.
