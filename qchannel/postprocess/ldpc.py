@@ -161,6 +161,15 @@ _FAMILY = [
 # placement and the degree 3-8 puncturing (12 frames, Bernoulli errors): f =
 # 1.15 / 1.12 / 1.10 / 1.10 at QBER 1 / 2 / 5 / 8 %.  Interpolated
 # linearly, clamped at the ends.  Recalibrate when the family changes.
+_F_START_TABLE = [
+    (0.005, 1.15),
+    (0.01, 1.12),
+    (0.02, 1.12),
+    (0.03, 1.12),
+    (0.05, 1.10),
+    (0.08, 1.10),
+    (0.11, 1.10),
+]
 # The same for the batched SCMS decoder (64 frames of 100 000 bits per point,
 # two data sets, Bernoulli errors, puncturing degrees 3-8, normalisation
 # 13/16): the lowest f, in steps of 0.01-0.03, at which about 1 frame in 16
@@ -181,15 +190,6 @@ _F_START_SCMS = [
     (0.11, 1.12),
 ]
 SCMS_AUTO_F = 1.15
-_F_START_TABLE = [
-    (0.005, 1.15),
-    (0.01, 1.12),
-    (0.02, 1.12),
-    (0.03, 1.12),
-    (0.05, 1.10),
-    (0.08, 1.10),
-    (0.11, 1.10),
-]
 
 
 def h2(p):
@@ -357,6 +357,9 @@ class LdpcResult:
     verification step of the protocol (a hash) is not part of this function.
     ``undetected_frames`` (simulation diagnostic: the inputs are known here)
     counts frames that matched the syndrome but still differ from Alice.
+    ``first_attempt_failures`` counts frames the first decoder attempt did not
+    decode; with decoder "scms" those are ``rescued_frames``, handed to
+    sum-product on the same syndrome.
     """
 
     bob_corrected: np.ndarray
@@ -539,10 +542,8 @@ def reconcile_ldpc(alice_bits, bob_bits, qber, seed, frame_bits=None, *,
                             get_code(n, idx), alice)
 
     def rescue(fr):
-        spa_stats = dict(stats, first_fail=0)
         res = _decode_frame_float(fr, bob, np.float32(Lc), "spa", spa_iter, retry_iter,
-                                  max_rounds, delta_of(fr.k), warm_restart, spa_stats)
-        stats["iter"] = spa_stats["iter"]
+                                  max_rounds, delta_of(fr.k), warm_restart, stats)
         stats["rescued"] += 1
         finish(fr, *res)
 
@@ -562,6 +563,8 @@ def reconcile_ldpc(alice_bits, bob_bits, qber, seed, frame_bits=None, *,
                 fr, bob, np.float32(Lc), decoder, max_iter, retry_iter, max_rounds,
                 delta_of(fr.k), warm_restart, stats)
             t_dec += time.process_time() - t0
+            if attempts > 1 or hard is None:
+                stats["first_fail"] += 1
             finish(fr, hard, leak, attempts, ptr)
 
     q_act = float(np.count_nonzero(alice != bob)) / N
@@ -634,7 +637,8 @@ def _setup_frame(seed, fi, s0, k, p0, code, alice):
 def _decode_frame_float(fr, bob, Lc, decoder, max_iter, retry_iter, max_rounds, delta,
                         warm_restart, stats):
     """One frame with the float decoders; returns (hard or None, leak, attempts,
-    revealed count)."""
+    revealed count).  The first attempt failed iff attempts > 1 or hard is None;
+    adds the BP iterations run to stats["iter"]."""
     code = fr.code
     if decoder == "spa":
         def run_bp(R, Lv, iters):
@@ -652,8 +656,6 @@ def _decode_frame_float(fr, bob, Lc, decoder, max_iter, retry_iter, max_rounds, 
     it = run_bp(R, Lv, max_iter)
     stats["iter"] += abs(it)
     attempts, ptr = 1, 0
-    if it < 0:
-        stats["first_fail"] += 1
     # Blind rounds: reveal punctured values first, then key bits.
     while it < 0 and attempts < max_rounds:
         sel = fr.reveal[ptr:ptr + delta]

@@ -94,18 +94,26 @@ def _tiny_code(seed=3, n=48, dv=3, dc=6):
     return row_ptr, cols
 
 
-@pytest.mark.parametrize("iters", [1, 2, 5])
-def test_decoder_matches_numpy_reference(iters):
-    row_ptr, cols = _tiny_code()
+def _tiny_problem(code_seed, seed, q, llr, punctured, shortened):
+    """The tiny code, a word, its syndrome and channel LLRs of a BSC(q) copy:
+    the first ``punctured`` positions at 0, the next ``shortened`` known."""
+    row_ptr, cols = _tiny_code(seed=code_seed)
     n, m = 48, len(row_ptr) - 1
-    r = np.random.default_rng(7)
+    r = np.random.default_rng(seed)
     x = r.integers(0, 2, n).astype(np.uint8)
-    y = x ^ (r.random(n) < 0.15).astype(np.uint8)
+    y = x ^ (r.random(n) < q).astype(np.uint8)
     syn = np.empty(m, np.uint8)
     core.syndrome(row_ptr, cols, x, syn)
-    ch = np.where(y == 1, -1.0, 1.0).astype(np.float32) * np.float32(1.7)
-    ch[:4] = 0.0                                   # punctured
-    ch[4:6] = np.where(x[4:6] == 1, -1e4, 1e4)     # shortened
+    ch = np.where(y == 1, -1.0, 1.0).astype(np.float32) * np.float32(llr)
+    ch[:punctured] = 0.0
+    sh = slice(punctured, punctured + shortened)
+    ch[sh] = np.where(x[sh] == 1, -1e4, 1e4)
+    return row_ptr, cols, x, syn, ch
+
+
+@pytest.mark.parametrize("iters", [1, 2, 5])
+def test_decoder_matches_numpy_reference(iters):
+    row_ptr, cols, _, syn, ch = _tiny_problem(3, 7, 0.15, 1.7, 4, 2)
     R1, L1 = np.zeros(len(cols), np.float32), ch.copy()
     R2, L2 = np.zeros(len(cols), np.float32), ch.copy()
     a = core.decode_layered(row_ptr, cols, syn, R1, L1, iters, 0.75)
@@ -117,16 +125,7 @@ def test_decoder_matches_numpy_reference(iters):
 
 @pytest.mark.parametrize("iters", [1, 3, 30])
 def test_spa_decoder_matches_numpy_reference(iters):
-    row_ptr, cols = _tiny_code(seed=4)
-    n, m = 48, len(row_ptr) - 1
-    r = np.random.default_rng(11)
-    x = r.integers(0, 2, n).astype(np.uint8)
-    y = x ^ (r.random(n) < 0.08).astype(np.uint8)
-    syn = np.empty(m, np.uint8)
-    core.syndrome(row_ptr, cols, x, syn)
-    ch = np.where(y == 1, -1.0, 1.0).astype(np.float32) * np.float32(2.4)
-    ch[:3] = 0.0                                   # punctured
-    ch[3:5] = np.where(x[3:5] == 1, -1e4, 1e4)     # shortened
+    row_ptr, cols, _, syn, ch = _tiny_problem(4, 11, 0.08, 2.4, 3, 2)
     R1, L1 = np.zeros(len(cols), np.float32), ch.copy()
     R2, L2 = np.zeros(len(cols), np.float32), ch.copy()
     a = core.decode_spa(row_ptr, cols, syn, R1, L1, iters)
@@ -146,14 +145,7 @@ def test_spa_phi_table_accuracy():
 
 
 def test_decoder_warm_restart_matches_reference():
-    row_ptr, cols = _tiny_code(seed=9)
-    n, m = 48, len(row_ptr) - 1
-    r = np.random.default_rng(1)
-    x = r.integers(0, 2, n).astype(np.uint8)
-    y = x ^ (r.random(n) < 0.2).astype(np.uint8)
-    syn = np.empty(m, np.uint8)
-    core.syndrome(row_ptr, cols, x, syn)
-    ch = np.where(y == 1, -1.0, 1.0).astype(np.float32)
+    row_ptr, cols, x, syn, ch = _tiny_problem(9, 1, 0.2, 1.0, 0, 0)
     states = []
     for fn in (core.decode_layered, _ref_layered_minsum):
         R, Lv = np.zeros(len(cols), np.float32), ch.copy()
