@@ -4,7 +4,8 @@ Importing the package is cheap: the heavy modules load on first use.
 """
 __version__ = "0.1.0"
 
-__all__ = ["load_scenario", "simulate", "theory", "Scenario", "__version__"]
+__all__ = ["load_scenario", "simulate", "run_scenario", "theory", "jobs", "Scenario",
+           "__version__"]
 
 
 def __getattr__(name):
@@ -13,12 +14,12 @@ def __getattr__(name):
         from qchannel import scenario
 
         return getattr(scenario, name)
-    if name == "simulate":
-        from qchannel.runner import simulate
+    if name in ("simulate", "run_scenario"):
+        from qchannel import runner
 
-        return simulate
-    if name == "theory":
+        return getattr(runner, name)
+    if name in ("theory", "jobs"):
         import importlib
 
-        return importlib.import_module("qchannel.theory")
+        return importlib.import_module(f"qchannel.{name}")
     raise AttributeError(f"module 'qchannel' has no attribute {name!r}")

@@ -1,4 +1,5 @@
-"""Command line: ``qchannel run|theory [SCENARIO] ...``.
+"""Command line: ``qchannel run|theory|sweep|plot|jobs [SCENARIO] ...``, every verb
+through the job registry (:mod:`qchannel.jobs`).
 
 Bad input (an unknown key, a wrong type, an out-of-range value, a missing
 file) prints one line on stderr and exits with status 2, never a traceback.
@@ -47,117 +48,147 @@ class Progress:
             self.stream.flush()
 
 
-def _fmt(x, spec=".4g"):
-    return "n/a" if x is None else format(x, spec)
+def _print(d, args, text):
+    print(json.dumps(d, indent=2) if args.json else text(d))
 
 
-def format_run_report(d):
-    sc = d["scenario"]
-    ch = sc["channel"]
-    if "pass" in d:
-        p = d["pass"]
-        where = (f"{p['duration_s']:.4g} s, closest {p['min_range_km']:.0f} km, max elevation "
-                 f"{p['max_elevation_deg']:.1f} deg, mean loss {p['mean_loss_db']:.1f} dB")
-    else:
-        where = f"{ch['length_km']:g} km"
-    lines = [
-        f"qchannel decoy-BB84 over {ch['type']}: {where}, seed {d['seed']}",
-        f"  pulses {d['pulses']:.4g} ({d['duration_s']:.4g} s at {sc['source']['rep_rate_hz']:.3g} Hz), "
-        f"detections {d['detections']}, double clicks {d['double_clicks']}",
-        "  intensity        sent         gain     QBER X     QBER Z",
-    ]
-    for row in d["intensities"]:
-        lines.append(f"  mu={row['mu']:<8g} {row['sent']:>12d} {_fmt(row['gain'], '12.4e')} "
-                     f"{_fmt(row['qber_x'], '10.4f')} {_fmt(row['qber_z'], '10.4f')}")
-    ec = d["ec"]
-    lines += [
-        f"  sifted key bits (X basis) {d['sifted_bits']}, QBER {_fmt(d['qber'], '.4%')}",
-        f"  error correction: {ec['method']}, {ec['leaked_bits']} bits disclosed"
-        + (f" ({ec['note']})" if ec.get("note") else "")
-        + (f", efficiency f = {_fmt(ec.get('efficiency'), '.3f')}, {ec['frames']} frames, "
-           f"{ec['frames_failed']} failed, {ec['rounds']} rounds" if "frames" in ec else ""),
-    ]
-    if "verification_bits" in d:
-        lines.append(f"  verification: {d['verification_bits']} tag bits; keys match: "
-                     f"{d['keys_match']}")
-    if "eve" in d:
-        e, info = d["eve"], d.get("eve_info_final_key") or {}
-        lines.append(f"  eve: {e['attack']} on {e['fraction']:.3g} of the pulses at "
-                     f"{e['position_km']:g} km; she knows {d['eve_known_sifted_bits']} of "
-                     f"{d['sifted_bits']} sifted bits")
-        if info.get("hashed"):
-            lines.append(f"  eve's guesses of final-key bits: {info['correct_fraction']:.4f} right "
-                         f"({info['z_score']:+.2f} sigma from 1/2)")
-    if d["aborted"]:
-        lines.append(f"  ABORTED: {d['abort_reason']}")
-    lines.append(f"  secret key: {d['secret_key_bits']} bits, {d['key_rate_per_pulse']:.4g} per pulse, "
-                 f"{d['secret_key_rate_bps']:.4g} bit/s")
-    return "\n".join(lines)
+def _load(args):
+    """The scenario named on the command line (any job), with --seed and
+    --pulses applied through its schema."""
+    from qchannel import jobs
+    from qchannel.runner import with_overrides
 
-
-def format_theory_report(d):
-    lines = [f"qchannel theory ({d['decoy']} decoys): channel transmittance {d['transmittance']:.4g}"]
-    for row in d["intensities"]:
-        lines.append(f"  mu={row['mu']:<8g} gain {row['gain']:.4e}  QBER {_fmt(row['qber'], '.4f')}")
-    lines.append(f"  asymptotic key rate {d['key_rate_per_pulse']:.4g} per pulse "
-                 f"(PLOB bound {d['plob_per_pulse']:.4g}, TGW {d['tgw_per_pulse']:.4g})")
-    return "\n".join(lines)
-
-
-def format_generic_report(d, title):
-    lines = [title]
-    for key, value in d.items():
-        if isinstance(value, (dict, list)):
-            continue
-        lines.append(f"  {key}: {_fmt(value) if isinstance(value, float) else value}")
-    return "\n".join(lines)
+    return with_overrides(jobs.load(args.scenario), getattr(args, "seed", None),
+                          getattr(args, "pulses", None))
 
 
 def _cmd_run(args):
-    from qchannel.runner import run_file
+    from qchannel import jobs
+    from qchannel.runner import check_keys_out, run_scenario
 
+    scenario = _load(args)
+    job = jobs.job_for(scenario)
+    # every check that can be made before the Monte Carlo
+    if args.keys_out is not None:
+        if not job.writes_keys:
+            raise ValueError(f"--keys-out applies to decoy-bb84 scenarios, not to a {job.name} "
+                             f"scenario")
+        check_keys_out(scenario, args.keys_out)
+    if args.plot:
+        if not getattr(scenario, "is_free_space", False):
+            raise ValueError("--plot draws a free-space or satellite pass of decoy BB84; this "
+                             f"is a {job.name} scenario over "
+                             f"{'fiber' if job.name == 'decoy-bb84' else 'its own links'}")
+        from qchannel.outputs import check_output_file
+
+        check_output_file(args.plot, "--plot")
     progress = Progress() if sys.stderr.isatty() else None
     try:
-        result = run_file(args.scenario, seed=args.seed, pulses=args.pulses, progress=progress,
-                          keys_out=args.keys_out)
+        result = run_scenario(scenario, progress=progress, keys_out=args.keys_out)
     finally:
         if progress is not None:
             progress.close()
     d = result.to_dict()
-    if d.get("protocol") != "decoy-bb84":
-        if args.plot:
-            raise ValueError("--plot draws a free-space or satellite pass of decoy BB84")
-        print(json.dumps(d, indent=2) if args.json
-              else format_generic_report(d, f"qchannel run {args.scenario}"))
-        return 0
     if args.plot:
-        if "bins" not in d:
-            raise ValueError("--plot draws a free-space or satellite pass; this channel is fiber")
         from qchannel.passplot import plot_pass
 
         plot_pass(d, args.plot)
-    print(json.dumps(d, indent=2) if args.json else format_run_report(d))
+    _print(d, args, job.report)
     return 0
 
 
 def _cmd_theory(args):
-    from qchannel import theory
-    from qchannel.scenario import load_scenario
+    from qchannel import jobs
 
-    if args.scenario is not None:
-        from qchannel.scenario import read_toml, scenario_kind
-
-        kind = scenario_kind(read_toml(args.scenario))
-        if kind != "decoy-bb84":
-            raise ValueError(f"qchannel theory covers decoy-BB84 scenarios; {args.scenario} is a "
-                             f"{kind} scenario: run it with qchannel run")
-    scenario = load_scenario(args.scenario)
-    if scenario.is_free_space:
-        raise ValueError("qchannel theory covers fiber links; for a free-space pass, "
-                         "qchannel run --plot draws the closed form per time bin")
-    d = theory.expect(scenario, decoy=args.decoy)
-    print(json.dumps(d, indent=2) if args.json else format_theory_report(d))
+    scenario = _load(args)
+    job = jobs.job_for(scenario)
+    if job.theory is None:
+        raise ValueError(f"the {job.name} job has no closed form: run it with qchannel run")
+    kwargs = {}
+    if job.name == "decoy-bb84":
+        kwargs["decoy"] = args.decoy or "infinite"
+    elif args.decoy is not None:
+        raise ValueError(f"--decoy applies to decoy-bb84 scenarios, not to a {job.name} scenario")
+    d = job.theory(scenario, **kwargs)
+    _print(d, args, job.theory_report or (lambda x: json.dumps(x, indent=2)))
     return 0
+
+
+def _cmd_jobs(args):
+    from qchannel import jobs
+
+    for name in jobs.names():
+        job = jobs.get(name)
+        twin = "theory" if job.theory is not None else "no closed form"
+        print(f"{name:22s} {job.summary} [{twin}]")
+    return 0
+
+
+def _cmd_sweep(args):
+    from qchannel import jobs
+    from qchannel.sweep import parse_grid, sweep
+
+    scenario = jobs.load(args.scenario)
+    grid = parse_grid(args.grid)
+    executor = args.executor
+    if executor is None:
+        executor = "serial" if args.theory else "local"
+    t0 = time.monotonic()
+    df = sweep(scenario, grid, seed=args.seed, executor=executor, out=args.out,
+               resume=args.resume, theory=args.theory, pulses=args.pulses, decoy=args.decoy,
+               max_retries=args.retries)
+    el = time.monotonic() - t0
+    sys.stdout.write(f"qchannel sweep: {len(df)} points in {el:.3g} s -> {args.out}\n")
+    return 0
+
+def _cmd_plot(args):
+    from qchannel.plotting import plot_sweep
+
+    plot_sweep(args.results, x=args.x, y=args.y, log_y=args.log_y, output=args.output,
+               decoy=args.decoy, overlay=not args.no_theory)
+    sys.stdout.write(f"qchannel plot: wrote {args.output}\n")
+    return 0
+
+def add_sweep_commands(subparsers):
+    """Register ``sweep`` and ``plot`` on the CLI's subparsers."""
+    from qchannel.sweep import DECOYS
+
+    s = subparsers.add_parser(
+        "sweep", help="run a scenario over a grid of parameters (Monte Carlo or theory)",
+        description="Run SCENARIO at every point of the cartesian product of the --grid "
+                    "options; write one Parquet table, one row per point.  Ranges "
+                    "start:stop:step include stop when it lands on the grid.")
+    s.add_argument("scenario", nargs="?", help="scenario TOML file (default: built-in)")
+    s.add_argument("--grid", action="append", metavar="KEY=VALUES", required=True,
+                   help="dotted key and values: start:stop:step, v1,v2,..., or a JSON list; "
+                        "repeat for more keys")
+    s.add_argument("--theory", action="store_true", help="analytic expectation, not Monte Carlo")
+    s.add_argument("--decoy", choices=DECOYS, default="infinite",
+                   help="decoy method for --theory (default: infinite)")
+    s.add_argument("--executor", metavar="SPEC", default=None,
+                   help="local (default for Monte Carlo: one worker per core), local:N, serial "
+                        "(default for --theory), dask:ADDRESS or dask:scheduler.json, mpi")
+    s.add_argument("--out", required=True, help="result file (Parquet)")
+    s.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
+    s.add_argument("--seed", type=parse_number, help="root seed (default: [run] seed)")
+    s.add_argument("--pulses", type=parse_number, help="pulses per point (default: [run] pulses)")
+    s.add_argument("--retries", type=int, default=3,
+                   help="resubmissions of a point whose worker died (default 3)")
+    s.set_defaults(func=_cmd_sweep)
+    p = subparsers.add_parser("plot", help="plot a sweep's results",
+                              description="Plot FIELD against KEY from a sweep's Parquet file, "
+                                          "one line per combination of the other grid keys, "
+                                          "with theory and the PLOB bound overlaid.")
+    p.add_argument("results", help="Parquet file written by qchannel sweep")
+    p.add_argument("--x", required=True, help="grid key on the x axis, e.g. channel.length_km")
+    p.add_argument("--y", required=True, help="result field, e.g. key_rate_per_pulse")
+    p.add_argument("--log-y", action="store_true", help="logarithmic y axis")
+    p.add_argument("--decoy", choices=DECOYS, default="infinite",
+                   help="decoy method of the theory overlay")
+    p.add_argument("--no-theory", action="store_true", help="no theory/PLOB overlay")
+    p.add_argument("-o", "--output", required=True, help="image file (png, pdf, svg)")
+    p.set_defaults(func=_cmd_plot)
+    return subparsers
 
 
 def build_parser():
@@ -173,26 +204,43 @@ def build_parser():
     r.add_argument("--plot", metavar="PNG", help="free-space/satellite: draw loss and key rate "
                    "against time and elevation")
     r.set_defaults(func=_cmd_run)
-    t = sub.add_parser("theory", help="analytic expectation of a scenario")
+    t = sub.add_parser("theory", help="analytic expectation of a scenario (its job's closed form)")
     t.add_argument("scenario", nargs="?", help="scenario TOML file (default: built-in)")
-    t.add_argument("--decoy", choices=("infinite", "vacuum-weak", "none"), default="infinite")
+    t.add_argument("--decoy", choices=("infinite", "vacuum-weak", "none"), default=None,
+                   help="decoy-bb84 only: decoy method (default: infinite)")
+    t.add_argument("--seed", type=parse_number, help="override [run] seed (fading samples, passes)")
+    t.add_argument("--pulses", type=parse_number, help="override [run] pulses")
     t.add_argument("--json", action="store_true", help="print one JSON object")
     t.set_defaults(func=_cmd_theory)
-    from qchannel.sweep import add_sweep_commands
-
+    j = sub.add_parser("jobs", help="list the job types ([protocol] type) and their closed forms")
+    j.set_defaults(func=_cmd_jobs)
     add_sweep_commands(sub)
     return p
 
 
+def _one_line(err):
+    return " ".join(str(err).split())
+
+
 def main(argv=None):
+    """Every expected failure is one line on stderr and exit status 2 (130 for
+    Ctrl-C); only a genuine bug shows a traceback."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except ValueError as err:
-        sys.stderr.write(f"qchannel: error: {err}\n")
+        sys.stderr.write(f"qchannel: error: {_one_line(err)}\n")
         return 2
     except BrokenPipeError:  # e.g. piped into head
         return 0
+    except MemoryError:
+        sys.stderr.write("qchannel: error: out of memory: reduce the run's size (run.pulses, "
+                         "run.time_bin_s, the grid) or free memory\n")
+        return 2
+    except OSError as err:  # unwritable output, full disk, ...
+        where = f" {err.filename}" if getattr(err, "filename", None) else ""
+        sys.stderr.write(f"qchannel: error:{where} {err.strerror or _one_line(err)}\n")
+        return 2
     except KeyboardInterrupt:
         sys.stderr.write("qchannel: interrupted\n")
         return 130

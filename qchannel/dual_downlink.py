@@ -31,11 +31,9 @@ def _station_channel(common, side, name):
                                       section=f"satellite.{name}")
 
 
-def pass_transmittances(section):
-    """Per-bin (t_s, elevation and range for both stations, mean transmittances)
-    over the common visibility window of one pass."""
-    from qchannel import orbits
-
+def parse_satellite(section):
+    """Validate a ``[satellite]`` section (no orbit propagation): returns
+    (min_elevation_deg, time_bin_s, pass_search_hours, station channels)."""
     check_table("satellite", section)
     reject_unknown("satellite", section, SATELLITE_KEYS)
     for key in ("tle_line1", "tle_line2", "start_utc", "alice", "bob"):
@@ -47,6 +45,15 @@ def pass_transmittances(section):
     common = {k: section[k] for k in ("tle_line1", "tle_line2", "start_utc")}
     common["min_elevation_deg"] = min_el
     chan = {name: _station_channel(common, section[name], name) for name in ("alice", "bob")}
+    return min_el, dt, hours, chan
+
+
+def pass_transmittances(section):
+    """Per-bin (t_s, elevation and range for both stations, mean transmittances)
+    over the common visibility window of one pass."""
+    from qchannel import orbits
+
+    min_el, dt, hours, chan = parse_satellite(section)
     orbit = orbits.TLEOrbit(section["tle_line1"], section["tle_line2"], name="satellite.tle")
     stations = {name: orbits.GroundStation(c.station_lat_deg, c.station_lon_deg, c.station_alt_m)
                 for name, c in chan.items()}
@@ -77,8 +84,6 @@ def pass_transmittances(section):
 
 def run_dual_downlink(data):
     """Run an entanglement scenario whose two links come from ``[satellite]``."""
-    from qchannel.entangled import dual_downlink
-
     geo = pass_transmittances(data["satellite"])
     rest = {k: v for k, v in data.items() if k != "satellite"}
     result = dual_downlink(rest, geo["alice_transmittance"], geo["bob_transmittance"],
@@ -99,6 +104,61 @@ def run_dual_downlink(data):
     d["per_bin"]["alice_loss_db"] = loss["alice"].tolist()
     d["per_bin"]["bob_loss_db"] = loss["bob"].tolist()
     return _Result(d)
+
+
+def _loss_series(x, name, n=None):
+    """Transmittance array from an array of transmittances or a loss in dB."""
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        loss = check_real(f"{name}_loss_db", x, 0.0, 1000.0)
+        return None if n is None else np.full(n, 10.0 ** (-loss / 10.0))
+    arr = np.asarray(x, dtype=float)
+    if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr < 0) \
+            or np.any(arr > 1):
+        raise ValueError(f"{name} transmittance series must be a 1-D array of values in [0, 1]")
+    return arr
+
+
+def dual_downlink(scenario, transmittance_a, transmittance_b, bin_duration_s):
+    """Satellite source, two downlinks (Yin et al., Science 356, 1140 (2017)).
+
+    ``transmittance_a``/``transmittance_b``: per-time-bin transmittances of
+    the two links (arrays, e.g. from :mod:`qchannel.freespace`) or constant
+    losses in dB.  ``bin_duration_s``: duration of each bin.  The scenario's
+    [channel] must not give losses (the series replaces them); [run] pulses
+    is derived as bins x bin slots.  Returns the BBM92/E91 result, whose
+    ``per_bin`` lists coincidences (pair rate) and S over the pass."""
+    from qchannel.entangled import EntangledLinkConfig, EntangledLinkModel, parse_run
+    from qchannel.protocols.bbm92 import PostprocessEnt, QKDProtocolConfig, analyse
+
+    scenario = dict(scenario)
+    bin_duration_s = check_real("bin_duration_s", bin_duration_s, 0.0, lo_open=True)
+    n = None
+    for x in (transmittance_a, transmittance_b):
+        if not isinstance(x, (int, float)):
+            n = len(np.asarray(x))
+    run = dict(check_table("run", scenario.get("run", {})))
+    if n is None:
+        n = 1
+    cfg = EntangledLinkConfig.from_sections(scenario.get("source"), scenario.get("channel"),
+                                            scenario.get("detector"))
+    ta = _loss_series(transmittance_a, "alice", n)
+    tb = _loss_series(transmittance_b, "bob", n)
+    if len(ta) != len(tb):
+        raise ValueError(f"the two transmittance series differ in length ({len(ta)} vs {len(tb)})")
+    bin_slots = max(1, int(round(bin_duration_s * cfg.source.rep_rate_hz)))
+    run["pulses"] = bin_slots * len(ta)
+    pulses, seed, chunk = parse_run(run)
+    proto = QKDProtocolConfig.from_dict(scenario.get("protocol", {}))
+    post = PostprocessEnt.from_dict(scenario.get("postprocess", {}))
+    aa, pa, ab, pb, *_ = proto.settings()
+    model = EntangledLinkModel(cfg, aa, pa, ab, pb, pulses, bin_slots=bin_slots, eta_a=ta,
+                               eta_b=tb, eve_fraction=proto.eve_intercept_fraction)
+    rec = model.simulate(seed, chunk)
+    res = analyse(rec, model, proto, post, seed, scenario=scenario)
+    res.per_bin["pair_rate_hz"] = [c / bin_duration_s for c in res.per_bin["coincidences"]]
+    res.per_bin["loss_db_a"] = (-10 * np.log10(np.maximum(ta, 1e-300))).tolist()
+    res.per_bin["loss_db_b"] = (-10 * np.log10(np.maximum(tb, 1e-300))).tolist()
+    return res
 
 
 class _Result:

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from qchannel import entanglement_theory as th
+from qchannel.theory import entanglement as th
 from qchannel._core import decoherence as _deco
 from qchannel._core import entangled as _ent
 from qchannel.params import (check_choice, check_int, check_prob, check_real, check_table,
@@ -409,21 +409,6 @@ class EntangledLinkModel:
         return PairRecord.concatenate(self.blocks(seed, chunk_blocks, progress))
 
 
-def expected_rates(config, transmittance_a=None, transmittance_b=None):
-    """Closed-form per-slot singles, coincidence and accidental probabilities."""
-    c, s = config, config.source
-    eA = c.side_eta(c.alice, c.det_alice, transmittance_a)
-    eB = c.side_eta(c.bob, c.det_bob, transmittance_b)
-    dA, dB = c.side_dark(c.alice, c.det_alice), c.side_dark(c.bob, c.det_bob)
-    return {
-        "eta_a": eA, "eta_b": eB, "dark_a": dA, "dark_b": dB,
-        "singles_a": th.singles_prob(s.pair_prob, eA, dA, s.statistics),
-        "singles_b": th.singles_prob(s.pair_prob, eB, dB, s.statistics),
-        "coincidence": th.coincidence_prob(s.pair_prob, eA, eB, dA, dB, s.statistics),
-        "accidental": th.accidental_prob(s.pair_prob, eA, eB, dA, dB, s.statistics),
-    }
-
-
 # --------------------------------------------------------------------------
 # public entry points
 # --------------------------------------------------------------------------
@@ -441,75 +426,3 @@ def parse_run(d, section="run"):
                       f"{section}.seed")
     chunk = check_int(f"{section}.chunk_blocks", d.get("chunk_blocks", 1), 1, 4096)
     return pulses, seed, chunk
-
-
-def run_entanglement(scenario):
-    """Run an entanglement scenario given as a plain dict of TOML sections.
-
-    ``[protocol] type`` selects "bbm92" | "e91" (:mod:`qchannel.protocols.bbm92`)
-    or "teleportation" (:mod:`qchannel.protocols.teleportation`).  Returns a
-    result with ``to_dict()``.  Every key is validated (ValueError naming
-    ``section.key``)."""
-    if not isinstance(scenario, dict):
-        raise ValueError("a scenario must be a table of sections")
-    proto = check_table("protocol", scenario.get("protocol", {}))
-    kind = check_choice("protocol.type", proto.get("type", "bbm92"),
-                        ("bbm92", "e91", "teleportation"))
-    if kind == "teleportation":
-        from qchannel.protocols.teleportation import run_teleportation
-        return run_teleportation(scenario)
-    from qchannel.protocols.bbm92 import run_qkd
-    return run_qkd(scenario)
-
-
-def _loss_series(x, name, n=None):
-    """Transmittance array from an array of transmittances or a loss in dB."""
-    if isinstance(x, (int, float)) and not isinstance(x, bool):
-        loss = check_real(f"{name}_loss_db", x, 0.0, 1000.0)
-        return None if n is None else np.full(n, 10.0 ** (-loss / 10.0))
-    arr = np.asarray(x, dtype=float)
-    if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr < 0) \
-            or np.any(arr > 1):
-        raise ValueError(f"{name} transmittance series must be a 1-D array of values in [0, 1]")
-    return arr
-
-
-def dual_downlink(scenario, transmittance_a, transmittance_b, bin_duration_s):
-    """Satellite source, two downlinks (Yin et al., Science 356, 1140 (2017)).
-
-    ``transmittance_a``/``transmittance_b``: per-time-bin transmittances of
-    the two links (arrays, e.g. from :mod:`qchannel.freespace`) or constant
-    losses in dB.  ``bin_duration_s``: duration of each bin.  The scenario's
-    [channel] must not give losses (the series replaces them); [run] pulses
-    is derived as bins x bin slots.  Returns the BBM92/E91 result, whose
-    ``per_bin`` lists coincidences (pair rate) and S over the pass."""
-    from qchannel.protocols.bbm92 import (PostprocessEnt, QKDProtocolConfig, analyse)
-    scenario = dict(scenario)
-    bin_duration_s = check_real("bin_duration_s", bin_duration_s, 0.0, lo_open=True)
-    n = None
-    for x in (transmittance_a, transmittance_b):
-        if not isinstance(x, (int, float)):
-            n = len(np.asarray(x))
-    run = dict(check_table("run", scenario.get("run", {})))
-    if n is None:
-        n = 1
-    cfg = EntangledLinkConfig.from_sections(scenario.get("source"), scenario.get("channel"),
-                                            scenario.get("detector"))
-    ta = _loss_series(transmittance_a, "alice", n)
-    tb = _loss_series(transmittance_b, "bob", n)
-    if len(ta) != len(tb):
-        raise ValueError(f"the two transmittance series differ in length ({len(ta)} vs {len(tb)})")
-    bin_slots = max(1, int(round(bin_duration_s * cfg.source.rep_rate_hz)))
-    run["pulses"] = bin_slots * len(ta)
-    pulses, seed, chunk = parse_run(run)
-    proto = QKDProtocolConfig.from_dict(scenario.get("protocol", {}))
-    post = PostprocessEnt.from_dict(scenario.get("postprocess", {}))
-    aa, pa, ab, pb, *_ = proto.settings()
-    model = EntangledLinkModel(cfg, aa, pa, ab, pb, pulses, bin_slots=bin_slots, eta_a=ta,
-                               eta_b=tb, eve_fraction=proto.eve_intercept_fraction)
-    rec = model.simulate(seed, chunk)
-    res = analyse(rec, model, proto, post, seed, scenario=scenario)
-    res.per_bin["pair_rate_hz"] = [c / bin_duration_s for c in res.per_bin["coincidences"]]
-    res.per_bin["loss_db_a"] = (-10 * np.log10(np.maximum(ta, 1e-300))).tolist()
-    res.per_bin["loss_db_b"] = (-10 * np.log10(np.maximum(tb, 1e-300))).tolist()
-    return res

@@ -148,7 +148,9 @@ class EveConfig:
         )
 
     def to_dict(self):
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        # only the keys of this attack, so that from_dict(to_dict()) round-trips
+        return {k: v for k, v in asdict(self).items()
+                if v is not None and self.attack in _ONLY.get(k, (self.attack,))}
 
 
 # --------------------------------------------------------------------------

@@ -32,16 +32,20 @@ def build_link(scenario, seed=None):
 
 
 def simulate(scenario=None, seed=None, pulses=None, progress=None, keys_out=None):
-    """Monte Carlo of the scenario's link followed by sifting and finite-key
-    estimation.  ``seed`` and ``pulses`` override the scenario's [run] values
-    (``pulses`` applies to fiber links only: a pass sets its own length).
-    Returns a result whose ``to_dict()`` is the CLI's JSON report; with real
-    error correction (``postprocess.ec``) ``keys_out`` is a directory that
-    receives both final keys as packed binary files."""
+    """Monte Carlo of a decoy-BB84 scenario's link followed by sifting,
+    finite-key estimation and post-processing.  ``seed`` and ``pulses``
+    override the scenario's [run] values (``pulses`` applies to fiber links
+    only: a pass sets its own length).  Returns a result whose ``to_dict()``
+    is the CLI's JSON report; with real error correction (``postprocess.ec``)
+    ``keys_out`` is a directory that receives both final keys as packed
+    binary files.  Other jobs: :func:`run_scenario`."""
     from qchannel.scenario import Scenario
 
     if scenario is None:
         scenario = Scenario()
+    if not isinstance(scenario, Scenario):
+        raise ValueError(f"simulate() runs decoy-BB84 scenarios; this is a {scenario.job} "
+                         f"scenario: use qchannel.run_scenario")
     overrides = {}
     if seed is not None:
         overrides["run.seed"] = check_seed(seed)
@@ -52,6 +56,14 @@ def simulate(scenario=None, seed=None, pulses=None, progress=None, keys_out=None
         overrides["run.pulses"] = pulses
     if overrides:
         scenario = scenario.replace(**overrides)
+    if keys_out is not None:
+        check_keys_out(scenario, keys_out)
+    if scenario.eve is not None:
+        import dataclasses
+
+        from qchannel.eve import simulate_with_eve
+
+        return simulate_with_eve(dataclasses.replace(scenario, eve=None), scenario.eve)
     run = scenario.run
     link, n_pulses, series = build_link(scenario)
     report_slots = None
@@ -63,12 +75,10 @@ def simulate(scenario=None, seed=None, pulses=None, progress=None, keys_out=None
         counts.add(record)
     result = build_result(counts, scenario, run.seed)
     if keys_out is not None:
-        if result.keys is None:
-            raise ValueError("--keys-out needs real error correction: set [postprocess] ec = "
-                             "\"cascade\" or \"ldpc\"")
         from qchannel.postprocess.pipeline import write_keys
 
-        write_keys(result.keys, keys_out)
+        if result.keys is not None:
+            write_keys(result.keys, keys_out)
     if series is not None:
         result.bins = pass_bins(counts, series, scenario, report_slots)
         result.pass_summary = {
@@ -83,63 +93,51 @@ def simulate(scenario=None, seed=None, pulses=None, progress=None, keys_out=None
     return result
 
 
-def run_file(path=None, seed=None, pulses=None, progress=None, keys_out=None):
-    """Run whatever a scenario file describes (decoy BB84 over fiber or free
-    space, an entanglement protocol, a repeater chain, a trusted-node network)
-    and return a result with ``to_dict()``.  ``seed``/``pulses`` override the
-    file where they apply."""
-    from qchannel.scenario import load_scenario, read_toml, scenario_kind
+def check_keys_out(scenario, keys_out):
+    """Before any work: ``--keys-out`` needs real error correction, no Eve,
+    and a directory that can be created and written."""
+    from qchannel.outputs import check_output_dir
 
-    if path is None:
-        return simulate(None, seed=seed, pulses=pulses, progress=progress, keys_out=keys_out)
-    data = read_toml(path)
-    kind = scenario_kind(data)
-    if kind == "decoy-bb84":
-        if "eve" in data:
-            from qchannel.eve import simulate_with_eve, split_eve
-            from qchannel.scenario import Scenario
+    if getattr(scenario, "job", None) != "decoy-bb84":
+        raise ValueError(f"--keys-out applies to decoy-bb84 scenarios, not to a "
+                         f"{getattr(scenario, 'job', '?')} scenario")
+    if scenario.postprocess.ec == "estimate":
+        raise ValueError("--keys-out needs real error correction: set [postprocess] ec = "
+                         "\"cascade\" or \"ldpc\"")
+    if scenario.eve is not None:
+        raise ValueError("--keys-out is not available with an [eve] section")
+    check_output_dir(keys_out, "--keys-out")
 
-            if keys_out is not None:
-                raise ValueError("--keys-out is not available with an [eve] section")
-            tables, eve = split_eve(data)
-            return simulate_with_eve(Scenario.from_dict(tables), eve, seed=seed, pulses=pulses)
-        return simulate(load_scenario(path), seed=seed, pulses=pulses, progress=progress,
-                        keys_out=keys_out)
-    if keys_out is not None:
-        raise ValueError(f"--keys-out applies to decoy-BB84 scenarios, not to a {kind} scenario")
-    if pulses is not None and kind != "entanglement":
-        raise ValueError(f"--pulses does not apply to a {kind} scenario")
-    if kind == "repeater":
-        from qchannel.protocols.repeater import run_repeater
 
-        section = dict(data["repeater"]) if isinstance(data["repeater"], dict) else data["repeater"]
-        if seed is not None and isinstance(section, dict):
-            section["seed"] = check_seed(seed)
-        extra = sorted(set(data) - {"repeater"})
-        if extra:
-            raise ValueError(f"[{extra[0]}] is not a known section of a repeater scenario")
-        return run_repeater(section)
-    if kind == "network":
-        from qchannel.network import TrustedNodeNetwork
+def run_scenario(scenario, progress=None, keys_out=None):
+    """Run a validated scenario of any job through the registry."""
+    from qchannel import jobs
 
-        extra = sorted(set(data) - {"network"})
-        if extra:
-            raise ValueError(f"[{extra[0]}] is not a known section of a network scenario")
-        return TrustedNodeNetwork.from_dict(data["network"]).end_to_end()
-    from qchannel.entangled import run_entanglement
+    job = jobs.job_for(scenario)
+    if keys_out is not None and not job.writes_keys:
+        raise ValueError(f"--keys-out applies to decoy-bb84 scenarios, not to a {job.name} "
+                         f"scenario")
+    return job.run(scenario, progress=progress, keys_out=keys_out)
 
-    run = dict(data.get("run", {})) if isinstance(data.get("run", {}), dict) else data["run"]
+
+def with_overrides(scenario, seed=None, pulses=None):
+    """The scenario with ``[run] seed`` / ``pulses`` replaced (validated by
+    the job's schema, which says where they do not apply)."""
+    over = {}
     if seed is not None:
-        run["seed"] = check_seed(seed)
-    if "satellite" in data:
-        if pulses is not None:
-            raise ValueError("--pulses does not apply to a satellite pass: the pass sets the pulses")
-        from qchannel.dual_downlink import run_dual_downlink
-
-        return run_dual_downlink({**data, "run": run})
+        over["run.seed"] = seed
     if pulses is not None:
-        run["pulses"] = pulses
-    return run_entanglement({**data, "run": run})
+        over["run.pulses"] = pulses
+    return scenario.replace(**over) if over else scenario
+
+
+def run_file(path=None, seed=None, pulses=None, progress=None, keys_out=None):
+    """Run whatever job a scenario file names in ``[protocol] type`` and
+    return a result with ``to_dict()``.  ``seed``/``pulses`` override [run]."""
+    from qchannel import jobs
+
+    scenario = with_overrides(jobs.load(path), seed, pulses)
+    return run_scenario(scenario, progress=progress, keys_out=keys_out)
 
 
 def pass_bins(counts, series, scenario, report_slots):

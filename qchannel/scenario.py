@@ -1,11 +1,18 @@
-"""Scenarios: TOML files with sections [source], [channel], [detector], [run],
-[postprocess], validated into parameter objects.
+"""Scenarios: TOML files validated into parameter objects.
+
+``[protocol] type`` names the job (:mod:`qchannel.jobs`); this module holds
+what every job's schema shares (reading TOML, dotted keys, the table-backed
+scenario base, the ``[run]`` section) and the decoy-BB84 scenario with its
+sections [protocol], [source], [channel], [detector], [run], [postprocess].
 
 Every key is checked: an unknown key, a wrong type or an out-of-range value
 raises ``ValueError`` naming ``section.key`` and the allowed range.
 """
+import copy
 import math
+import re
 from dataclasses import asdict, dataclass, field
+from typing import ClassVar
 
 from qchannel.channels import FiberChannel
 from qchannel.freespace import CHANNEL_TYPES as FREE_SPACE_TYPES
@@ -107,7 +114,28 @@ class _ChannelSection:
     from_dict = staticmethod(channel_from_dict)
 
 
+@dataclass(frozen=True)
+class ProtocolSection:
+    """``[protocol]`` of a decoy-BB84 scenario: only its ``type``."""
+
+    type: str = "decoy-bb84"
+
+    KEYS = ("type",)
+
+    def __post_init__(self):
+        check_choice("protocol.type", self.type, ("decoy-bb84",))
+
+    @classmethod
+    def from_dict(cls, d, section="protocol"):
+        reject_unknown(section, d, cls.KEYS)
+        return cls(**d)
+
+    def to_dict(self):
+        return asdict(self)
+
+
 SECTIONS = {
+    "protocol": ProtocolSection,
     "source": DecoyBB84Source,
     "channel": _ChannelSection,
     "detector": DetectorSet,
@@ -116,80 +144,242 @@ SECTIONS = {
 }
 
 
-@dataclass(frozen=True)
-class Scenario:
-    """A complete link: what is sent, through what, detected how, simulated how."""
+# --------------------------------------------------------------------------
+# dotted keys: "channel.length_km", "channel.bob.loss_db", "network.links[2].length_km"
+# --------------------------------------------------------------------------
+_PART = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
 
-    source: DecoyBB84Source = field(default_factory=DecoyBB84Source)
-    channel: object = field(default_factory=FiberChannel)
-    detector: DetectorSet = field(default_factory=DetectorSet)
-    run: RunConfig = field(default_factory=RunConfig)
-    postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
+
+def _parts(key):
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"{key!r} is not a known key: use section.key")
+    parts = []
+    for part in key.split("."):
+        m = _PART.match(part)
+        if not m:
+            raise ValueError(f"{key!r} is not a known key: use section.key "
+                             f"(e.g. channel.length_km or network.links[0].length_km)")
+        parts.append((m.group(1), None if m.group(2) is None else int(m.group(2))))
+    if len(parts) < 2:
+        raise ValueError(f"{key!r} is not a known key: use section.key")
+    return parts
+
+
+def set_dotted(tables, key, value):
+    """Set a dotted key in nested scenario tables (in place); missing tables
+    are created, a list index must exist."""
+    node = tables
+    parts = _parts(key)
+    for i, (name, index) in enumerate(parts):
+        last = i == len(parts) - 1
+        if not isinstance(node, dict):
+            raise ValueError(f"{key} is not a scenario key: "
+                             f"{'.'.join(p for p, _ in parts[:i])} is not a table")
+        if index is None:
+            if last:
+                node[name] = value
+                return
+            node = node.setdefault(name, {})
+            continue
+        seq = node.get(name)
+        if not isinstance(seq, list) or not 0 <= index < len(seq):
+            raise ValueError(f"{key} is not a scenario key: {name}[{index}] does not exist")
+        if last:
+            seq[index] = value
+            return
+        node = seq[index]
+
+
+def get_dotted(tables, key, default=None):
+    """The value of a dotted key in nested tables, or ``default``."""
+    node = tables
+    for name, index in _parts(key):
+        if not isinstance(node, dict) or name not in node:
+            return default
+        node = node[name]
+        if index is not None:
+            if not isinstance(node, list) or not 0 <= index < len(node):
+                return default
+            node = node[index]
+    return node
+
+
+class ScenarioBase:
+    """What every job's scenario offers: ``to_dict()`` (plain tables that
+    ``from_dict`` accepts again), ``replace(**dotted)`` (a validated copy)
+    and ``value(dotted)`` (a validated value, for sweep points)."""
+
+    job: ClassVar[str] = None
+
+    def replace(self, **dotted):
+        """A validated copy with dotted keys replaced, e.g.
+        ``replace(**{"channel.length_km": 80})``."""
+        tables = self.to_dict()
+        for key, value in dotted.items():
+            set_dotted(tables, key, value)
+        return type(self).from_dict(tables)
+
+    def value(self, key):
+        return get_dotted(self.to_dict(), key)
+
+
+class TableScenario(ScenarioBase):
+    """A scenario kept as its TOML tables, validated by the job's ``parse``
+    (which returns the parsed configuration, ``self.config``).
+
+    Subclasses set ``job``, ``SECTIONS`` (allowed sections), ``parse(tables)``
+    and ``run_config(tables, config)`` (a :class:`RunSection`)."""
+
+    SECTIONS: ClassVar[tuple] = ()
+
+    def __init__(self, tables, config, run):
+        self._tables = tables
+        self.config = config
+        self.run = run
 
     @classmethod
     def from_dict(cls, d):
         if not isinstance(d, dict):
             raise ValueError("a scenario must be a table of sections")
-        unknown = sorted(set(d) - set(SECTIONS))
+        unknown = sorted(set(d) - set(cls.SECTIONS))
         if unknown:
-            raise ValueError(f"[{unknown[0]}] is not a known section; allowed sections: "
-                             f"{', '.join(SECTIONS)}")
+            raise ValueError(f"[{unknown[0]}] is not a known section of a {cls.job} scenario; "
+                             f"allowed sections: {', '.join(cls.SECTIONS)}")
+        for name, section in d.items():
+            if not isinstance(section, dict):
+                raise ValueError(f"{name} must be a section ([{name}]), not {section!r}")
+        tables = cls.normalize(copy.deepcopy(d))
+        tables.setdefault("protocol", {}).setdefault("type", cls.job)
+        config = cls.parse(tables)
+        return cls(tables, config, cls.run_config(tables, config))
+
+    @classmethod
+    def normalize(cls, tables):
+        """The canonical form of the tables (e.g. a legacy key moved to [run])."""
+        return tables
+
+    @classmethod
+    def parse(cls, tables):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def run_config(cls, tables, config):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def default(cls):
+        return cls.from_dict({})
+
+    def to_dict(self):
+        return copy.deepcopy(self._tables)
+
+    def without(self, *sections):
+        """The tables without some sections (for the protocol entry points)."""
+        return {k: copy.deepcopy(v) for k, v in self._tables.items() if k not in sections}
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other._tables == self._tables
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self._tables!r})"
+
+
+@dataclass(frozen=True)
+class RunSection:
+    """The [run] values every job shares: the seed, and the pulses (trials)
+    where the job has them (None where its size is set elsewhere)."""
+
+    seed: int
+    pulses: int = None
+
+
+def reject_run_pulses(tables, job, instead):
+    """For jobs whose size is not a pulse count: a clear error for run.pulses."""
+    run = tables.get("run", {})
+    if "pulses" in run:
+        raise ValueError(f"run.pulses does not apply to a {job} scenario: {instead}")
+
+
+@dataclass(frozen=True)
+class Scenario(ScenarioBase):
+    """A decoy-BB84 link: what is sent, through what, detected how, simulated how."""
+
+    job: ClassVar[str] = "decoy-bb84"
+
+    protocol: ProtocolSection = field(default_factory=ProtocolSection)
+    source: DecoyBB84Source = field(default_factory=DecoyBB84Source)
+    channel: object = field(default_factory=FiberChannel)
+    detector: DetectorSet = field(default_factory=DetectorSet)
+    run: RunConfig = field(default_factory=RunConfig)
+    postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
+    eve: object = None   # qchannel.eve.EveConfig: the link is attacked
+
+    @classmethod
+    def from_dict(cls, d):
+        if not isinstance(d, dict):
+            raise ValueError("a scenario must be a table of sections")
+        unknown = sorted(set(d) - set(SECTIONS) - {"eve"})
+        if unknown:
+            raise ValueError(f"[{unknown[0]}] is not a known section of a decoy-bb84 scenario; "
+                             f"allowed sections: {', '.join(SECTIONS)}")
         parts = {}
         for name, kind in SECTIONS.items():
             section = d.get(name, {})
             if not isinstance(section, dict):
                 raise ValueError(f"{name} must be a section ([{name}]), not {section!r}")
             parts[name] = kind.from_dict(section, name)
+        if "eve" in d:
+            from qchannel.eve import EveConfig
+
+            parts["eve"] = EveConfig.from_dict(d["eve"], "eve")
         return cls(**parts)
 
+    @classmethod
+    def default(cls):
+        return cls()
+
     def to_dict(self):
-        return {name: getattr(self, name).to_dict() for name in SECTIONS}
+        d = {name: getattr(self, name).to_dict() for name in SECTIONS}
+        if self.eve is not None:
+            d["eve"] = self.eve.to_dict()
+        return d
 
     @property
     def is_free_space(self):
         return isinstance(self.channel, FreeSpaceChannel)
 
-    def replace(self, **dotted):
-        """A copy with dotted keys replaced, e.g. ``replace(**{"channel.length_km": 80})``."""
-        d = self.to_dict()
-        for key, value in dotted.items():
-            section, _, name = key.partition(".")
-            if section not in d or not name:
-                raise ValueError(f"{key} is not a known key: use section.key "
-                                 f"with a section in {', '.join(SECTIONS)}")
-            d[section][name] = value
-        return Scenario.from_dict(d)
-
 
 def read_toml(path):
-    """The raw tables of a scenario file, with one-line errors."""
+    """The raw tables of a scenario file, with one-line errors naming the file."""
+    import os
+
+    if os.path.isdir(path):
+        raise ValueError(f"scenario file {path} is a directory, not a TOML file")
     try:
         with open(path, "rb") as f:
-            return tomllib.load(f)
-    except (FileNotFoundError, IsADirectoryError):
+            raw = f.read()
+    except FileNotFoundError:
         raise ValueError(f"scenario file {path} does not exist") from None
+    except OSError as err:
+        raise ValueError(f"scenario file {path} cannot be read: {err.strerror or err}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        hint = (" (it looks like UTF-16: save it as UTF-8)"
+                if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "")
+        raise ValueError(f"scenario file {path} is not UTF-8 text: byte {err.start} "
+                         f"cannot be decoded{hint}") from None
+    if "\x00" in text:
+        raise ValueError(f"scenario file {path} is not a text file (it holds NUL bytes)")
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"scenario file {path} is not valid TOML: {err}") from None
 
 
-def scenario_kind(data):
-    """Which job a scenario file describes: "decoy-bb84" (prepare and measure),
-    "entanglement" (BBM92, E91, teleportation), "repeater" or "network"."""
-    if "repeater" in data:
-        return "repeater"
-    if "network" in data:
-        return "network"
-    protocol = data.get("protocol", {})
-    source = data.get("source", {})
-    if (isinstance(protocol, dict) and protocol.get("type") in ("bbm92", "e91", "teleportation")) \
-            or (isinstance(source, dict) and source.get("type") == "spdc"):
-        return "entanglement"
-    return "decoy-bb84"
-
-
 def load_scenario(path=None):
-    """Read and validate a decoy-BB84 scenario TOML file; ``None`` gives the
-    default scenario."""
-    if path is None:
-        return Scenario()
-    return Scenario.from_dict(read_toml(path))
+    """Read and validate a scenario file of any job (see :mod:`qchannel.jobs`);
+    ``None`` gives the default scenario (decoy BB84 over 50 km of fiber)."""
+    from qchannel import jobs
+
+    return jobs.load(path)

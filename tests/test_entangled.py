@@ -1,4 +1,4 @@
-"""SPDC link Monte Carlo against its closed forms (entanglement_theory).
+"""SPDC link Monte Carlo against its closed forms (qchannel.theory.entanglement).
 
 Statistical checks: 4 sigma at fixed seeds (counts: Poisson sigma)."""
 import math
@@ -6,9 +6,11 @@ import math
 import numpy as np
 import pytest
 
-from qchannel import entanglement_theory as th
-from qchannel.entangled import (FLAG_ACCIDENTAL, EntangledLinkConfig, EntangledLinkModel,
-                                dual_downlink, expected_rates, run_entanglement)
+from qchannel.theory import entanglement as th
+from qchannel.dual_downlink import dual_downlink
+from qchannel.entangled import FLAG_ACCIDENTAL, EntangledLinkConfig, EntangledLinkModel
+from qchannel.jobs.entanglement import run_entanglement
+from qchannel.theory.entanglement import expected_rates
 
 SIG = 4.0
 Z2 = ([0.0, math.pi / 4], [0.5, 0.5])

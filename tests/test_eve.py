@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from qchannel.entangled import run_entanglement
+from qchannel.jobs.entanglement import run_entanglement
 from qchannel.eve import EveConfig, attack_tables, simulate_with_eve, split_eve
 from qchannel.scenario import Scenario
 

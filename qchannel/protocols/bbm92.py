@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qchannel import entanglement_theory as th
+from qchannel.theory import entanglement as th
 from qchannel.params import check_choice, check_prob, check_real, reject_unknown
 from qchannel.protocols.finite_key import binary_entropy, ec_leakage_estimate
 
@@ -253,16 +253,15 @@ def analyse(rec, model, proto, post, seed, scenario=None):
               "s_low": s_low, "leak_ec_bits": leak}
     fk.update(eps_sec=post.eps_sec, eps_cor=post.eps_cor, f_ec=post.f_ec)
     c = model.config
-    from qchannel.entangled import expected_rates
     exp_c = exp_a = 0.0
     eta_a, eta_b = model.eta_series
     for g in range(G):
         n_slots = min(model.bin_slots, model.pulses - g * model.bin_slots)
-        er = expected_rates(c, None if eta_a is None else eta_a[g],
+        er = th.expected_rates(c, None if eta_a is None else eta_a[g],
                             None if eta_b is None else eta_b[g])
         exp_c += er["coincidence"] * n_slots
         exp_a += er["accidental"] * n_slots
-    er0 = expected_rates(c)
+    er0 = th.expected_rates(c)
     T0 = th.werner_T(c.source.visibility)
     theory = {"chsh_s_werner": th.chsh_werner(c.source.visibility)}
     if eta_a is None and eta_b is None and c.alice.drift_time_s is None and c.bob.drift_time_s is None:
@@ -286,12 +285,12 @@ def analyse(rec, model, proto, post, seed, scenario=None):
 
 
 def th_flags():
-    from qchannel.entangled import FLAG_ACCIDENTAL
+    from qchannel._core.entangled import FLAG_ACCIDENTAL
     return {"accidental": FLAG_ACCIDENTAL}
 
 
 def run_qkd(sections, eta_a=None, eta_b=None):
-    """BBM92/E91 from a dict of sections (see :func:`qchannel.entangled.run_entanglement`)."""
+    """BBM92/E91 from a dict of sections (the job `bbm92`/`e91`: :mod:`qchannel.jobs.entanglement`)."""
     from qchannel.entangled import EntangledLinkConfig, EntangledLinkModel, parse_run
     allowed = {"source", "channel", "detector", "protocol", "run", "postprocess"}
     unknown = sorted(set(sections) - allowed)

@@ -335,6 +335,8 @@ class RepeaterResult:
 
     def to_dict(self):
         return {
+            "protocol": "repeater-chain",
+            "seed": self.config.seed,
             "segments": self.config.segments,
             "success_prob": self.config.success_prob,
             "attempt_time_s": self.config.attempt_time_s,

@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from qchannel import entanglement_theory as th
-from qchannel.entangled import run_entanglement
+from qchannel.theory import entanglement as th
+from qchannel.jobs.entanglement import run_entanglement
 from qchannel.protocols.bbm92 import bbm92_key_length
 
 SIG = 4.0

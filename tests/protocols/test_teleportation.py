@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from qchannel import entanglement_theory as th
-from qchannel.entangled import run_entanglement
+from qchannel.theory import entanglement as th
+from qchannel.jobs.entanglement import run_entanglement
 from qchannel.protocols.teleportation import run_teleportation
 
 

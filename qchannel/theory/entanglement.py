@@ -314,3 +314,20 @@ def teleportation_bloch(visibility=1.0, hom_visibility=1.0, channel=None, memory
 
 
 CLASSICAL_FIDELITY = 2.0 / 3.0
+
+
+def expected_rates(config, transmittance_a=None, transmittance_b=None):
+    """Closed-form per-slot singles, coincidence and accidental probabilities of
+    an SPDC link (``qchannel.entangled.EntangledLinkConfig``); optional arm
+    transmittances replace the channels' constant ones (one time bin of a pass)."""
+    c, s = config, config.source
+    eA = c.side_eta(c.alice, c.det_alice, transmittance_a)
+    eB = c.side_eta(c.bob, c.det_bob, transmittance_b)
+    dA, dB = c.side_dark(c.alice, c.det_alice), c.side_dark(c.bob, c.det_bob)
+    return {
+        "eta_a": eA, "eta_b": eB, "dark_a": dA, "dark_b": dB,
+        "singles_a": singles_prob(s.pair_prob, eA, dA, s.statistics),
+        "singles_b": singles_prob(s.pair_prob, eB, dB, s.statistics),
+        "coincidence": coincidence_prob(s.pair_prob, eA, eB, dA, dB, s.statistics),
+        "accidental": accidental_prob(s.pair_prob, eA, eB, dA, dB, s.statistics),
+    }

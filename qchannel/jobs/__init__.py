@@ -1,0 +1,138 @@
+"""The job registry: ``[protocol] type`` names the job a scenario describes.
+
+Every job type registers one :class:`Job`: its schema (a scenario class
+with ``from_dict``/``to_dict``/``replace``, validated before any work), its
+run, its text report and, where one exists, its analytic twin.  The CLI,
+:func:`load`, :func:`qchannel.simulate`, sweeps and theory all go through
+here; nothing is guessed from which sections a file happens to hold.
+
+Adding a job: write ``qchannel/jobs/<name>.py`` that builds a ``Job`` and
+calls :func:`register`, and add the module to ``_JOB_MODULES``.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+from qchannel.params import check_table
+
+DEFAULT_JOB = "decoy-bb84"
+
+# Modules that register jobs, imported on first use (keeps ``import qchannel`` cheap).
+_JOB_MODULES = (
+    "qchannel.jobs.decoy_bb84",
+    "qchannel.jobs.entanglement",
+    "qchannel.jobs.teleportation",
+    "qchannel.jobs.repeater",
+    "qchannel.jobs.network",
+)
+
+# Sections that once selected a job by their presence: a clear error instead of a guess.
+_LEGACY_SECTIONS = {"repeater": "repeater-chain", "network": "trusted-node-network",
+                    "satellite": "bbm92"}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job type.
+
+    ``schema.from_dict(tables)`` validates a whole scenario (every check that
+    can be made before the work) and returns a scenario with ``to_dict()``,
+    ``replace(**dotted)`` and ``run`` (its [run] section: ``seed``, ``pulses``).
+    ``run(scenario, progress=None, keys_out=None)`` returns a result with
+    ``to_dict()``.  ``theory(scenario, decoy)`` returns a JSON-able dict or is
+    None.  ``report(d)`` formats a result dict as text.  ``headline`` lists
+    the result fields a sweep puts first; ``sweep_skip`` the bulky per-bin
+    fields it leaves out of its rows (they stay in ``qchannel run --json``)."""
+
+    name: str
+    summary: str
+    schema: type
+    run: Callable
+    report: Callable
+    theory: Callable | None = None
+    theory_report: Callable | None = None
+    headline: tuple = ()
+    sweep_skip: tuple = ()
+    writes_keys: bool = False
+    optimize: Callable | None = None
+    extra: dict = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, Job] = {}
+_loaded = False
+
+
+def register(job: Job) -> Job:
+    if job.name in _REGISTRY:
+        raise RuntimeError(f"job {job.name!r} is registered twice")
+    _REGISTRY[job.name] = job
+    return job
+
+
+def _load_all():
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for mod in _JOB_MODULES:
+            importlib.import_module(mod)
+
+
+def names() -> tuple:
+    """The registered job names, in registration order."""
+    _load_all()
+    return tuple(_REGISTRY)
+
+
+def get(name) -> Job:
+    """The job called ``name`` (ValueError naming the allowed ones)."""
+    _load_all()
+    if name not in _REGISTRY:
+        raise ValueError(f"protocol.type = {name!r} must be one of "
+                         f"{', '.join(map(repr, _REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def job_name(tables) -> str:
+    """The job a scenario's tables name in ``[protocol] type`` (default decoy-bb84)."""
+    if not isinstance(tables, dict):
+        raise ValueError("a scenario must be a table of sections")
+    protocol = check_table("protocol", tables.get("protocol", {}))
+    if "type" not in protocol:
+        for section, job in _LEGACY_SECTIONS.items():
+            if section in tables:
+                raise ValueError(f"a scenario with a [{section}] section needs [protocol] "
+                                 f"type = \"{job}\" (the job is never guessed)")
+    name = protocol.get("type", DEFAULT_JOB)
+    if not isinstance(name, str):
+        raise ValueError(f"protocol.type = {name!r} must be a string naming the job")
+    return name
+
+
+def job_of(tables) -> Job:
+    return get(job_name(tables))
+
+
+def from_dict(tables):
+    """Validate scenario tables through their job's schema."""
+    return job_of(tables).schema.from_dict(tables)
+
+
+def load(path=None):
+    """Read and validate a scenario file (any job); ``None`` gives the
+    default scenario (decoy BB84 over 50 km of fiber)."""
+    if path is None:
+        return get(DEFAULT_JOB).schema.default()
+    from qchannel.scenario import read_toml
+
+    try:
+        return from_dict(read_toml(path))
+    except ValueError as err:
+        msg = str(err)
+        raise ValueError(msg if str(path) in msg else f"{path}: {msg}") from None
+
+
+def job_for(scenario) -> Job:
+    """The job of a validated scenario object."""
+    return get(scenario.job)

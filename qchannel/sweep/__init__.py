@@ -1,0 +1,255 @@
+"""Parameter sweeps: one scenario, a grid of overrides, any executor.
+
+>>> from qchannel import load_scenario
+>>> from qchannel.sweep import sweep
+>>> df = sweep(load_scenario("link.toml"),
+...            {"channel.length_km": [0, 50, 100], "detector.efficiency": [0.1, 0.2]},
+...            seed=7, pulses=10**8, out="results.parquet")
+
+* The grid maps dotted scenario keys to lists of values; the sweep runs the
+  cartesian product, in the grid's order (first key slowest).  Every point's
+  scenario is validated before anything is submitted.
+* Each point's seed is ``derive_seed(root, Purpose.SWEEP, *key)`` where the key
+  is the point's sorted ``(dotted key, validated value)`` pairs: the same point
+  gets the same seed whatever the executor, the number of workers, the grid's
+  order or which other points the grid holds.
+* Work goes to any ``concurrent.futures.Executor``: a local process pool (the
+  default), ``dask.distributed.Client(...).get_executor()``,
+  ``mpi4py.futures.MPIPoolExecutor()``.  What travels is :func:`run_point`, a
+  top-level function, and plain dicts.
+* With ``out``, only the driver writes: each finished point becomes one small
+  JSON part file in ``out + ".parts/"`` (written to a temporary name in that
+  directory, then ``os.replace``d, named by a hash of the point key, so a point
+  is never stored twice).  At the end the table is written atomically to
+  ``out`` (Parquet) and the parts are removed.  ``resume=True`` reads both and
+  skips every finished point.  Killing the driver or a worker loses no
+  finished point.  A point whose worker died (``BrokenProcessPool``, dask's
+  ``KilledWorker``) is resubmitted up to ``max_retries`` times; a broken local
+  process pool is replaced by a fresh one.
+"""
+import collections
+import math
+import queue
+from numbers import Integral, Real
+
+from qchannel.sweep.executors import (SerialExecutor, _hint, _replacement, _window,  # noqa: F401
+                                      _worker_lost, local_pool, make_executor)
+from qchannel.sweep.grid import (_describe, check_grid, expand, parse_grid,  # noqa: F401
+                                 parse_values, point_key, point_seed)
+from qchannel.sweep.progress import _Progress
+from qchannel.sweep.store import FORMAT, META_KEY, Store, read_meta  # noqa: F401
+
+DECOYS = ("infinite", "vacuum-weak", "none")
+
+
+def _flatten(d, prefix="", out=None, skip=("scenario",)):
+    out = {} if out is None else out
+    for k, v in d.items():
+        if k in skip and not prefix:
+            continue
+        name = f"{prefix}{k}"
+        if isinstance(v, dict):
+            _flatten(v, name + ".", out, ())
+        elif isinstance(v, (list, tuple)) and v and all(isinstance(x, dict) for x in v):
+            for i, x in enumerate(v):
+                _flatten(x, f"{name}[{i}].", out, ())
+        elif isinstance(v, (list, tuple)):
+            out[name] = list(v)
+        else:
+            out[name] = v
+    return out
+
+
+def _plob(scenario):
+    """PLOB bound of a decoy-BB84 fiber scenario (None elsewhere)."""
+    from qchannel import theory
+
+    ch = getattr(scenario, "channel", None)
+    if getattr(scenario, "job", None) != "decoy-bb84" or getattr(ch, "type", None) != "fiber":
+        return None
+    try:
+        eta = theory.channel_transmittance(ch.length_km, ch.attenuation_db_per_km,
+                                           ch.extra_loss_db)
+        v = float(theory.plob_bound(eta))
+    except (AttributeError, ValueError, ZeroDivisionError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def run_point(task):
+    """Run one sweep point (a plain dict from :func:`expand`) through its
+    job; returns a plain dict of scalars (the job's headline fields first,
+    then the rest of its report, nested keys dotted, bulky per-bin series
+    left out).  Top-level and picklable for any executor."""
+    from qchannel import jobs
+
+    sc = jobs.from_dict(task["scenario"])
+    job = jobs.job_for(sc)
+    if task["mode"] == "theory":
+        kwargs = {"decoy": task["decoy"]} if job.name == "decoy-bb84" else {}
+        d = job.theory(sc, **kwargs)
+        return _flatten(d, skip=("intensities", "bins") + job.sweep_skip)
+    d = job.run(sc).to_dict()
+    row = {k: d.get(k) for k in job.headline}
+    if job.name == "decoy-bb84":
+        row["plob_per_pulse"] = _plob(sc)
+    for k, v in _flatten(d, skip=("scenario",) + job.sweep_skip).items():
+        row.setdefault(k, v)
+    return row
+
+
+def _table(points, rows):
+    import pandas as pd
+
+    records = []
+    for p in points:
+        rec = dict(p["point"])
+        res = rows[p["key"]]
+        for k, v in res.items():
+            if k not in rec and k != "point_key" and k not in p["point"]:
+                rec[k] = v
+        rec["point_key"] = p["key"]
+        records.append(rec)
+    df = pd.DataFrame.from_records(records)
+    if "seed" in df.columns:
+        df["seed"] = df["seed"].astype("uint64")
+    return df
+
+
+def sweep(scenario, grid, seed=None, executor=None, out=None, resume=False, theory=False,
+          pulses=None, progress=None, decoy="infinite", max_retries=3):
+    """Run ``scenario`` at every point of ``grid``; returns a pandas DataFrame,
+    one row per point in grid order: the grid columns, the result's scalar
+    fields (nested ones dotted: ``ec.leaked_bits``, ``intensities[0].gain``,
+    ``finite_key.s_x1``), ``plob_per_pulse``, ``seed`` (Monte Carlo) and
+    ``point_key``.
+
+    Any job of the registry sweeps (:mod:`qchannel.jobs`): the grid's keys
+    are validated by the job's schema at every point, and the rows hold that
+    job's report fields (``secret_key_bits``, ``chsh_s``, ``waiting_time_mean``...).
+    ``theory=True`` evaluates the job's analytic twin instead (``decoy``
+    applies to decoy BB84).
+    ``executor``: a ``concurrent.futures.Executor`` (not shut down here) or a
+    spec string for :func:`make_executor`; ``None`` means a local process
+    pool with one worker per core (Monte Carlo) or ``"serial"`` (theory, whose
+    points take ~1 ms, less than a round trip to a worker).
+    ``progress``: None (a bar on a terminal), False, True, or ``f(done, total)``.
+    """
+    if decoy not in DECOYS:
+        raise ValueError(f"decoy = {decoy!r} must be one of {', '.join(map(repr, DECOYS))}")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, Integral) or max_retries < 0:
+        raise ValueError(f"max_retries = {max_retries!r} must be an integer >= 0")
+    theory = bool(theory)
+    from qchannel import jobs
+
+    job = jobs.job_for(scenario)
+    if theory and job.theory is None:
+        raise ValueError(f"--theory: the {job.name} job has no closed form")
+    if pulses is not None and not theory:
+        if isinstance(pulses, bool) or not isinstance(pulses, Real):
+            raise ValueError(f"pulses = {pulses!r} must be an integer >= 1")
+    points = expand(scenario, grid, seed=seed, pulses=None if theory else pulses, theory=theory)
+    from qchannel.rng import check_seed
+
+    root = None if theory else check_seed(scenario.run.seed if seed is None else seed, "seed")
+    meta = {
+        "format": FORMAT,
+        "mode": "theory" if theory else "mc",
+        "decoy": decoy if theory else None,
+        "seed": root,
+        "pulses": None if theory else (int(pulses) if pulses is not None else None),
+        "scenario": scenario.to_dict(),
+        "grid_keys": [k for k in grid],
+    }
+    if out is not None:
+        from qchannel.outputs import check_output_file
+
+        check_output_file(out, "out")
+    close = None
+    if executor is None:
+        executor = "serial" if theory else "local"
+    if isinstance(executor, str):
+        executor, close = make_executor(executor)   # a bad spec fails before anything is written
+    store = None
+    rows = {}
+    try:
+        if out is not None:
+            store = Store(out, meta)
+            if store.exists() and not resume:
+                raise ValueError(f"{store.out} (or {store.parts}) already exists: resume it "
+                                 f"(resume=True, --resume) or remove it")
+            if resume:
+                rows = store.load()
+                wanted = {p["key"] for p in points}
+                extra = [k for k in rows if k not in wanted]
+                if extra:
+                    raise ValueError(f"{store.out} holds {len(extra)} point(s) outside this grid "
+                                     f"(e.g. {extra[0]}): use another out file")
+            store.begin()
+    except BaseException:
+        if close is not None:
+            close()
+        raise
+    todo = [i for i, p in enumerate(points) if p["key"] not in rows]
+    mode = meta["mode"]
+    tasks = {i: {"scenario": points[i]["scenario"], "mode": mode, "decoy": decoy} for i in todo}
+
+    owned = []  # replacement pools we created
+    bar = _Progress(progress, len(points), len(points) - len(todo))
+    pending = {}
+    finished = queue.Queue()  # futures, put by their done-callbacks: O(1) per point
+    waiting = collections.deque(todo)
+    attempts = {}
+    current = executor
+    try:
+        window = _window(executor)
+
+        def fill():
+            while waiting and len(pending) < window:
+                i = waiting.popleft()
+                fut = current.submit(run_point, tasks[i])
+                pending[fut] = i
+                fut.add_done_callback(finished.put)
+
+        fill()
+        while pending:
+            fut = finished.get()
+            i = pending.pop(fut)
+            try:
+                res = fut.result()
+            except BaseException as err:
+                if not _worker_lost(err):
+                    desc = _describe(points[i]["point"])
+                    if isinstance(err, ValueError):
+                        raise ValueError(f"sweep point {desc}: {err}") from err
+                    raise
+                attempts[i] = attempts.get(i, 0) + 1
+                if attempts[i] > max_retries:
+                    raise RuntimeError(f"sweep point {_describe(points[i]['point'])}: its "
+                                       f"worker was lost {attempts[i]} times "
+                                       f"({type(err).__name__}); giving up{_hint(err)}") from err
+                fresh = _replacement(current)
+                if fresh is not None:
+                    owned.append(fresh)
+                    current = fresh
+                waiting.appendleft(i)
+                fill()
+                continue
+            key = points[i]["key"]
+            rows[key] = res
+            if store is not None:
+                store.put(key, res)
+            bar.update()
+            fill()
+    finally:
+        bar.close()
+        for f in pending:
+            f.cancel()
+        for ex in owned:
+            ex.shutdown(wait=True, cancel_futures=True)
+        if close is not None:
+            close()
+    df = _table(points, rows)
+    if store is not None:
+        store.finish(df)
+    return df
