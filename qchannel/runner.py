@@ -20,6 +20,9 @@ def build_link(scenario, seed=None):
     """(LinkModel, pulses, series) for a scenario.  Free-space links get one
     segment of constant transmittance and background per time bin."""
     src = scenario.source
+    if scenario.eve is not None:          # Eve on the fiber: an attacked link (qchannel.eve)
+        from qchannel.eve import attacked_link
+        return attacked_link(scenario), scenario.run.pulses or scenario.run.DEFAULT_PULSES, None
     series = channel_series(scenario, scenario.run.seed if seed is None else seed)
     if series is None:
         pulses = scenario.run.pulses or scenario.run.DEFAULT_PULSES
@@ -58,10 +61,14 @@ def simulate(scenario=None, seed=None, pulses=None, progress=None, keys_out=None
     if series is not None:
         report_slots = max(1, int(round(run.report_bin_s * scenario.source.rep_rate_hz)))
     counts = DecoyCounts(len(scenario.source.intensities), bin_slots=report_slots,
-                         keep_sifted=scenario.postprocess.ec != "estimate")
+                         keep_sifted=scenario.postprocess.ec != "estimate",
+                         eve_keep_bits=scenario.eve.max_hash_bits if scenario.eve else 0)
     for record in link.blocks(n_pulses, run.seed, progress=progress):
         counts.add(record)
     result = build_result(counts, scenario, run.seed)
+    if scenario.eve is not None:
+        from qchannel.eve import add_eve_knowledge
+        add_eve_knowledge(result, counts, scenario)
     if keys_out is not None:
         if result.keys is None:
             raise ValueError("--keys-out needs real error correction: set [postprocess] ec = "
@@ -95,14 +102,6 @@ def run_file(path=None, seed=None, pulses=None, progress=None, keys_out=None):
     data = read_toml(path)
     kind = scenario_kind(data)
     if kind == "decoy-bb84":
-        if "eve" in data:
-            from qchannel.eve import simulate_with_eve, split_eve
-            from qchannel.scenario import Scenario
-
-            if keys_out is not None:
-                raise ValueError("--keys-out is not available with an [eve] section")
-            tables, eve = split_eve(data)
-            return simulate_with_eve(Scenario.from_dict(tables), eve, seed=seed, pulses=pulses)
         return simulate(load_scenario(path), seed=seed, pulses=pulses, progress=progress,
                         keys_out=keys_out)
     if keys_out is not None:

@@ -11,6 +11,7 @@ from qchannel.channels import FiberChannel
 from qchannel.freespace import CHANNEL_TYPES as FREE_SPACE_TYPES
 from qchannel.freespace import FreeSpaceChannel
 from qchannel.detectors import DetectorSet
+from qchannel.eve import EveConfig
 from qchannel.params import (check_choice, check_int, check_prob, check_real,
                              reject_unknown)
 from qchannel.rng import SEED_MAX
@@ -125,25 +126,31 @@ class Scenario:
     detector: DetectorSet = field(default_factory=DetectorSet)
     run: RunConfig = field(default_factory=RunConfig)
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
+    eve: EveConfig = None        # an [eve] section: the link is attacked (qchannel.eve)
 
     @classmethod
     def from_dict(cls, d):
         if not isinstance(d, dict):
             raise ValueError("a scenario must be a table of sections")
-        unknown = sorted(set(d) - set(SECTIONS))
+        unknown = sorted(set(d) - set(SECTIONS) - {"eve"})
         if unknown:
             raise ValueError(f"[{unknown[0]}] is not a known section; allowed sections: "
-                             f"{', '.join(SECTIONS)}")
+                             f"{', '.join(SECTIONS)}, eve")
         parts = {}
         for name, kind in SECTIONS.items():
             section = d.get(name, {})
             if not isinstance(section, dict):
                 raise ValueError(f"{name} must be a section ([{name}]), not {section!r}")
             parts[name] = kind.from_dict(section, name)
+        if "eve" in d:
+            parts["eve"] = EveConfig.from_dict(d["eve"])
         return cls(**parts)
 
     def to_dict(self):
-        return {name: getattr(self, name).to_dict() for name in SECTIONS}
+        out = {name: getattr(self, name).to_dict() for name in SECTIONS}
+        if self.eve is not None:
+            out["eve"] = self.eve.to_dict()
+        return out
 
     @property
     def is_free_space(self):
