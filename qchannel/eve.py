@@ -1,4 +1,17 @@
-"""Eavesdroppers on a weak-coherent-pulse decoy-BB84 fiber link.
+"""Eavesdroppers on a weak-coherent-pulse decoy-BB84 fiber link: an attacked link.
+
+An ``[eve]`` section turns the scenario's link into an
+:class:`AttackedLinkModel`, which keeps the contract of
+:class:`qchannel.link.LinkModel` (``blocks(pulses, seed)`` yields
+:class:`~qchannel.link.DetectionRecord`\\ s).  Only the primary clicks come
+from the attack kernel (:mod:`qchannel._core.attacks`); the honest link's
+compiled detector pass then applies dead time, afterpulses and squashing, and
+the decoy-BB84 protocol runs unchanged: sifting, Lim et al. (2014) finite
+key, error correction (estimate, cascade, ldpc), verification and privacy
+amplification.  The records also carry, per event, whether Eve knows Alice's
+bit and her guess of it; :func:`add_eve_knowledge` turns their tally into
+the report keys ``eve``, ``eve_known_sifted_bits``, ``eve_knowledge``,
+``eve_info_final_key`` and ``single_intensity_analyses``.
 
 Configuration: the ``[eve]`` section (:class:`EveConfig`); every key is
 validated and a bad value raises ``ValueError`` naming ``eve.key``.
@@ -53,12 +66,14 @@ states, i.e. Poisson photon numbers)
   photon with probability 1 - exp(-mu t T1) whatever Bob sees: she knows that
   fraction of the sifted bits of intensity mu, exactly.
 
-Detector model inside the attack kernel: dark counts, misalignment, active or
-passive basis choice, double clicks squashed to a random bit, afterpulses as
-in the transport kernel (per primary click, delay 1 + Exp(tau) gates, no
-cascade; an afterpulse-only slot draws its class, bases and bit as in a slot
-without a click, and Eve has no information about it).  Dead time is not
-modelled: a scenario with ``detector.dead_time_ns > 0`` is rejected.
+Detector model: the attack tables give Bob's primary clicks (dark counts,
+misalignment, active or passive basis choice); dead time, afterpulses and
+squashing are the transport kernel's detector pass, the same code as the
+honest link (:func:`qchannel._core.transport.detector_pass`).  An
+afterpulse-only slot draws its class (P(k | no primary click) of the
+attacked link), bases and bit as the honest link does, and Eve has no
+information about it.  Dead time only removes clicks: Eve's knowledge of a
+slot that keeps a click is unchanged.
 
 Eve's knowledge, measured: per sifted (X-X) event the simulation knows whether
 Eve knows the key bit (Alice's bit; error correction makes Bob's equal to it)
@@ -70,28 +85,31 @@ privacy amplification her knowledge is not computable in general; reported:
   independent parities of the final key are fixed by what she knows (exact
   bound, no assumption on the hash); ``secure_by_count`` = l <= n - k.
 * on short runs (n <= ``max_hash_bits``): Eve's guess string is hashed with
-  the same Toeplitz matrix as Alice's key (seed bits: Philox stream (run
-  seed, PRIVACY_AMPLIFICATION, 0), as :func:`privacy_amplify`) and the
-  final-key bits she gets right are counted; ~l/2 (sigma sqrt(l)/2) is what
-  a secure key gives -- but also what most insecure ones give (a hashed bit
-  is a parity of ~n/2 key bits), so the bound above is the real test.
+  the pipeline's Toeplitz matrix (:func:`qchannel.postprocess.privacy_amplify`
+  seeded as :func:`qchannel.postprocess.pipeline.amplify`) and the final-key
+  bits she gets right are counted -- against the real final key when error
+  correction ran.  ~l/2 (sigma sqrt(l)/2) is what a secure key gives -- but
+  also what most insecure ones give (a hashed bit is a parity of ~n/2 key
+  bits), so the bound above is the real test.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from qchannel import rng as _rng
+from qchannel._core import attacks as _attacks
+from qchannel._core import transport as _transport
 from qchannel.channels import FiberChannel
-from qchannel.link import (FLAG_AFTERPULSE, FLAG_BASIS_TIE, FLAG_DOUBLE_CLICK,
-                           BLOCK_SLOTS, DetectionRecord)
+from qchannel.link import BLOCK_SLOTS, DetectionRecord
 from qchannel.params import check_choice, check_int, check_prob, check_real, reject_unknown
 from qchannel.protocols.finite_key import binary_entropy
 
-__all__ = ["ATTACKS", "EveConfig", "EveResult", "attack_tables", "simulate_with_eve",
-           "gf2_toeplitz_hash", "split_eve", "run_eve_file"]
+__all__ = ["ATTACKS", "EveConfig", "attack_tables", "expected_stats", "AttackedLinkModel",
+           "attacked_link", "add_eve_knowledge", "simulate_with_eve", "run_eve_file"]
 
 ATTACKS = ("intercept-resend", "pns", "beam-splitting")
 _ONLY = {"basis": ("intercept-resend",), "resend": ("intercept-resend",),
@@ -148,9 +166,9 @@ class EveConfig:
         )
 
     def to_dict(self):
-        # only the keys of this attack, so that from_dict(to_dict()) round-trips
+        """The keys that apply to this attack (``from_dict`` reads them back)."""
         return {k: v for k, v in asdict(self).items()
-                if v is not None and self.attack in _ONLY.get(k, (self.attack,))}
+                if v is not None and self.attack in _ONLY.get(k, ATTACKS)}
 
 
 # --------------------------------------------------------------------------
@@ -209,15 +227,12 @@ def _poisson(mean, n):
     return math.exp(-mean + n * math.log(mean) - math.lgamma(n + 1)) if mean > 0 else float(n == 0)
 
 
-def _geometry(eve, channel, detector):
+def _geometry(eve, channel):
     if not isinstance(channel, FiberChannel):
         raise ValueError("[eve] needs a fiber channel (channel.type = 'fiber')")
     if eve.position_km > channel.length_km:
         raise ValueError(f"eve.position_km = {eve.position_km} is out of range: must be <= "
                          f"channel.length_km = {channel.length_km}")
-    if detector.dead_time_ns > 0.0:
-        raise ValueError(f"detector.dead_time_ns = {detector.dead_time_ns} is not modelled by "
-                         "the attack kernel: use 0 with an [eve] section")
     a = channel.attenuation_db_per_km
     t1 = 10.0 ** (-a * eve.position_km / 10.0)
     t2_fiber = 10.0 ** (-a * (channel.length_km - eve.position_km) / 10.0)
@@ -293,7 +308,7 @@ def attack_tables(eve, source, channel, detector):
     """Every combination (class, Alice's basis, Bob's basis, latent, Bob's
     click pattern != 0) with its probability per slot, and per-class P(no
     click).  Returns a dict of NumPy arrays and the attack's parameters."""
-    t1, t2_fiber, t2 = _geometry(eve, channel, detector)
+    t1, t2_fiber, t2 = _geometry(eve, channel)
     eta, pdc, e = detector.efficiency, detector.dark_count_prob, channel.misalignment
     n_det = detector.n_detectors
     px = source.key_basis_prob
@@ -329,7 +344,9 @@ def attack_tables(eve, source, channel, detector):
             cols[key].append(v)
     t = {k: np.asarray(v) for k, v in cols.items()}
     p_event = float(t["prob"].sum())
-    cdf = np.cumsum(t["prob"]) / p_event if p_event > 0 else np.ones(len(t["prob"]))
+    cum = np.cumsum(t["prob"])
+    # Normalised by its own last entry: non-decreasing, ending exactly at 1.
+    cdf = np.minimum(cum / cum[-1], 1.0) if cum[-1] > 0 else np.ones(len(cum))
     cdf[-1] = 1.0
     info = {"t1": t1, "t2": t2, "latents": names}
     if pns is not None:
@@ -373,225 +390,127 @@ def _outcomes(pat, b, n_det):
 
 
 # --------------------------------------------------------------------------
-# simulation
+# the attacked link
 # --------------------------------------------------------------------------
 def _child(seed, name):
     return _rng.derive_seed(seed, _rng.Purpose.EVE, name)
 
 
-def _squash(mask, b_basis, rand_bit, rand_basis, n_det):
-    """Bob's basis and bit from the detector mask (detector frame)."""
-    flags = np.zeros(len(mask), np.uint8)
-    if n_det == 4:
-        p0, p1 = mask & 3, mask >> 2
-        tie = (p0 > 0) & (p1 > 0)
-        b_basis = np.where(tie, rand_basis, np.where(p0 > 0, 0, 1)).astype(np.uint8)
-        flags[tie] |= FLAG_BASIS_TIE
-        pair = np.where(b_basis == 0, p0, p1)
-    else:
-        pair = mask & 3
-    dbl = pair == 3
-    flags[dbl] |= FLAG_DOUBLE_CLICK
-    bit = np.where(dbl, rand_bit, pair >> 1).astype(np.uint8)
-    return b_basis, bit, flags
+class AttackedLinkModel:
+    """Source, channel and detectors with Eve on the fiber: the contract of
+    :class:`qchannel.link.LinkModel` (``blocks``, ``simulate``), records with
+    ``eve_known`` and ``eve_guess`` filled.
+
+    Per fixed block of ``BLOCK_SLOTS`` slots: the attack kernel draws the
+    slots with a primary click and their combination (class, bases, Eve's
+    outcome, Bob's click pattern); the transport kernel's detector pass
+    applies dead time and afterpulses (state carried from block to block) and
+    squashing; the slots without a click get their classes from a
+    multinomial.  Streams: events, detector pass and multinomial from the
+    child seed (seed, EVE, "attack-kernel"), Eve's random guesses from
+    (seed, EVE, "eve-guess"), each per block, so the records are the same
+    whatever ``chunk_blocks``."""
+
+    def __init__(self, source, channel, detector, eve):
+        if isinstance(eve, dict):
+            eve = EveConfig.from_dict(eve)
+        if not isinstance(eve, EveConfig):
+            raise ValueError(f"eve must be an EveConfig or an [eve] table, not {eve!r}")
+        self.source, self.channel, self.detector, self.eve = source, channel, detector, eve
+        self._tables = attack_tables(eve, source, channel, detector)   # validates the geometry
+
+    def tables(self, total_slots=None):
+        """The attack tables (see :func:`attack_tables`); the same for any run length."""
+        return self._tables
+
+    def blocks(self, pulses, seed, chunk_blocks=1, progress=None):
+        """Yield one DetectionRecord per chunk of ``chunk_blocks`` fixed blocks."""
+        seed = _rng.check_seed(seed)
+        pulses = check_int("pulses", pulses, 1, 2**56)
+        chunk_blocks = check_int("chunk_blocks", chunk_blocks, 1)
+        t, src, det = self._tables, self.source, self.detector
+        K, n_det, rep = len(src.intensities), det.n_detectors, src.rep_rate_hz
+        ev_seed, guess_seed = _child(seed, "attack-kernel"), _child(seed, "eve-guess")
+        cls_of = t["k"].astype(np.uint8)
+        a_of, b_of = t["a"].astype(np.uint8), t["b"].astype(np.uint8)
+        pat = t["pat"].astype(np.uint8)
+        # Alice's frame -> detectors: bit 1 swaps the detectors within each pair.
+        clicks_of = np.stack([pat, ((pat & 5) << 1) | ((pat & 10) >> 1)]).astype(np.uint8)
+        known_of, rel_of = t["known"].astype(np.uint8), t["guess"].astype(np.uint8)
+        noclick = np.ascontiguousarray(t["noclick"], dtype=float)
+        seg_start = np.array([0, pulses], dtype=np.int64)
+        state = _transport.DetectorState()
+        n_blocks = -(-pulses // BLOCK_SLOTS)
+        pending = []
+        for b in range(n_blocks):
+            start = b * BLOCK_SLOTS
+            n = min(BLOCK_SLOTS, pulses - start)
+            off, combo, a_bit = _attacks.run_block(ev_seed, b, n, t["p_event"], t["cdf"],
+                                                   t["p_event"] * n)
+            slot = off + start
+            out = _transport.detector_pass(
+                ev_seed, b, start, n, slot, cls_of[combo], a_of[combo], a_bit, b_of[combo],
+                clicks_of[a_bit, combo], seg_start, noclick[None, :], n_det,
+                src.key_basis_prob, det.afterpulse_prob, det.afterpulse_tau_gates(rep),
+                det.dead_gates(rep), pulses, state)
+            ap_only = out[7][0]
+            sent = (np.bincount(cls_of[combo], minlength=K) + ap_only
+                    + _attacks.sent_rest(ev_seed, b, n - len(slot) - int(ap_only.sum()), noclick))
+            known, guess = self._eve(out[0], out[3], slot, combo, known_of, rel_of, guess_seed, b)
+            pending.append(DetectionRecord(*out[:7], sent, first_slot=start, n_slots=n,
+                                           eve_known=known, eve_guess=guess))
+            if len(pending) == chunk_blocks or b == n_blocks - 1:
+                yield pending[0] if len(pending) == 1 else DetectionRecord.concatenate(pending)
+                pending = []
+            if progress is not None:
+                progress(start + n, pulses)
+
+    @staticmethod
+    def _eve(out_slot, alice_bit, slot, combo, known_of, rel_of, guess_seed, block):
+        """Eve's knowledge and guess of Alice's bit for each recorded event.
+        Events keep the slot of their primary click; afterpulse-only slots
+        (no primary click) are unknown to her and get a random guess."""
+        m = len(out_slot)
+        known = np.zeros(m, np.uint8)
+        rel = np.full(m, RANDOM, np.uint8)
+        if len(slot):
+            i = np.minimum(np.searchsorted(slot, out_slot), len(slot) - 1)
+            primary = slot[i] == out_slot
+            known[primary] = known_of[combo[i[primary]]]
+            rel[primary] = rel_of[combo[i[primary]]]
+        coin = _rng.bits(guess_seed, _rng.Purpose.EVE, block, m + 1)[:m]
+        guess = np.where(rel == SAME, alice_bit, np.where(rel == FLIP, alice_bit ^ 1, coin))
+        return known, guess.astype(np.uint8)
+
+    def simulate(self, pulses, seed, chunk_blocks=1):
+        """The whole run as one DetectionRecord (for tests and small runs)."""
+        return DetectionRecord.concatenate(self.blocks(pulses, seed, chunk_blocks))
 
 
-def _afterpulses(slot, mask, p_ap, tau, n_det, seed, block, total):
-    """(slot, detector) of the afterpulses triggered by these primary clicks."""
-    if p_ap <= 0.0 or len(slot) == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    u = _rng.uniform(_child(seed, "ap-trigger"), _rng.Purpose.DETECTOR, block, len(slot) * n_det)
-    u = u.reshape(len(slot), n_det)
-    hit = ((mask[:, None] >> np.arange(n_det)) & 1).astype(bool) & (u < p_ap)
-    ev, det = np.nonzero(hit)
-    delay = np.ones(len(ev), np.int64)
-    if tau > 0.0 and len(ev):
-        v = _rng.uniform(_child(seed, "ap-delay"), _rng.Purpose.DETECTOR, block, len(ev))
-        delay += np.floor(-tau * np.log(v)).astype(np.int64)
-    s = slot[ev] + delay
-    keep = s < total
-    return s[keep], det[keep]
-
-
-class _EveStats:
-    """Sifted (X-X) bits per class: how many, how many Eve knows, how many of
-    her guesses match Alice's / Bob's bit; optionally the bits themselves."""
-
-    def __init__(self, K, keep_limit):
-        self.n = np.zeros(K, np.int64)
-        self.known = np.zeros(K, np.int64)
-        self.right_alice = np.zeros(K, np.int64)
-        self.right_bob = np.zeros(K, np.int64)
-        self.keep_limit = keep_limit
-        self.parts = []
-        self.kept = 0
-        self.keeping = keep_limit > 0
-
-    def add(self, cls, a_bit, b_bit, known, guess, K):
-        bc = lambda m: np.bincount(cls[m], minlength=K)  # noqa: E731
-        everything = np.ones(len(cls), bool)
-        self.n += bc(everything)
-        self.known += bc(known)
-        self.right_alice += bc(guess == a_bit)
-        self.right_bob += bc(guess == b_bit)
-        if self.keeping:
-            self.kept += len(cls)
-            if self.kept > self.keep_limit:
-                self.keeping, self.parts = False, []
-            else:
-                self.parts.append((cls, a_bit, known, guess))
-
-    def arrays(self):
-        if not self.keeping:
-            return None
-        if not self.parts:
-            return tuple(np.empty(0, np.uint8) for _ in range(4))
-        return tuple(np.concatenate(x) for x in zip(*self.parts))
-
-
-class EveResult(dict):
-    """The result dict; ``to_dict()`` (a plain copy) as for every other
-    result, so the CLI can print it unchanged."""
-
-    def to_dict(self):
-        return dict(self)
-
-
-def simulate_with_eve(scenario, eve, seed=None, pulses=None):
-    """Decoy BB84 over the scenario's fiber link with Eve attacking.
-
-    ``eve``: an :class:`EveConfig` or a plain ``[eve]`` dict.  ``seed`` and
-    ``pulses`` override the scenario's [run] values.  Returns the decoy-BB84
-    result dict (``DecoyBB84Result.to_dict()`` keys; with 3 intensities the
-    Lim et al. 2014 finite key, otherwise the GLLP key of the signal class)
-    extended with ``eve``, ``eve_known_sifted_bits``, ``eve_knowledge``,
-    ``eve_info_final_key`` and ``single_intensity_analyses`` (naive and
-    GLLP analyses of the signal class)."""
-    from qchannel._core import attacks as _attacks
-    from qchannel.protocols.decoy_bb84 import DecoyCounts
-
-    if isinstance(eve, dict):
-        eve = EveConfig.from_dict(eve)
-    if scenario.is_free_space:
-        raise ValueError("[eve] needs a fiber channel (channel.type = 'fiber')")
-    seed = scenario.run.seed if seed is None else _rng.check_seed(seed)
-    total = int(pulses if pulses is not None else scenario.run.pulses or scenario.run.DEFAULT_PULSES)
-    total = check_int("run.pulses", total, 1, 2**56)
-    src, det = scenario.source, scenario.detector
-    K, n_det = len(src.intensities), det.n_detectors
-    tab = attack_tables(eve, src, scenario.channel, det)
-    ev_seed = _child(seed, "attack-kernel")
-    combo_class = np.ascontiguousarray(tab["k"].astype(np.int32))
-    px = src.key_basis_prob
-    p_ap = det.afterpulse_prob
-    tau = det.afterpulse_tau_gates(src.rep_rate_hz)
-    noclick_cdf = np.cumsum(tab["noclick"]) / tab["noclick"].sum()
-    counts = DecoyCounts(K)
-    stats = _EveStats(K, eve.max_hash_bits)
-    pending_s, pending_d = np.empty(0, np.int64), np.empty(0, np.int64)
-    n_blocks = -(-total // BLOCK_SLOTS)
-    for blk in range(n_blocks):
-        start = blk * BLOCK_SLOTS
-        n = min(BLOCK_SLOTS, total - start)
-        off, combo, x, sent = _attacks.run_block(ev_seed, blk, n, tab["p_event"], tab["cdf"],
-                                                 combo_class, tab["noclick"], tab["p_event"] * n)
-        slot = off + start
-        cls = tab["k"][combo].astype(np.uint8)
-        a_basis = tab["a"][combo].astype(np.uint8)
-        b_basis = tab["b"][combo].astype(np.uint8)
-        pat = tab["pat"][combo].astype(np.int64)
-        mask = np.where(x == 1, ((pat & 5) << 1) | ((pat & 10) >> 1), pat)
-        known = tab["known"][combo].astype(bool)
-        grel = tab["guess"][combo]
-        primary = mask.copy()
-        # afterpulses (no cascade): merge into primary slots or make new events
-        ap_s, ap_d = _afterpulses(slot, primary, p_ap, tau, n_det, ev_seed, blk, total)
-        ap_s, ap_d = np.concatenate([pending_s, ap_s]), np.concatenate([pending_d, ap_d])
-        now = ap_s < start + n
-        pending_s, pending_d = ap_s[~now], ap_d[~now]
-        ap_s, ap_d = ap_s[now], ap_d[now]
-        ap_flag = np.zeros(len(slot), bool)
-        if len(ap_s):
-            useq, inv = np.unique(ap_s, return_inverse=True)
-            ap_mask = np.zeros(len(useq), np.int64)
-            np.bitwise_or.at(ap_mask, inv, np.left_shift(1, ap_d))
-            pos = np.searchsorted(slot, useq)
-            hit = (pos < len(slot)) & (slot[np.minimum(pos, len(slot) - 1)] == useq)
-            hp = pos[hit]
-            ap_flag[hp] = (ap_mask[hit] & ~primary[hp]) != 0
-            mask[hp] |= ap_mask[hit]
-            new_s, new_m = useq[~hit], ap_mask[~hit]
-            m = len(new_s)
-            if m:
-                u = _rng.uniform(_child(seed, "ap-slot"), _rng.Purpose.DETECTOR, blk, 4 * m).reshape(4, m)
-                slot = np.concatenate([slot, new_s])
-                mask = np.concatenate([mask, new_m])
-                cls = np.concatenate([cls, np.searchsorted(noclick_cdf, u[0], side="right")
-                                      .clip(0, K - 1).astype(np.uint8)])
-                a_basis = np.concatenate([a_basis, (u[1] >= px).astype(np.uint8)])
-                x = np.concatenate([x, (u[2] < 0.5).astype(np.uint8)])
-                b_basis = np.concatenate([b_basis, (u[3] >= px).astype(np.uint8)])
-                known = np.concatenate([known, np.zeros(m, bool)])
-                grel = np.concatenate([grel, np.full(m, RANDOM, grel.dtype)])
-                ap_flag = np.concatenate([ap_flag, np.ones(m, bool)])
-                order = np.argsort(slot, kind="stable")
-                slot, mask, cls, a_basis, x, b_basis, known, grel, ap_flag = (
-                    v[order] for v in (slot, mask, cls, a_basis, x, b_basis, known, grel, ap_flag))
-        r = _rng.bits(_child(seed, "squash"), _rng.Purpose.DETECTOR, blk, 2 * len(slot) + 2)
-        b_basis, b_bit, flags = _squash(mask, b_basis, r[:len(slot)], r[len(slot):2 * len(slot)],
-                                        n_det)
-        flags[ap_flag] |= FLAG_AFTERPULSE
-        counts.add(DetectionRecord(slot, cls, a_basis, x, b_basis, b_bit, flags, sent,
-                                   first_slot=start, n_slots=n))
-        sift = (a_basis == 0) & (b_basis == 0)
-        g = grel[sift]
-        rb = _rng.bits(_child(seed, "eve-guess"), _rng.Purpose.EVE, blk, len(g) + 1)[:len(g)]
-        xa = x[sift]
-        guess = np.where(known[sift] | (g == SAME), xa, np.where(g == FLIP, xa ^ 1, rb)).astype(np.uint8)
-        stats.add(cls[sift].astype(np.int64), xa, b_bit[sift], known[sift], guess, K)
-
-    result = _analyse(counts, stats, scenario, src, seed)
-    exp = expected_stats(tab, K)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sx = exp["sifted_x"].sum()
-        sz = exp["sifted_z"].sum()
-        result["eve"] = {
-            "model": eve.attack, **eve.to_dict(), **tab["info"],
-            "detector_model": "dark counts, misalignment, squashing, afterpulses; no dead time",
-            "expected": {   # from the tables, without afterpulses
-                "gain_per_class": (exp["gain"] / np.asarray(src.intensity_probs)).tolist(),
-                "qber_x": float(exp["err_x"].sum() / sx) if sx else None,
-                "qber_z": float(exp["err_z"].sum() / sz) if sz else None,
-                "known_fraction": float(exp["known_x"].sum() / sx) if sx else None,
-                "known_fraction_per_class": (exp["known_x"] / exp["sifted_x"]).tolist(),
-            },
-        }
-    return result
+def attacked_link(scenario):
+    """The :class:`AttackedLinkModel` of a scenario with an ``[eve]`` section
+    (ValueError for a free-space channel or Eve beyond the fiber's end)."""
+    if scenario.eve is None:
+        raise ValueError("the scenario has no [eve] section")
+    return AttackedLinkModel(scenario.source, scenario.channel, scenario.detector, scenario.eve)
 
 
 # --------------------------------------------------------------------------
-# analyses and Eve's knowledge
+# Eve's knowledge, from the records' tally and the pipeline's real hash
 # --------------------------------------------------------------------------
-def gf2_toeplitz_hash(bits, seed_bits, out_len):
-    """Exact GF(2) product T @ bits with T[i, j] = seed_bits[i - j + n - 1]
-    (the convention of qchannel.postprocess.privacy).  Uses the compiled
-    ``toeplitz_hash`` when available, else a NumPy convolution (O(n out_len),
-    short keys only)."""
-    try:
-        from qchannel.postprocess.privacy import toeplitz_hash
-    except ImportError:  # pragma: no cover - fallback until the kernel is merged
-        toeplitz_hash = None
-    if toeplitz_hash is not None:
-        return toeplitz_hash(bits, seed_bits, out_len)
-    bits = np.asarray(bits, np.int64)
-    n = len(bits)
-    full = np.convolve(np.asarray(seed_bits, np.int64), bits)
-    return (full[n - 1:n - 1 + out_len] & 1).astype(np.uint8)
+def _pa_seed(seed):
+    # The seed of the Toeplitz matrix, as qchannel.postprocess.pipeline.amplify.
+    return _rng.derive_seed(seed, _rng.Purpose.PRIVACY_AMPLIFICATION)
 
 
-def _final_key_info(ell, n, k, seed, kept, select=None):
+def _final_key_info(ell, n, k, seed, kept, select=None, final_key=None):
     """Eve's knowledge of a final key of ``ell`` bits hashed from ``n`` sifted
-    bits of which she knows ``k``."""
+    bits of which she knows ``k``.  ``kept``: the tally's sifted bits (or
+    None); ``select``: only that intensity class; ``final_key``: Alice's real
+    final key (hashed from all ``n`` sifted bits) to hold Eve's hashed guess
+    against, else the hash of (Alice's bits xor Eve's guesses) is counted."""
+    from qchannel.postprocess.privacy import privacy_amplify
+
     ell, n, k = int(ell), int(n), int(k)
     out = {"final_key_bits": ell, "sifted_bits": n, "eve_known_sifted_bits": k,
            "unknown_sifted_bits": n - k,
@@ -607,19 +526,23 @@ def _final_key_info(ell, n, k, seed, kept, select=None):
         return out
     cls, alice, _, guess = kept
     if select is not None:
-        sel = cls == select
-        alice, guess = alice[sel], guess[sel]
-    seed_bits = _rng.bits(seed, _rng.Purpose.PRIVACY_AMPLIFICATION, 0, len(alice) + ell - 1)
-    wrong = gf2_toeplitz_hash(alice ^ guess, seed_bits, ell)   # T a + T g = T (a + g)
-    right = ell - int(wrong.sum())
+        alice, guess = alice[cls == select], guess[cls == select]
+    if ell > len(alice):
+        out["note"] = "final key longer than the sifted key: nothing to hash"
+        return out
+    if final_key is not None:      # T g against the real T a
+        right = int(np.count_nonzero(privacy_amplify(guess, ell, _pa_seed(seed)) == final_key))
+    else:                          # T a + T g = T (a + g)
+        right = ell - int(privacy_amplify(alice ^ guess, ell, _pa_seed(seed)).sum())
     sigma = math.sqrt(ell) / 2.0
     out.update(hashed=True, eve_correct_final_bits=right, correct_fraction=right / ell,
                expected_if_secure=ell / 2.0, sigma=sigma, z_score=(right - ell / 2.0) / sigma)
     return out
 
 
-def _single_intensity(counts, stats, src, pp, seed, kept):
-    """Naive (every pulse a single photon) and GLLP analyses of the signal class."""
+def _single_intensity(counts, src, pp, seed, kept):
+    """Naive (every pulse a single photon) and GLLP analyses of the signal
+    class alone: what a protocol without decoys would conclude."""
     from qchannel import theory
 
     n = int(counts.detections[0, 0, 0])
@@ -636,7 +559,7 @@ def _single_intensity(counts, stats, src, pp, seed, kept):
                                       qber_phase=ez, gain_phase=gain)) if det0 else 0.0
     gllp = max(0, math.floor(rate * sent))
     delta = float(theory.multi_photon_prob(mu)) / gain if gain else math.inf
-    k = int(stats.known[0])
+    k = int(counts.eve.known[0])
     return {
         "intensity": mu, "sifted_bits": n, "qber_x": ex, "qber_z": ez, "gain": gain,
         "naive": {"formula": "l = n (1 - 2 h(E_x)): every pulse treated as a single photon",
@@ -649,69 +572,83 @@ def _single_intensity(counts, stats, src, pp, seed, kept):
     }
 
 
-def _analyse(counts, stats, scenario, src, seed):
-    from qchannel.protocols.decoy_bb84 import build_result, intensity_table
-
-    kept = stats.arrays()
-    single = _single_intensity(counts, stats, src, scenario.postprocess, seed, kept)
-    if len(src.intensities) == 3:
-        d = build_result(counts, scenario, seed).to_dict()
-    else:
-        n_x = int(counts.n_basis(0).sum())
-        nz = int(counts.n_basis(1).sum())
-        ell = single["gllp"]["key_bits"] if len(src.intensities) == 1 else 0
-        reason = None if ell > 0 else (
-            "no positive GLLP key length" if len(src.intensities) == 1
-            else "the Lim et al. 2014 analysis needs exactly 3 intensities")
-        rep = src.rep_rate_hz
-        d = {"protocol": "decoy-bb84", "seed": seed, "pulses": int(counts.pulses),
-             "duration_s": counts.pulses / rep, "detections": int(counts.detections.sum()),
-             "double_clicks": counts.double_clicks,
-             "intensities": intensity_table(counts, src.intensities), "sifted_bits": n_x,
-             "qber": counts.m_basis(0).sum() / n_x if n_x else None,
-             "qber_z": counts.m_basis(1).sum() / nz if nz else None,
-             "ec": {"method": "estimate", "f_ec": scenario.postprocess.f_ec},
-             "secret_key_bits": int(ell), "key_rate_per_pulse": ell / counts.pulses,
-             "secret_key_rate_bps": ell / counts.pulses * rep, "aborted": ell <= 0,
-             "abort_reason": reason,
-             "finite_key": {"method": "GLLP, asymptotic, signal class (single intensity)"},
-             "scenario": scenario.to_dict()}
-    n, k = int(stats.n.sum()), int(stats.known.sum())
-    d["eve_known_sifted_bits"] = k
+def add_eve_knowledge(result, counts, scenario):
+    """Eve's measured knowledge into a decoy-BB84 result
+    (:func:`qchannel.protocols.decoy_bb84.build_result`) of an attacked link;
+    ``counts``: the :class:`~qchannel.protocols.decoy_bb84.DecoyCounts` fed
+    with its records.  Adds ``eve_known_sifted_bits``, ``eve_knowledge``,
+    ``eve_info_final_key``, ``single_intensity_analyses`` and ``eve`` (the
+    attack, its parameters and the tables' expectations) to ``result.to_dict()``."""
+    eve, src, seed = scenario.eve, scenario.source, result.seed
+    tally = counts.eve
+    kept = tally.kept()
+    n, k = int(tally.n.sum()), int(tally.known.sum())
+    d = {"eve_known_sifted_bits": k}
     d["eve_knowledge"] = {
         "sifted_bits": n, "known_bits": k,
         "known_fraction": k / n if n else None,
         "known_fraction_sigma": math.sqrt(max(k * (n - k), 1) / n) / n if n else None,
-        "correct_guesses_alice": int(stats.right_alice.sum()),
-        "correct_guesses_bob": int(stats.right_bob.sum()),
+        "correct_guesses_alice": int(tally.right_alice.sum()),
+        "correct_guesses_bob": int(tally.right_bob.sum()),
         "per_intensity": [{"sifted_bits": int(a), "known_bits": int(b),
                            "correct_guesses_alice": int(c)}
-                          for a, b, c in zip(stats.n, stats.known, stats.right_alice)],
+                          for a, b, c in zip(tally.n, tally.known, tally.right_alice)],
         "target": "Alice's sifted X-basis bit (= the reconciled key bit)",
     }
-    d["eve_info_final_key"] = _final_key_info(d["secret_key_bits"], n, k, seed, kept)
-    d["single_intensity_analyses"] = single
-    return EveResult(d)
+    keys = result.keys
+    if keys is not None and keys.frames_discarded:
+        # The final key was hashed from the verified frames only.
+        info = _final_key_info(result.secret_key_bits, n, k, seed, None)
+        if info["final_key_bits"] > 0:
+            info["note"] = "frames discarded by verification: guess string not hashed"
+    else:
+        final = keys.alice_key if keys is not None else None
+        info = _final_key_info(result.secret_key_bits, n, k, seed, kept, final_key=final)
+    d["eve_info_final_key"] = info
+    d["single_intensity_analyses"] = _single_intensity(counts, src, scenario.postprocess, seed,
+                                                       kept)
+    tab = attack_tables(eve, src, scenario.channel, scenario.detector)
+    exp = expected_stats(tab, len(src.intensities))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sx, sz = exp["sifted_x"].sum(), exp["sifted_z"].sum()
+        d["eve"] = {
+            "model": eve.attack, **{k: v for k, v in asdict(eve).items() if v is not None},
+            **tab["info"],
+            "detector_model": "dark counts, misalignment, squashing; afterpulses and dead "
+                              "time by the link's detector pass",
+            "expected": {   # from the tables: primary clicks, no afterpulses or dead time
+                "gain_per_class": (exp["gain"] / np.asarray(src.intensity_probs)).tolist(),
+                "qber_x": float(exp["err_x"].sum() / sx) if sx else None,
+                "qber_z": float(exp["err_z"].sum() / sz) if sz else None,
+                "known_fraction": float(exp["known_x"].sum() / sx) if sx else None,
+                "known_fraction_per_class": (exp["known_x"] / exp["sifted_x"]).tolist(),
+            },
+        }
+    result.eve_report = d
+    return result
 
 
 # --------------------------------------------------------------------------
-# scenario files with an [eve] section
+# conveniences (the runner does the work)
 # --------------------------------------------------------------------------
-def split_eve(data):
-    """(scenario tables without [eve], EveConfig or None) from the raw tables
-    of a scenario file.  Validates [eve] (ValueError naming ``eve.key``)."""
-    if "eve" not in data:
-        return data, None
-    rest = {k: v for k, v in data.items() if k != "eve"}
-    return rest, EveConfig.from_dict(data["eve"])
+def simulate_with_eve(scenario, eve, seed=None, pulses=None):
+    """``qchannel.simulate`` of ``scenario`` with ``eve`` (an
+    :class:`EveConfig` or an ``[eve]`` dict) attacking its link; returns the
+    report dict (``to_dict()``).  ``seed`` and ``pulses`` override [run]."""
+    from qchannel.runner import simulate
+
+    if isinstance(eve, dict):
+        eve = EveConfig.from_dict(eve)
+    return simulate(dataclasses.replace(scenario, eve=eve), seed=seed, pulses=pulses).to_dict()
 
 
 def run_eve_file(path, seed=None, pulses=None):
     """Run a decoy-BB84 scenario file that has an [eve] section; returns the
-    result dict of :func:`simulate_with_eve`."""
-    from qchannel.scenario import Scenario, read_toml
+    report dict."""
+    from qchannel.runner import simulate
+    from qchannel.scenario import load_scenario
 
-    data, eve = split_eve(read_toml(path))
-    if eve is None:
+    scenario = load_scenario(path)
+    if scenario.eve is None:
         raise ValueError(f"scenario file {path} has no [eve] section")
-    return simulate_with_eve(Scenario.from_dict(data), eve, seed=seed, pulses=pulses)
+    return simulate(scenario, seed=seed, pulses=pulses).to_dict()

@@ -25,7 +25,10 @@ class DetectionRecord:
 
     ``slot``: pulse index; ``intensity``: index into the source's intensities;
     bases: 0 = X (key basis), 1 = Z; ``flags``: FLAG_* bits.  ``sent`` counts
-    the pulses sent per intensity over the slots this record covers."""
+    the pulses sent per intensity over the slots this record covers.
+    An attacked link (:class:`qchannel.eve.AttackedLinkModel`) also fills
+    ``eve_known`` (1: Eve knows Alice's bit of this slot) and ``eve_guess``
+    (her guess of Alice's bit); an honest link leaves them None."""
 
     slot: np.ndarray
     intensity: np.ndarray
@@ -37,6 +40,8 @@ class DetectionRecord:
     sent: np.ndarray
     first_slot: int
     n_slots: int
+    eve_known: np.ndarray = None
+    eve_guess: np.ndarray = None
 
     def __len__(self):
         return len(self.slot)
@@ -49,6 +54,8 @@ class DetectionRecord:
     def concatenate(cls, records):
         records = list(records)
         fields = ("slot", "intensity", "alice_basis", "alice_bit", "bob_basis", "bob_bit", "flags")
+        if records[0].eve_known is not None:
+            fields += ("eve_known", "eve_guess")
         joined = {f: np.concatenate([getattr(r, f) for r in records]) for f in fields}
         return cls(**joined, sent=np.sum([r.sent for r in records], axis=0),
                    first_slot=records[0].first_slot, n_slots=sum(r.n_slots for r in records))

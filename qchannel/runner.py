@@ -20,6 +20,9 @@ def build_link(scenario, seed=None):
     """(LinkModel, pulses, series) for a scenario.  Free-space links get one
     segment of constant transmittance and background per time bin."""
     src = scenario.source
+    if scenario.eve is not None:          # Eve on the fiber: an attacked link (qchannel.eve)
+        from qchannel.eve import attacked_link
+        return attacked_link(scenario), scenario.run.pulses or scenario.run.DEFAULT_PULSES, None
     series = channel_series(scenario, scenario.run.seed if seed is None else seed)
     if series is None:
         pulses = scenario.run.pulses or scenario.run.DEFAULT_PULSES
@@ -58,22 +61,20 @@ def simulate(scenario=None, seed=None, pulses=None, progress=None, keys_out=None
         scenario = scenario.replace(**overrides)
     if keys_out is not None:
         check_keys_out(scenario, keys_out)
-    if scenario.eve is not None:
-        import dataclasses
-
-        from qchannel.eve import simulate_with_eve
-
-        return simulate_with_eve(dataclasses.replace(scenario, eve=None), scenario.eve)
     run = scenario.run
     link, n_pulses, series = build_link(scenario)
     report_slots = None
     if series is not None:
         report_slots = max(1, int(round(run.report_bin_s * scenario.source.rep_rate_hz)))
     counts = DecoyCounts(len(scenario.source.intensities), bin_slots=report_slots,
-                         keep_sifted=scenario.postprocess.ec != "estimate")
+                         keep_sifted=scenario.postprocess.ec != "estimate",
+                         eve_keep_bits=scenario.eve.max_hash_bits if scenario.eve else 0)
     for record in link.blocks(n_pulses, run.seed, progress=progress):
         counts.add(record)
     result = build_result(counts, scenario, run.seed)
+    if scenario.eve is not None:
+        from qchannel.eve import add_eve_knowledge
+        add_eve_knowledge(result, counts, scenario)
     if keys_out is not None:
         from qchannel.postprocess.pipeline import write_keys
 
@@ -94,8 +95,7 @@ def simulate(scenario=None, seed=None, pulses=None, progress=None, keys_out=None
 
 
 def check_keys_out(scenario, keys_out):
-    """Before any work: ``--keys-out`` needs real error correction, no Eve,
-    and a directory that can be created and written."""
+    """Before any work: ``--keys-out`` needs real error correction and a directory that can be created and written."""
     from qchannel.outputs import check_output_dir
 
     if getattr(scenario, "job", None) != "decoy-bb84":
@@ -104,8 +104,6 @@ def check_keys_out(scenario, keys_out):
     if scenario.postprocess.ec == "estimate":
         raise ValueError("--keys-out needs real error correction: set [postprocess] ec = "
                          "\"cascade\" or \"ldpc\"")
-    if scenario.eve is not None:
-        raise ValueError("--keys-out is not available with an [eve] section")
     check_output_dir(keys_out, "--keys-out")
 
 

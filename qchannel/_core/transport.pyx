@@ -478,3 +478,130 @@ def run_block(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_slot
     )
     buffer_free(&out)
     return result
+
+
+def detector_pass(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_slots,
+                  const int64_t[::1] slot not None, const uint8_t[::1] cls not None,
+                  const uint8_t[::1] a_basis not None, const uint8_t[::1] a_bit not None,
+                  const uint8_t[::1] b_basis not None, const uint8_t[::1] clicks not None,
+                  const int64_t[::1] seg_start not None, const double[:, ::1] noclick_prob not None,
+                  int n_det, double key_basis_prob, double afterpulse_prob,
+                  double afterpulse_tau_gates, int64_t dead_gates, int64_t total_slots,
+                  DetectorState state not None):
+    """The sequential detector pass of :func:`run_block` on primary clicks
+    drawn elsewhere (e.g. by the attack kernel): dead time, afterpulses (state
+    carried from block to block in ``state``) and squashing, with the same
+    code and the same random stream (seed, DETECTOR, block).
+
+    ``slot``: the slots of block ``block`` (absolute, strictly increasing, in
+    [block_start, block_start + n_slots)) with at least one primary click;
+    ``clicks``: their primary clicks per detector (bit j = detector j, the
+    detector frame, non-zero); ``cls``, bases, ``a_bit``: the slot's
+    attributes (Bob's basis matters with active choice only).  Afterpulse-only
+    slots draw their class from ``noclick_prob[g]`` of their segment g
+    (``seg_start``: n_seg + 1 boundaries) and their bases with P(X) =
+    ``key_basis_prob``, as in :func:`run_block`.
+    Returns (slot, cls, a_basis, a_bit, b_basis, b_bit, flags, ap_only[n_seg, K]):
+    the records' events and the afterpulse-only slots per segment and class
+    (they belong to the pulses sent without a primary click)."""
+    cdef int64_t n = slot.shape[0]
+    cdef int n_seg = seg_start.shape[0] - 1
+    cdef int K = noclick_prob.shape[1]
+    cdef int64_t i
+    if n_det != 2 and n_det != 4:
+        raise ValueError(f"n_det = {n_det} must be 2 (active basis choice) or 4 (passive)")
+    if not (0 < K <= MAX_CLASSES):
+        raise ValueError(f"noclick_prob has {K} classes; must be 1..{MAX_CLASSES}")
+    if n_seg < 1 or noclick_prob.shape[0] != n_seg:
+        raise ValueError(f"seg_start has {seg_start.shape[0]} entries and noclick_prob "
+                         f"{noclick_prob.shape[0]} rows; must be n_seg + 1 and n_seg, n_seg >= 1")
+    for i in range(n_seg):
+        if not seg_start[i] < seg_start[i + 1]:
+            raise ValueError("seg_start must be strictly increasing")
+    if n_slots < 0 or block_start < seg_start[0] or block_start + n_slots > total_slots \
+            or total_slots > seg_start[n_seg]:
+        raise ValueError(f"slots [{block_start}, {block_start + n_slots}) must lie in "
+                         f"[seg_start[0], total_slots = {total_slots}] <= seg_start[-1]")
+    if not (0.0 <= key_basis_prob <= 1.0):
+        raise ValueError(f"key_basis_prob = {key_basis_prob} must be in [0, 1]")
+    if not (0.0 <= afterpulse_prob < 1.0):
+        raise ValueError(f"afterpulse_prob = {afterpulse_prob} must be in [0, 1)")
+    if not (afterpulse_tau_gates >= 0.0):
+        raise ValueError(f"afterpulse_tau_gates = {afterpulse_tau_gates} must be >= 0")
+    if dead_gates < 0:
+        raise ValueError(f"dead_gates = {dead_gates} must be >= 0")
+    if not (cls.shape[0] == a_basis.shape[0] == a_bit.shape[0] == b_basis.shape[0]
+            == clicks.shape[0] == n):
+        raise ValueError(f"cls, a_basis, a_bit, b_basis and clicks must have as many "
+                         f"entries as slot ({n})")
+    for i in range(n):
+        if slot[i] < block_start or slot[i] >= block_start + n_slots \
+                or (i > 0 and slot[i] <= slot[i - 1]):
+            raise ValueError(f"slot[{i}] = {slot[i]}: slots must be strictly increasing "
+                             f"within [{block_start}, {block_start + n_slots})")
+        if cls[i] >= K or a_basis[i] > 1 or a_bit[i] > 1 or b_basis[i] > 1:
+            raise ValueError(f"event {i}: cls must be < {K}, bases and bits 0 or 1")
+        if clicks[i] == 0 or clicks[i] >> n_det:
+            raise ValueError(f"clicks[{i}] = {clicks[i]} must be a non-empty mask of "
+                             f"{n_det} detectors")
+    if state.next_block != block:
+        raise ValueError(f"block = {block}: blocks must be passed in order "
+                         f"(next expected: {state.next_block})")
+
+    cdef Link L
+    L.n_classes = K
+    L.n_det = n_det
+    L.passive = n_det == 4
+    L.basis_threshold = <uint64_t>(key_basis_prob * 4294967296.0)
+    L.afterpulse_prob = afterpulse_prob
+    L.afterpulse_gap_scale = 1.0 / log1p(-afterpulse_prob) if afterpulse_prob > 0.0 else -0.0
+    L.afterpulse_tau_gates = afterpulse_tau_gates
+    L.dead_gates = dead_gates
+    L.total_slots = total_slots
+    L.seg_start = &seg_start[0]
+    L.n_seg = n_seg
+    L.noclick_prob = &noclick_prob[0, 0]
+
+    cdef PhiloxStream ds
+    stream_init(&ds, seed, PURPOSE_DETECTOR, block)
+    ap_only_np = np.zeros((n_seg, K), dtype=np.int64)
+    cdef int64_t[:, ::1] ap_only = ap_only_np
+    cdef EventBuffer out
+    cdef int err = 0, ap_mask
+    if buffer_init(&out, n + n // 8 + 64) < 0:
+        buffer_free(&out)
+        raise MemoryError()
+    with nogil:
+        for i in range(n):
+            # In slot order: earlier afterpulses first, then this slot's own.
+            if state.heap_n > 0:
+                if flush_afterpulses(&out, &L, state, &ds, slot[i], &ap_only[0, 0]) < 0:
+                    err = 1
+                    break
+            ap_mask = 0
+            while state.heap_n > 0 and (state.heap[0] >> 2) == slot[i]:
+                ap_mask |= 1 << (heap_pop(state) & 3)
+            if emit(&out, &L, state, &ds, slot[i], cls[i], a_basis[i], a_bit[i], b_basis[i],
+                    clicks[i], ap_mask) < 0:
+                err = 1
+                break
+        if err == 0 and flush_afterpulses(&out, &L, state, &ds, block_start + n_slots,
+                                          &ap_only[0, 0]) < 0:
+            err = 1
+    if err:
+        buffer_free(&out)
+        raise MemoryError("out of memory in the detector pass")
+    state.next_block = block + 1
+    m = out.n
+    result = (
+        np.asarray(<int64_t[:m]>out.slot).copy() if m else np.empty(0, np.int64),
+        np.asarray(<uint8_t[:m]>out.cls).copy() if m else np.empty(0, np.uint8),
+        np.asarray(<uint8_t[:m]>out.a_basis).copy() if m else np.empty(0, np.uint8),
+        np.asarray(<uint8_t[:m]>out.a_bit).copy() if m else np.empty(0, np.uint8),
+        np.asarray(<uint8_t[:m]>out.b_basis).copy() if m else np.empty(0, np.uint8),
+        np.asarray(<uint8_t[:m]>out.b_bit).copy() if m else np.empty(0, np.uint8),
+        np.asarray(<uint8_t[:m]>out.flags).copy() if m else np.empty(0, np.uint8),
+        ap_only_np,
+    )
+    buffer_free(&out)
+    return result

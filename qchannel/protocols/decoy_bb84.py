@@ -17,11 +17,58 @@ from qchannel.protocols.finite_key import (binary_entropy, ec_leakage_estimate,
 X, Z = 0, 1
 
 
-class DecoyCounts:
-    """Per intensity k and basis pair (a, b): detections and bit errors."""
+class EveTally:
+    """Eve's knowledge of the sifted (X-X) bits of an attacked link, per
+    intensity: how many bits, how many she knows, how many of her guesses
+    match Alice's / Bob's bit; and (class, Alice's bit, known, Eve's guess)
+    of every sifted bit while there are at most ``keep_bits`` of them."""
 
-    def __init__(self, n_intensities, keep_sifted=False, bin_slots=None):
+    def __init__(self, n_intensities, keep_bits=0):
+        K = self.K = n_intensities
+        self.n = np.zeros(K, dtype=np.int64)
+        self.known = np.zeros(K, dtype=np.int64)
+        self.right_alice = np.zeros(K, dtype=np.int64)
+        self.right_bob = np.zeros(K, dtype=np.int64)
+        self.keep_bits = int(keep_bits)
+        self.keeping = self.keep_bits > 0
+        self._parts, self._kept = [], 0
+
+    def add(self, record, key):
+        cls = record.intensity[key].astype(np.int64)
+        alice, bob = record.alice_bit[key], record.bob_bit[key]
+        known, guess = record.eve_known[key].astype(bool), record.eve_guess[key]
+        count = lambda sel: np.bincount(cls[sel], minlength=self.K)  # noqa: E731
+        self.n += np.bincount(cls, minlength=self.K)
+        self.known += count(known)
+        self.right_alice += count(guess == alice)
+        self.right_bob += count(guess == bob)
+        if self.keeping:
+            self._kept += len(cls)
+            if self._kept > self.keep_bits:
+                self.keeping, self._parts = False, []
+            else:
+                self._parts.append((cls.astype(np.uint8), alice, known, guess))
+
+    def kept(self):
+        """(class, Alice's bit, known, Eve's guess) arrays over the sifted
+        bits in slot order, or None when more than ``keep_bits`` were seen."""
+        if not self.keeping:
+            return None
+        if not self._parts:
+            return (np.empty(0, np.uint8), np.empty(0, np.uint8), np.empty(0, bool),
+                    np.empty(0, np.uint8))
+        return tuple(np.concatenate(x) for x in zip(*self._parts))
+
+
+class DecoyCounts:
+    """Per intensity k and basis pair (a, b): detections and bit errors.
+    Records of an attacked link also feed ``eve`` (an :class:`EveTally`
+    keeping at most ``eve_keep_bits`` sifted bits)."""
+
+    def __init__(self, n_intensities, keep_sifted=False, bin_slots=None, eve_keep_bits=0):
         self.K = n_intensities
+        self.eve = None
+        self.eve_keep_bits = eve_keep_bits
         # Optional per-time-bin totals (bins of ``bin_slots`` pulse slots).
         self.bin_slots = bin_slots
         self.bin_sent = np.zeros(0, dtype=np.int64)
@@ -51,6 +98,10 @@ class DecoyCounts:
             key = (record.alice_basis == X) & (record.bob_basis == X)
             self._alice.append(record.alice_bit[key])
             self._bob.append(record.bob_bit[key])
+        if record.eve_known is not None:
+            if self.eve is None:
+                self.eve = EveTally(K, self.eve_keep_bits)
+            self.eve.add(record, (record.alice_basis == X) & (record.bob_basis == X))
 
     def _add_bins(self, record, wrong):
         last = (record.first_slot + record.n_slots - 1) // self.bin_slots + 1
@@ -110,6 +161,7 @@ class DecoyBB84Result:
     pass_summary: dict = None
     keys: object = None          # KeyDistillation with both final keys (real EC only)
     extra: dict = None           # verification_bits, keys_match (real EC only)
+    eve_report: dict = None      # attacked link: Eve's measured knowledge (qchannel.eve)
 
     @property
     def key_rate_per_pulse(self):
@@ -141,6 +193,7 @@ class DecoyBB84Result:
             "finite_key": self.finite_key,
             "scenario": self.scenario,
             **({"pass": self.pass_summary, "bins": self.bins} if self.bins is not None else {}),
+            **(self.eve_report or {}),
         }
 
 
