@@ -14,6 +14,10 @@ import numpy as np
 def reference_link(n_pulses, intensities, intensity_probs, key_basis_prob, eta,
                    misalignment, dark_count_prob, afterpulse_prob=0.0,
                    afterpulse_tau_gates=0.0, dead_gates=0, basis_choice="active", seed=0):
+    """Returns (events, sent): one row per registered detection with columns
+    slot, class, Alice's basis, Alice's bit, Bob's basis, Bob's bit, double
+    click, afterpulse (an afterpulse added a click on a detector without a
+    primary click: the kernel's FLAG_AFTERPULSE); sent per class."""
     rng = np.random.default_rng(seed)
     mus = np.asarray(intensities)
     K = len(mus)
@@ -65,9 +69,11 @@ def reference_link(n_pulses, intensities, intensity_probs, key_basis_prob, eta,
             ap |= 1 << heapq.heappop(pending)[1]
         live = sum(1 << j for j in range(n_det) if s - last[j] > dead_gates)
         prim &= live
-        got = prim | (ap & live)
+        ap &= live
+        got = prim | ap
         if not got:
             continue
+        ap_added = int(bool(ap & ~prim))
         for j in range(n_det):
             if got >> j & 1:
                 last[j] = s
@@ -85,8 +91,8 @@ def reference_link(n_pulses, intensities, intensity_probs, key_basis_prob, eta,
             pair = got
         double = pair == 3
         bit = int(rng.integers(2)) if double else pair >> 1
-        events.append((s, cls[s], a_basis[s], a_bit[s], bb, bit, double))
-    ev = np.array(events, dtype=np.int64).reshape(-1, 7)
+        events.append((s, cls[s], a_basis[s], a_bit[s], bb, bit, double, ap_added))
+    ev = np.array(events, dtype=np.int64).reshape(-1, 8)
     sent = np.bincount(cls, minlength=K)
     return ev, sent
 

@@ -10,7 +10,7 @@ import pytest
 
 from qchannel.channels import FiberChannel
 from qchannel.detectors import DetectorSet
-from qchannel.link import BLOCK_SLOTS, DetectionRecord, LinkModel
+from qchannel.link import BLOCK_SLOTS, FLAG_AFTERPULSE, DetectionRecord, LinkModel
 from qchannel.sources import DecoyBB84Source
 from tests.reference import counts_table, reference_link
 
@@ -54,6 +54,10 @@ def test_kernel_matches_per_pulse_reference(name):
     _compare(d_mc.sum(axis=(1, 2)), d_ref.sum(axis=(1, 2)), "detections per class")
     _compare(e_mc, e_ref, "errors per (class, Alice basis, Bob basis)")
     _compare(rec.double_click.sum(), ev[:, 6].sum(), "double clicks")
+    # Afterpulse probability itself: detections that an afterpulse added
+    # (~17 000 in the active case, so a 10 % error is ~9 sigma; the totals
+    # above move by only ~2 sigma since dead time hides part of it).
+    _compare(np.count_nonzero(rec.flags & FLAG_AFTERPULSE), ev[:, 7].sum(), "afterpulse clicks")
     _compare(rec.sent, sent, "pulses sent per class")
     assert rec.sent.sum() == n
     # Gaps between successive clicks: same distribution near the dead time.

@@ -175,12 +175,39 @@ def test_key_relay_pools():
     assert d["routing"] == "max_flow" and len(d["routes"]) == 2
 
 
+def _gllp_infinite_decoy(length_km, mu=0.48):
+    """Infinite-decoy GLLP rate per pulse written from the photon-number sums
+    of Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005), GYS parameters
+    (REFERENCES.md): Y_n = 1 - (1 - Y0)(1 - eta)^n, e_n Y_n = Y0/2 + e_d
+    (1 - (1 - eta)^n), Q = sum P_n Y_n, E Q = sum P_n e_n Y_n (Poisson P_n,
+    n < 60), R = 1/2 [-f Q h(E) + P_1 Y_1 (1 - h(e_1))]."""
+    eta = 0.045 * 10 ** (-0.21 * length_km / 10)
+    y0, e_d, f = 1.7e-6, 0.033, 1.22
+    h = lambda x: -x * math.log2(x) - (1 - x) * math.log2(1 - x)  # noqa: E731
+    pn = [math.exp(-mu) * mu ** n / math.factorial(n) for n in range(60)]
+    yn = [1 - (1 - y0) * (1 - eta) ** n for n in range(60)]
+    eyn = [y0 / 2 + e_d * (1 - (1 - eta) ** n) for n in range(60)]
+    q = sum(p * y for p, y in zip(pn, yn))
+    eq = sum(p * e for p, e in zip(pn, eyn))
+    return 0.5 * (-f * q * h(eq / q) + pn[1] * yn[1] * (1 - h(eyn[1] / yn[1])))
+
+
 def test_decoy_rate_closed_form():
-    r = [decoy_bb84_key_rate_bps(L) for L in (0.0, 25.0, 50.0, 100.0, 200.0)]
-    assert all(a > b for a, b in zip(r[:3], r[1:4]))
-    assert r[-1] == 0.0                       # beyond the GYS cut-off (~140 km)
-    # per-pulse rate of the first MQZL/GYS example is ~1e-4 at ~50 km scale
-    assert 1e-5 < decoy_bb84_key_rate_bps(50.0, rep_rate_hz=1.0) < 1e-3
+    # Deterministic: the module's closed form (Q = Y0 + 1 - e^{-eta mu}, as
+    # printed by Lo, Ma, Chen 2005) omits -Y0 (1 - e^{-eta mu}) of the exact sum,
+    # a relative change of order Y0 = 1.7e-6: hence rel = 1e-5.
+    for L in (0.0, 25.0, 50.0, 100.0, 130.0):
+        assert decoy_bb84_key_rate_bps(L, rep_rate_hz=1.0) == pytest.approx(_gllp_infinite_decoy(L),
+                                                                            rel=1e-5)
+        assert decoy_bb84_key_rate_bps(L) == 1e9 * decoy_bb84_key_rate_bps(L, rep_rate_hz=1.0)
+    # cut-off: where the independent form crosses zero (142.0 km), to 0.05 km
+    lo, hi = 100.0, 200.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if _gllp_infinite_decoy(mid) > 0 else (lo, mid)
+    assert 141.5 < lo < 142.5
+    assert decoy_bb84_key_rate_bps(lo - 0.05) > 0.0 and decoy_bb84_key_rate_bps(lo + 0.05) == 0.0
+    assert decoy_bb84_key_rate_bps(200.0) == 0.0
 
 
 def test_backbone():

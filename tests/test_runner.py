@@ -29,7 +29,14 @@ def _scenario(loss_db, detector):
 
 @pytest.mark.parametrize("name", list(DETECTORS))
 def test_monte_carlo_matches_theory_over_losses(name):
-    worst = 0.0
+    # Every comparison gives a deviate z ~ N(0, 1): each must be within 4
+    # sigma.  Pooled over the independent points (fixed seeds): the detections
+    # summed over all points and classes minus their expectation, and the
+    # same for the errors, over their summed binomial sigma (4 sigma each:
+    # catches a common bias too small for any single point), and the sum of
+    # all z^2 is chi^2 (mean k, sd sqrt(2k)): within 4 sigma.
+    zs = []
+    pooled = {"detections": [0.0, 0.0], "errors": [0.0, 0.0]}     # [obs - exp, variance]
     for i, loss in enumerate(LOSSES_DB):
         sc = _scenario(loss, DETECTORS[name])
         expected = theory.expect(sc)
@@ -39,20 +46,29 @@ def test_monte_carlo_matches_theory_over_losses(name):
         got = simulate(sc, seed=100 + i, pulses=pulses).to_dict()
         for mc, th in zip(got["intensities"], expected["intensities"]):
             g = th["gain"]
-            z = abs(mc["gain"] - g) / np.sqrt(g * (1 - g) / mc["sent"])
-            worst = max(worst, z)
-            assert z < 4, f"{name}, {loss} dB, mu={th['mu']}: gain {mc['gain']:.6g} vs {g:.6g} ({z:.1f} sigma)"
+            z = (mc["gain"] - g) / np.sqrt(g * (1 - g) / mc["sent"])
+            zs.append(z)
+            pooled["detections"][0] += (mc["gain"] - g) * mc["sent"]
+            pooled["detections"][1] += g * (1 - g) * mc["sent"]
+            assert abs(z) < 4, f"{name}, {loss} dB, mu={th['mu']}: gain {mc['gain']:.6g} vs {g:.6g} ({z:.1f} sigma)"
             for basis in ("x", "z"):
                 n = mc[f"detections_{basis}"]
                 e = th[f"qber_{basis}"]
                 if n < 200 or e is None:
                     continue
                 sigma = np.sqrt(max(e * (1 - e), 1.0 / n) / n)
-                z = abs(mc[f"qber_{basis}"] - e) / sigma
-                worst = max(worst, z)
-                assert z < 4, (f"{name}, {loss} dB, mu={th['mu']}: QBER {basis} "
+                z = (mc[f"qber_{basis}"] - e) / sigma
+                zs.append(z)
+                pooled["errors"][0] += (mc[f"qber_{basis}"] - e) * n
+                pooled["errors"][1] += sigma ** 2 * n ** 2
+                assert abs(z) < 4, (f"{name}, {loss} dB, mu={th['mu']}: QBER {basis} "
                                f"{mc[f'qber_{basis}']:.5f} vs {e:.5f} ({z:.1f} sigma)")
-    assert worst > 0.0
+    for what, (dev, var) in pooled.items():
+        assert abs(dev) < 4 * np.sqrt(var), f"{name}: pooled {what} off by {dev / np.sqrt(var):.1f} sigma"
+    k = len(zs)
+    assert k >= 5 * len(LOSSES_DB)          # every gain, most QBERs (>= 200 detections)
+    chi2 = float(np.sum(np.square(zs)))
+    assert abs(chi2 - k) < 4 * np.sqrt(2 * k), f"{name}: chi^2 = {chi2:.1f} for {k} deviates"
 
 
 @pytest.mark.parametrize("length_km", [0.0, 25.0, 50.0, 100.0])

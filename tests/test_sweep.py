@@ -349,41 +349,59 @@ def test_mpiexec_matches_serial(tmp_path, serial_table):
 # --------------------------------------------------------------------------
 # command line
 # --------------------------------------------------------------------------
-def _cli(argv):
-    from qchannel import cli
-    from qchannel.sweep import add_sweep_commands
+def _cli(argv, capsys):
+    """``qchannel ARGV`` through the CLI's own entry point: (exit status,
+    stdout, stderr).  argparse errors leave main() by SystemExit(2)."""
+    from qchannel.cli import main
 
-    parser = cli.build_parser()
-    if "sweep" not in parser._subparsers._group_actions[0].choices:
-        add_sweep_commands(parser._subparsers._group_actions[0])
-    args = parser.parse_args(argv)
     try:
-        return args.func(args)
-    except ValueError as err:
-        return f"error: {err}"
+        rc = main(argv)
+    except SystemExit as stop:
+        rc = stop.code
+    out, err = capsys.readouterr()
+    return rc, out, err
 
 
-def test_cli_sweep_and_plot(tmp_path, capsys):
+def _one_line_error(rc, out, err, fragment):
+    assert rc == 2 and out == ""
+    assert err.startswith("qchannel: error: ") and err.count("\n") == 1 and fragment in err, err
+
+
+def test_cli_sweep_and_plot(tmp_path, capsys, serial_table):
     out = str(tmp_path / "r.parquet")
-    assert _cli(["sweep", "--grid", "channel.length_km=120:160:20", "--grid",
-                 "detector.efficiency=0.1,0.2", "--seed", "11", "--pulses", str(PULSES),
-                 "--executor", "serial", "--out", out]) == 0
-    assert "6 points" in capsys.readouterr().out
+    rc, stdout, err = _cli(["sweep", "--grid", "channel.length_km=120:160:20", "--grid",
+                            "detector.efficiency=0.1,0.2", "--seed", "11", "--pulses", str(PULSES),
+                            "--executor", "serial", "--out", out], capsys)
+    assert rc == 0 and err == "" and stdout.startswith("qchannel sweep: 6 points") and out in stdout
     assert read_meta(out)["seed"] == 11
+    # the flags reached sweep(): the same table as the Python API's
+    pd.testing.assert_frame_equal(pd.read_parquet(out), serial_table)
     png = str(tmp_path / "fig.png")
-    assert _cli(["plot", out, "--x", "channel.length_km", "--y", "key_rate_per_pulse",
-                 "--log-y", "-o", png]) == 0
+    rc, stdout, _ = _cli(["plot", out, "--x", "channel.length_km", "--y", "key_rate_per_pulse",
+                          "--log-y", "-o", png], capsys)
+    assert rc == 0 and stdout == f"qchannel plot: wrote {png}\n"
     with open(png, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     tout = str(tmp_path / "t.parquet")
-    assert _cli(["sweep", "--theory", "--grid", "channel.length_km=0:200:50", "--out", tout]) == 0
+    rc, stdout, _ = _cli(["sweep", "--theory", "--grid", "channel.length_km=0:200:50", "--out", tout],
+                         capsys)
+    assert rc == 0 and "5 points" in stdout
+    t = pd.read_parquet(tout)
+    assert list(t["channel.length_km"]) == [0, 50, 100, 150, 200]
+    assert t["key_rate_per_pulse"].iloc[1] == theory.expect(
+        BASE.replace(**{"channel.length_km": 50.0}))["key_rate_per_pulse"]
+    png2 = str(tmp_path / "theory.png")
     assert _cli(["plot", tout, "--x", "channel.length_km", "--y", "key_rate_per_pulse",
-                 "-o", png]) == 0
-    err = _cli(["plot", out, "--x", "channel.length_km", "--y", "nope", "-o", png])
-    assert err.startswith("error: --y 'nope' is not a column") and "\n" not in err
-    err = _cli(["plot", out, "--x", "channel.length_km", "--y", "abort_reason", "-o", png])
-    assert "not numeric" in err
-    err = _cli(["sweep", "--grid", "channel.length_km=0:10:0", "--out", tout])
-    assert "step" in err and "\n" not in err
-    err = _cli(["plot", str(tmp_path / "missing.parquet"), "--x", "a", "--y", "b", "-o", png])
-    assert "does not exist" in err
+                 "-o", png2], capsys)[0] == 0
+    assert os.path.getsize(png2) > 0
+    # bad input: one line on stderr, exit status 2, nothing written
+    _one_line_error(*_cli(["plot", out, "--x", "channel.length_km", "--y", "nope", "-o", png], capsys),
+                    "--y 'nope' is not a column")
+    _one_line_error(*_cli(["plot", out, "--x", "channel.length_km", "--y", "abort_reason", "-o", png],
+                          capsys), "not numeric")
+    bad = str(tmp_path / "bad.parquet")
+    _one_line_error(*_cli(["sweep", "--grid", "channel.length_km=0:10:0", "--out", bad], capsys), "step")
+    assert not os.path.exists(bad) and not os.path.exists(bad + ".parts")
+    _one_line_error(*_cli(["plot", str(tmp_path / "missing.parquet"), "--x", "a", "--y", "b",
+                           "-o", png], capsys), "does not exist")
+    _one_line_error(*_cli(["sweep", "--out", bad], capsys), "--grid")      # argparse: required

@@ -259,12 +259,34 @@ def test_keys_identical_over_seeds(q):
         assert res.leaked_bits > 0 and res.rounds >= 1
 
 
-def test_reproducible_and_seed_dependent():
+def test_reproducible_and_seed_dependent(monkeypatch):
+    # The seed picks each frame's embedding in its mother code (key,
+    # punctured and shortened positions, filler bits), hence Alice's public
+    # syndrome: captured from _setup_frame on the way.
+    real = L._setup_frame
+    frames = {}
+
+    def spy(seed, fi, *args):
+        fr = real(seed, fi, *args)
+        frames[fi] = (fr.perm.copy(), fr.x.copy(), fr.syn.copy())
+        return fr
+
+    monkeypatch.setattr(L, "_setup_frame", spy)
     a, b = _pair(12_000, 0.04, 5)
-    r1 = L.reconcile_ldpc(a, b, 0.04, seed=11, frame_bits=6000)
-    r2 = L.reconcile_ldpc(a, b, 0.04, seed=11, frame_bits=6000)
+    runs = []
+    for seed in (11, 11, 12):
+        frames.clear()
+        res = L.reconcile_ldpc(a, b, 0.04, seed=seed, frame_bits=6000)
+        assert res.frames == 2 and res.frames_failed == 0 and np.array_equal(res.bob_corrected, a)
+        runs.append((res, dict(frames)))
+    (r1, f1), (r2, f2), (_, f3) = runs
     assert r1.leaked_bits == r2.leaked_bits and r1.iterations == r2.iterations
     assert np.array_equal(r1.bob_corrected, r2.bob_corrected)
+    assert sorted(f1) == sorted(f3) == [0, 1]
+    for fi in (0, 1):
+        assert all(np.array_equal(u, v) for u, v in zip(f1[fi], f2[fi]))
+        # another seed: another permutation, other fillers, another syndrome
+        assert all(not np.array_equal(u, v) for u, v in zip(f1[fi], f3[fi]))
 
 
 def test_leakage_accounting_exact():

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 import qchannel.postprocess as pp_module
+from qchannel import rng
+from qchannel.postprocess import pipeline
 from qchannel.protocols.finite_key import finite_key_length
 from qchannel.runner import simulate
 from qchannel.scenario import Scenario
@@ -15,8 +17,21 @@ def _scenario(ec, **extra):
 
 @pytest.fixture(scope="module")
 def cascade_run():
+    """The run, plus what privacy amplification was given (Alice's kept
+    corrected key, the key length, the seed), captured on the way."""
     sc = _scenario("cascade")
-    return sc, simulate(sc, pulses=1e10, seed=21)
+    seen = {}
+    real = pipeline.amplify
+
+    def spy(out, alice_kept, bob_kept, key_length, seed):
+        seen.update(alice_kept=alice_kept.copy(), key_length=key_length, seed=seed)
+        return real(out, alice_kept, bob_kept, key_length, seed)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pipeline, "amplify", spy)
+        res = simulate(sc, pulses=1e10, seed=21)
+    res.pa_input = seen
+    return sc, res
 
 
 def test_cascade_keys_match_and_length_respects_the_bound(cascade_run):
@@ -41,11 +56,26 @@ def test_cascade_keys_match_and_length_respects_the_bound(cascade_run):
     assert d["secret_key_bits"] <= bound.key_length
 
 
-def test_final_keys_are_not_the_sifted_key(cascade_run):
+def test_final_keys_are_the_toeplitz_hash_not_the_sifted_key(cascade_run):
     _, res = cascade_run
     key = res.keys.alice_key
-    # Toeplitz output is balanced: 4 sigma of a fair coin.
-    assert abs(key.mean() - 0.5) < 4 * 0.5 / np.sqrt(len(key))
+    kept, L = res.pa_input["alice_kept"], res.pa_input["key_length"]
+    n = len(kept)
+    assert len(key) == L == res.to_dict()["secret_key_bits"] and 0 < L < n
+    # Rows of the Toeplitz matrix recomputed here (privacy.py convention
+    # T[i, j] = s[i - j + n - 1], seed bits = Philox stream (seed', PA, 0)):
+    # 64 output bits must be exactly the GF(2) products of the kept key.
+    pa_seed = rng.derive_seed(res.pa_input["seed"], rng.Purpose.PRIVACY_AMPLIFICATION)
+    s = rng.bits(pa_seed, rng.Purpose.PRIVACY_AMPLIFICATION, 0, n + L - 1)
+    rows = np.random.default_rng(5).choice(L, 64, replace=False)
+    j = np.arange(n)
+    want = [int(np.dot(s[i - j + n - 1].astype(np.int64), kept)) & 1 for i in rows]
+    assert key[rows].tolist() == want
+    # Not the sifted key: the hash output agrees with any L bits of its input
+    # like a fair coin, and it is balanced (4 sigma each).
+    assert abs(np.mean(key == kept[:L]) - 0.5) < 4 * 0.5 / np.sqrt(L)
+    assert abs(np.mean(key == kept[-L:]) - 0.5) < 4 * 0.5 / np.sqrt(L)
+    assert abs(key.mean() - 0.5) < 4 * 0.5 / np.sqrt(L)
 
 
 def test_planted_residual_error_is_caught_and_the_frame_discarded(monkeypatch):
