@@ -94,7 +94,7 @@ Turbulence (Andrews & Phillips, *Laser Beam Propagation through Random Media*,
   of their uplink result): W_LT^2 = W^2 [1 + 4.35 mu_2d Lam^(5/6) k^(7/6)
   (H - h0)^(5/6) sec^(11/6)(zeta)], Lam = 2L/(k W^2), mu_2d = int Cn2(h)
   ((h - h0)/(H - h0))^(5/3) dh: the turbulence sits at the receiver end of the
-  path, so the weight (h/H)^(5/3) makes it ~1e-4 dB for a LEO downlink (kept
+  path, so the weight (h/H)^(5/3) makes it ~1e-3 dB for a LEO downlink (kept
   for completeness; downlink loss is diffraction, pointing, extinction, optics).
   Seeing: the long-exposure spot in the focal plane is taken Gaussian with
   FWHM^2 = (0.98 lambda/r0)^2 + (1.03 lambda/D)^2; a field stop of full angle
@@ -374,7 +374,7 @@ def downlink_beam_spread(wavelength_m, elevation_deg, range_m, w_m, altitude_m,
     2005 ch. 12, see the module docstring): 1 + 4.35 mu_2d Lam^(5/6) k^(7/6)
     H^(5/6) sec^(11/6)(zeta), Lam = 2L/(k W^2), mu_2d = int Cn2 (h/H)^(5/3) dh
     = H^(-5/3) int Cn2 h^(5/3) dh with H the satellite's altitude above the
-    station (arrays allowed).  ~1 + 1e-5 for LEO: the turbulence is at the
+    station (arrays allowed).  ~1 + 3e-4 for LEO: the turbulence is at the
     receiver end of the path.  ``mu53`` may pass int Cn2 h^(5/3) dh."""
     k = 2.0 * math.pi / wavelength_m
     if mu53 is None:
@@ -744,7 +744,8 @@ class FreeSpaceChannel:
 
     def link_budget(self, elevation_deg, range_km):
         """Mean-channel quantities for arrays of elevation [deg] and range [km].
-        Returns a dict of arrays: beam_radius_m (short-term at the receiver),
+        Returns a dict of arrays: beam_radius_m (short-term at the receiver;
+        for a downlink the turbulence-broadened long-term radius),
         wander_sigma_m (rms per axis, pointing + beam wander), geometric
         (mean aperture fraction incl. jitter/wander), atmospheric, fov
         (seeing-limited field-stop coupling), rx (receiver optics), mean
@@ -792,8 +793,8 @@ class FreeSpaceChannel:
                 h_t = (ti["mu2"] / ti["mu56"]) ** (6.0 / 7.0)
                 aav = 1.0 / (1.0 + 1.1 * (self.rx_aperture_m ** 2 / (lam * h_t * sec)) ** (7.0 / 6.0))
                 # turbulence broadening of the downlink beam (negligible, kept
-                # so that the loss definition is complete)
-                # satellite altitude above the station (spherical Earth)
+                # so that the loss definition is complete), with the satellite's
+                # altitude above the station from range and elevation (spherical Earth)
                 re_m = 6371e3
                 alt_m = np.sqrt(re_m ** 2 + L ** 2 + 2.0 * re_m * L / sec) - re_m
                 w_st = w_diff * np.sqrt(downlink_beam_spread(
