@@ -10,11 +10,34 @@ Conventions
 * Beam radii ``W`` are 1/e^2 intensity radii: I(rho) ~ exp(-2 rho^2 / W^2).
   Apertures are given as diameters (``*_aperture_m``); formulas use the radius a.
 * Divergences are far-field 1/e^2 *half* angles; ``fov_urad`` is a *full* angle.
+  Papers often quote a divergence without its convention; a quoted value
+  converts with :func:`divergence_half_angle` (1/e^2 full angle: x 1/2; FWHM
+  full angle: x 1/(2 sqrt(ln 2 / 2)) = 0.849).  The choice is worth 6 dB in
+  the far field: quote the convention in every scenario.
 * Pointing jitter ``pointing_jitter_urad`` is the rms angle per axis.
-* The transmittance returned covers the channel up to the detectors: geometric
-  (diffraction, pointing, beam wander) x atmospheric extinction x turbulence
-  (scintillation, field-of-view coupling) x receiver optics ``rx_efficiency``.
-  Detector efficiency is *not* included (it belongs to ``[detector]``).
+
+Loss definition
+---------------
+``loss_db`` (:class:`LinkSeries`, the report's per-bin ``loss_db``) is
+-10 log10 of the *mean* channel transmittance from the transmitter's exit
+aperture to the detector's input, i.e. the product of
+
+  geometric    diffraction (and, downlink, turbulence beam spreading) into
+               the receiver aperture, averaged over pointing jitter and beam
+               wander (:func:`mean_aperture_fraction`);
+  atmospheric  extinction (air mass or visibility);
+  fov          seeing-limited coupling through the receiver's field stop;
+  rx           receiver optics ``rx_efficiency`` (telescope, relay optics,
+               filters, polarisation analyser, coupling to the detectors).
+
+:func:`loss_budget_db` splits it into these terms.  Scintillation is a
+zero-mean-log fluctuation with unit mean, so it changes the faded samples,
+not ``loss_db``.  The source's mean photon numbers are defined at the
+transmitter's exit aperture (transmitter optics belong to the source), and
+the detector efficiency is *not* part of ``loss_db``: it belongs to
+``[detector]`` and multiplies the channel transmittance inside the
+transport kernel.  This is the definition of the "channel loss" of Liao et
+al., Nature 549, 43 (2017), Fig. 3 (see ``examples/micius-downlink.toml``).
 
 Formulas and sources
 --------------------
@@ -67,6 +90,12 @@ Turbulence (Andrews & Phillips, *Laser Beam Propagation through Random Media*,
     <r_c^2> = 0.54 L^2 (lambda / 2W0)^2 (2W0 / r0)^(5/3)   (radial mean square),
   short-term beam (Yura 1973): W_ST^2 = W^2 + 2 [4.2 L/(k r0) (1 - 0.26 (r0/W0)^(1/3))]^2.
   Horizontal collimated beams: <r_c^2> = 2.42 Cn2 L^3 W0^(-1/3).
+  Downlink long-term beam spreading (A&P 2005 ch. 12, the downlink counterpart
+  of their uplink result): W_LT^2 = W^2 [1 + 4.35 mu_2d Lam^(5/6) k^(7/6)
+  (H - h0)^(5/6) sec^(11/6)(zeta)], Lam = 2L/(k W^2), mu_2d = int Cn2(h)
+  ((h - h0)/(H - h0))^(5/3) dh: the turbulence sits at the receiver end of the
+  path, so the weight (h/H)^(5/3) makes it ~1e-3 dB for a LEO downlink (kept
+  for completeness; downlink loss is diffraction, pointing, extinction, optics).
   Seeing: the long-exposure spot in the focal plane is taken Gaussian with
   FWHM^2 = (0.98 lambda/r0)^2 + (1.03 lambda/D)^2; a field stop of full angle
   ``fov_urad`` passes 1 - 2^-(fov/FWHM)^2 of it.
@@ -137,6 +166,28 @@ def beam_radius(z_m, w0_m, wavelength_m, divergence_rad=None):
         zr = rayleigh_range(w0_m, wavelength_m)
         return w0_m * np.sqrt(1.0 + (z / zr) ** 2)
     return np.sqrt(w0_m ** 2 + (divergence_rad * z) ** 2)
+
+
+#: conventions of a quoted far-field divergence and the factor that turns it
+#: into the 1/e^2 half angle used here (Gaussian beam I ~ exp(-2 theta^2/theta_w^2):
+#: half maximum at theta_w sqrt(ln 2 / 2))
+DIVERGENCE_CONVENTIONS = {
+    "half-1/e2": 1.0,
+    "full-1/e2": 0.5,
+    "half-fwhm": 1.0 / math.sqrt(math.log(2.0) / 2.0),
+    "full-fwhm": 0.5 / math.sqrt(math.log(2.0) / 2.0),
+}
+
+
+def divergence_half_angle(value, convention):
+    """The 1/e^2 half angle of a Gaussian beam whose divergence is quoted as
+    ``value`` under ``convention`` (a key of ``DIVERGENCE_CONVENTIONS``), in
+    the unit of ``value``."""
+    factor = DIVERGENCE_CONVENTIONS.get(convention)
+    if factor is None:
+        raise ValueError(f"convention = {convention!r} must be one of "
+                         f"{', '.join(map(repr, DIVERGENCE_CONVENTIONS))}")
+    return check_real("divergence", value, 0.0, lo_open=True) * factor
 
 
 def aperture_fraction(a_m, w_m):
@@ -317,6 +368,23 @@ def rytov_variance_horizontal(cn2, wavelength_m, length_m):
     return 1.23 * cn2 * k ** (7.0 / 6.0) * length_m ** (11.0 / 6.0)
 
 
+def downlink_beam_spread(wavelength_m, elevation_deg, range_m, w_m, altitude_m,
+                         cn2_ground=1.7e-14, wind_speed_m_per_s=21.0, mu53=None):
+    """(W_LT / W)^2 of a downlink beam of radius ``w_m`` at the ground (A&P
+    2005 ch. 12, see the module docstring): 1 + 4.35 mu_2d Lam^(5/6) k^(7/6)
+    H^(5/6) sec^(11/6)(zeta), Lam = 2L/(k W^2), mu_2d = int Cn2 (h/H)^(5/3) dh
+    = H^(-5/3) int Cn2 h^(5/3) dh with H the satellite's altitude above the
+    station (arrays allowed).  ~1 + 3e-4 for LEO: the turbulence is at the
+    receiver end of the path.  ``mu53`` may pass int Cn2 h^(5/3) dh."""
+    k = 2.0 * math.pi / wavelength_m
+    if mu53 is None:
+        mu53 = cn2_moment(5.0 / 3.0, cn2_ground, wind_speed_m_per_s)
+    h_sat = np.asarray(altitude_m, dtype=float)
+    lam = 2.0 * np.asarray(range_m, dtype=float) / (k * np.asarray(w_m, dtype=float) ** 2)
+    return 1.0 + 4.35 * mu53 * h_sat ** (-5.0 / 6.0) * lam ** (5.0 / 6.0) * k ** (7.0 / 6.0) \
+        * _sec(elevation_deg) ** (11.0 / 6.0)
+
+
 def scintillation_index(rytov_variance):
     """Point-receiver scintillation index, weak to strong turbulence (plane wave,
     zero inner scale; Andrews & Phillips 2005).  ~ sigma_R^2 when weak."""
@@ -357,6 +425,20 @@ def background_photons_per_gate(sky_radiance_w_m2_sr_nm, fov_rad, rx_aperture_m,
 def background_click_prob(photons_per_gate, detector_efficiency=1.0, n_detectors=1):
     """Extra click probability per gate per detector: 1 - exp(-eta N_b / n)."""
     return -np.expm1(-detector_efficiency * np.asarray(photons_per_gate, dtype=float) / n_detectors)
+
+
+def loss_budget_db(budget):
+    """The terms of ``loss_db`` in dB (positive = loss) from a
+    :meth:`FreeSpaceChannel.link_budget` dict: ``geometric`` (diffraction,
+    downlink beam spreading, pointing jitter and beam wander into the
+    aperture), ``atmospheric`` (extinction), ``fov`` (field-stop coupling),
+    ``rx`` (receiver optics) and ``total`` = their sum = -10 log10(mean).
+    The detector efficiency is not a term of the channel loss."""
+    with np.errstate(divide="ignore"):
+        out = {key: -10.0 * np.log10(np.asarray(budget[key], dtype=float))
+               for key in ("geometric", "atmospheric", "fov", "rx")}
+        out["total"] = -10.0 * np.log10(np.asarray(budget["mean"], dtype=float))
+    return out
 
 
 # ==========================================================================
@@ -655,13 +737,15 @@ class FreeSpaceChannel:
                 "mu0": cn2_moment(0.0, *args),
                 "mu56": cn2_moment(5.0 / 6.0, *args),
                 "mu2": cn2_moment(2.0, *args),
+                "mu53": cn2_moment(5.0 / 3.0, *args),
             }
             object.__setattr__(self, "_turb_cache", cache)
         return cache
 
     def link_budget(self, elevation_deg, range_km):
         """Mean-channel quantities for arrays of elevation [deg] and range [km].
-        Returns a dict of arrays: beam_radius_m (short-term at the receiver),
+        Returns a dict of arrays: beam_radius_m (short-term at the receiver;
+        for a downlink the turbulence-broadened long-term radius),
         wander_sigma_m (rms per axis, pointing + beam wander), geometric
         (mean aperture fraction incl. jitter/wander), atmospheric, fov
         (seeing-limited field-stop coupling), rx (receiver optics), mean
@@ -708,6 +792,14 @@ class FreeSpaceChannel:
                 rytov = 2.25 * k ** (7.0 / 6.0) * sec ** (11.0 / 6.0) * ti["mu56"]
                 h_t = (ti["mu2"] / ti["mu56"]) ** (6.0 / 7.0)
                 aav = 1.0 / (1.0 + 1.1 * (self.rx_aperture_m ** 2 / (lam * h_t * sec)) ** (7.0 / 6.0))
+                # turbulence broadening of the downlink beam (negligible, kept
+                # so that the loss definition is complete), with the satellite's
+                # altitude above the station from range and elevation (spherical Earth)
+                re_m = 6371e3
+                alt_m = np.sqrt(re_m ** 2 + L ** 2 + 2.0 * re_m * L / sec) - re_m
+                w_st = w_diff * np.sqrt(downlink_beam_spread(
+                    lam, np.maximum(el, 1e-3), L, w_diff, np.maximum(alt_m, 1e5),
+                    mu53=ti["mu53"]))
         sigma2 = sigma_point ** 2 + 0.5 * wander2
         sigma = np.sqrt(sigma2)
         geometric = mean_aperture_fraction(a, w_st, sigma)

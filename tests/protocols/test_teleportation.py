@@ -62,6 +62,31 @@ def test_noisy_multipair_vs_exact_expectation():
     assert th.CLASSICAL_FIDELITY < t["fidelity_genuine"]
 
 
+def test_ren_2017_example():
+    """examples/teleportation.toml against Ren et al., Nature 549, 70 (2017):
+    F = 0.80 +- 0.01 (abstract).  The example's exact expectation (0.814) is
+    within 2 published sigma (0.02) of it; the Monte Carlo (3e11 trials,
+    ~1700 events, ~2 s) is within 4 sigma of that expectation (sigma = the
+    reported fidelity_std, binomial); and across the published 41-52 dB
+    uplink loss the expectation moves by < 0.002 (the loss sets the rate)."""
+    import pathlib
+    from qchannel.scenario import read_toml
+
+    path = pathlib.Path(__file__).resolve().parents[2] / "examples" / "teleportation.toml"
+    data = read_toml(path)
+    r = run_entanglement(data).to_dict()
+    t = r["theory"]
+    assert abs(t["fidelity"] - 0.80) < 2 * 0.01
+    assert abs(r["fidelity"] - t["fidelity"]) < 4 * r["fidelity_std"]
+    assert r["beats_classical"] and r["events"] > 1000
+    f = []
+    for loss in (41.0, 52.0):
+        s = {**data, "channel": {**data["channel"], "loss_db": loss},
+             "run": {"pulses": 10**6, "seed": 1}}
+        f.append(run_teleportation(s).to_dict()["theory"]["fidelity"])
+    assert abs(f[0] - f[1]) < 0.002 and abs(f[0] - t["fidelity"]) < 0.002
+
+
 @pytest.mark.parametrize("section,key,value,match", [
     ("protocol", "hom_visibility", 1.2, "protocol.hom_visibility"),
     ("protocol", "bell_states", 3, "protocol.bell_states"),
