@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from qchannel import entanglement_theory as th
+from qchannel.theory import entanglement as th
 from qchannel.dual_downlink import pass_transmittances, run_dual_downlink
 from qchannel.entangled import EntangledLinkConfig
 from qchannel.protocols.bbm92 import QKDProtocolConfig

@@ -3,7 +3,7 @@
 Statistical checks are 4 sigma at fixed seeds: S against its exact closed
 form with the estimator's sigma ``chsh_s_std``, the QBER with the binomial
 sigma sqrt(q (1 - q) / n) of the n sifted bits.  The expected values are
-computed here from the scenario's inputs with qchannel.entanglement_theory
+computed here from the scenario's inputs with qchannel.theory.entanglement
 (click-pattern model: multi-pair emission, dark counts, squashing), not
 taken from the result's ``theory`` block."""
 import math
