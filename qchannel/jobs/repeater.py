@@ -71,10 +71,32 @@ class RepeaterScenario(TableScenario):
                                            "detector_efficiency": 0.9}})
 
 
-def run(scenario, progress=None, keys_out=None):
-    from qchannel.protocols.repeater import run_repeater
+class _Result:
+    def __init__(self, d):
+        self._d = d
 
-    return run_repeater(scenario.config)
+    def to_dict(self):
+        return dict(self._d)
+
+
+def run(scenario, progress=None, keys_out=None):
+    """The chain's Monte Carlo; a chain that cannot deliver (a realisation
+    past ``max_attempts``) is a result with ``aborted`` and its reason, as a
+    decoy-BB84 run without key is, so that a sweep keeps its row."""
+    from qchannel.protocols.repeater import ChainDidNotDeliver, plob_from_loss_db, run_repeater
+
+    c = scenario.config
+    try:
+        return run_repeater(c)
+    except ChainDidNotDeliver as err:
+        plob = None if c.total_loss_db is None else plob_from_loss_db(c.total_loss_db)
+        return _Result({
+            "protocol": "repeater-chain", "seed": c.seed, "segments": c.segments,
+            "success_prob": c.success_prob, "attempt_time_s": c.attempt_time_s,
+            "realisations": 0, "waiting_time_mean": None, "waiting_time_attempts_mean": None,
+            "fidelity_mean": None, "key_rate_per_channel_use": 0.0, "key_rate_bps": 0.0,
+            "plob_per_channel_use": plob, "beats_plob": None if plob is None else False,
+            "aborted": True, "abort_reason": str(err)})
 
 
 def theory(scenario, decoy=None):
@@ -112,6 +134,9 @@ def theory(scenario, decoy=None):
 
 
 def report(d):
+    if d["aborted"]:
+        return (f"qchannel repeater chain: {d['segments']} segments, p = "
+                f"{d['success_prob']:.4g} per attempt\n  ABORTED: {d['abort_reason']}")
     return "\n".join([
         f"qchannel repeater chain: {d['segments']} segments, p = {d['success_prob']:.4g} per "
         f"attempt, {d['realisations']} delivered pairs",
@@ -141,6 +166,6 @@ register(Job(
     theory_report=theory_report,
     headline=("segments", "realisations", "waiting_time_mean", "waiting_time_attempts_mean",
               "fidelity_mean", "key_rate_per_channel_use", "key_rate_bps",
-              "plob_per_channel_use", "beats_plob"),
+              "plob_per_channel_use", "beats_plob", "aborted", "abort_reason"),
     sweep_skip=("waiting_time_histogram_attempts",),
 ))

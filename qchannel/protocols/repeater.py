@@ -272,6 +272,14 @@ class ChainSamples:
         return self.states[:, 0]
 
 
+#: Realisations run first, alone, to catch a chain that cannot deliver.
+FIRST_CHUNK = 16
+
+
+class ChainDidNotDeliver(ValueError):
+    """A realisation ran past ``max_attempts`` slots."""
+
+
 def simulate_chain(config: RepeaterConfig, first=0, count=None, chunk_size=None):
     """Run realisations ``first .. first + count - 1`` of ``config`` through
     the compiled kernel in chunks of ``chunk_size``; the arrays do not depend
@@ -299,17 +307,23 @@ def simulate_chain(config: RepeaterConfig, first=0, count=None, chunk_size=None)
     states = np.empty((count, 4), dtype=np.float64)
     stored = np.empty(count, dtype=np.float64)
     lost = 0
-    for start in range(0, count, chunk):
-        stop = min(count, start + chunk)
+    # A first chunk of a few realisations: a chain that cannot deliver (a cutoff
+    # far too short) is reported at once, not after every realisation has run
+    # into max_attempts.  Realisations are independent streams, so the chunking
+    # does not change the results.
+    bounds = [0] + list(range(min(count, FIRST_CHUNK), count, chunk)) + [count]
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        if stop <= start:
+            continue
         lost += _k.simulate_chain(
             c.seed, int(rng.Purpose.REPEATER), first + start, stop - start, c.segments,
             log1m_p, c.swap_prob, init, deco, decay, _k.PURIFICATION_CODES[c.purification],
             cutoff, c.max_attempts, wait[start:stop], states[start:stop], stored[start:stop])
-    if lost:
-        raise ValueError(
-            f"{lost} of {count} realisations took more than max_attempts = {c.max_attempts} "
-            "slots; the cutoff_s is too short (or success_prob too small) for the chain to "
-            "deliver: raise cutoff_s or max_attempts")
+        if lost:
+            raise ChainDidNotDeliver(
+                f"{lost} of {stop} realisations took more than max_attempts = "
+                f"{c.max_attempts} slots; the cutoff_s is too short (or success_prob too "
+                "small) for the chain to deliver: raise cutoff_s or max_attempts")
     return ChainSamples(wait, states, stored)
 
 
@@ -360,6 +374,8 @@ class RepeaterResult:
                                          for k, v in self.quantiles.items()},
             "waiting_time_quantiles_attempts": dict(self.quantiles),
             "waiting_time_histogram_attempts": dict(self.histogram),
+            "aborted": False,
+            "abort_reason": "",
         }
 
 
