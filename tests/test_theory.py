@@ -509,14 +509,18 @@ def test_gys_vacuum_weak_approaches_infinite():
 def test_exact_model_reproduces_textbook_with_gys():
     """The exact model (active, p_X = 1/2, p_dc = Y0/2, no afterpulses) is the
     textbook model up to O(Y0 eta) and double-click terms: key rates agree to
-    a few 1e-3 at 50 km and the infinite-decoy cutoff to within 0.5 km."""
+    a few 1e-3 at 50 km and the infinite-decoy cutoff to within 0.5 km.  The
+    textbook formula is the signal-only convention (no vacuum term)."""
     def sc(L):
         return scenario(length_km=L, mus=(0.48,), probs=(1.0,), efficiency=GYS["eta_bob"],
                         pdc=GYS["Y0"] / 2, e_mis=GYS["e_d"], att=GYS["alpha"], f_ec=GYS["f"])
-    r_exact = th.expect(sc(50.0))["key_rate_per_pulse"]
+
+    def rate(L):
+        return th.expect(sc(L), convention="signal-only")["key_rate_per_pulse"]
+    r_exact = rate(50.0)
     r_text = th.decoy_rate_textbook(0.48, _eta_gys(50.0), GYS["Y0"], GYS["e_d"], GYS["f"]) / 2
     assert r_exact == pytest.approx(r_text, rel=3e-3)       # q = 1/4 vs 1/2: factor 2
-    L_exact = _max_distance(lambda L: th.expect(sc(L))["key_rate_per_pulse"] > 0, 100, 200, 0.05)
+    L_exact = _max_distance(lambda L: rate(L) > 0, 100, 200, 0.05)
     L_text = _max_distance(lambda L: _decoy(0.48, _eta_gys(L)) > 0, 100, 200, 0.05)
     assert L_exact == pytest.approx(L_text, abs=0.5)
 
@@ -536,7 +540,16 @@ def test_expect_structure():
     assert [d["mu"] for d in out["intensities"]] == [0.5, 0.1, 2e-4]
     assert set(out["intensities"][0]) >= {"mu", "gain", "qber", "qber_x", "qber_z"}
     assert out["secret_key_rate_bps"] == pytest.approx(out["key_rate_per_pulse"] * 1e9)
-    assert out["key_rate_per_pulse"] == pytest.approx(0.8 * out["key_rate_per_signal_pulse"])
+    # Default: the Monte Carlo's convention (Lim 2014, key from every intensity).
+    assert out["convention"] == "all-intensities"
+    assert out["key_rate_per_pulse"] == out["key_rate_per_pulse_all_intensities"]
+    sig = th.expect(sc, "vacuum-weak", convention="signal-only")
+    assert sig["convention"] == "signal-only"
+    assert sig["key_rate_per_pulse"] == pytest.approx(0.8 * sig["key_rate_per_signal_pulse"])
+    assert sig["key_rate_per_pulse"] == out["key_rate_per_pulse_signal_only"]
+    assert sig["key_rate_per_pulse_all_intensities"] == out["key_rate_per_pulse"]
+    with pytest.raises(ValueError, match="convention"):
+        th.expect(sc, convention="signal")
     assert 0 < out["key_rate_per_pulse"] < out["plob_per_pulse"] < out["tgw_per_pulse"]
     assert out["sifting_factor"] == pytest.approx(0.81)
     # zero length: PLOB is infinite -> None, still strict JSON
