@@ -20,7 +20,12 @@ Contents
   :func:`textbook_gain_qber`, :func:`decoy_rate_textbook`,
   :func:`vacuum_weak_rate_textbook`, :func:`gllp_rate_textbook`.
 * Repeaterless limits: :func:`plob_bound`, :func:`tgw_bound`.
-* :func:`expect`: everything above for one scenario, as a JSON-able dict.
+* :func:`expect`: everything above for one scenario, as a JSON-able dict,
+  with the key rate per pulse in either of two named conventions
+  (``CONVENTIONS``: "all-intensities", the Monte Carlo's and [Lim14]'s, or
+  "signal-only", the textbook's); :func:`expected_counts`: the expected
+  detection and error counts per intensity and basis that the [Lim14]
+  finite key takes (used by :mod:`qchannel.optimize`).
 
 References
 ----------
