@@ -20,7 +20,12 @@ Contents
   :func:`textbook_gain_qber`, :func:`decoy_rate_textbook`,
   :func:`vacuum_weak_rate_textbook`, :func:`gllp_rate_textbook`.
 * Repeaterless limits: :func:`plob_bound`, :func:`tgw_bound`.
-* :func:`expect`: everything above for one scenario, as a JSON-able dict.
+* :func:`expect`: everything above for one scenario, as a JSON-able dict,
+  with the key rate per pulse in either of two named conventions
+  (``CONVENTIONS``: "all-intensities", the Monte Carlo's and [Lim14]'s, or
+  "signal-only", the textbook's); :func:`expected_counts`: the expected
+  detection and error counts per intensity and basis that the [Lim14]
+  finite key takes (used by :mod:`qchannel.optimize`).
 
 References
 ----------
@@ -58,10 +63,14 @@ __all__ = [
     "lmc_key_rate", "two_decoy_bounds", "gllp_key_rate",
     "textbook_gain_qber", "decoy_rate_textbook", "vacuum_weak_rate_textbook",
     "gllp_rate_textbook",
-    "plob_bound", "tgw_bound", "expect",
+    "plob_bound", "tgw_bound", "expect", "expected_counts", "CONVENTIONS", "DECOY_METHODS",
 ]
 
 DECOY_METHODS = ("infinite", "vacuum-weak", "none")
+#: What "key rate per pulse" counts (see :func:`expect`).  "all-intensities"
+#: is the convention of [Lim14] and of the Monte Carlo (``qchannel run``);
+#: "signal-only" that of [GLLP04]/[LMC05]/[MQZL05].
+CONVENTIONS = ("all-intensities", "signal-only")
 BASIS_CHOICES = ("active", "passive")
 
 
@@ -697,12 +706,18 @@ def gllp_key_rate(q, mu, gain, qber, f_ec, qber_phase=None, gain_phase=None):
     receivers.  Delta >= 1 or a phase bound >= 1/2 gives 0.  Vectorised
     (also over mu)."""
     mu = _check_array("mu", mu, 0.0, lo_open=True)
+    return _gllp(q, multi_photon_prob(mu), gain, qber, f_ec, qber_phase, gain_phase)
+
+
+def _gllp(q, pm, gain, qber, f_ec, qber_phase=None, gain_phase=None):
+    """GLLP rate for a source that emits n >= 2 photons with probability
+    ``pm`` per pulse (one intensity: P(n >= 2 | mu); a mixture of intensities:
+    sum_k p_k P(n >= 2 | mu_k))."""
     q = check_prob("q", q)
     f_ec = check_real("f_ec", f_ec, 0.0)
     gain, qber = np.asarray(gain, dtype=float), np.asarray(qber, dtype=float)
     gp = gain if gain_phase is None else np.asarray(gain_phase, dtype=float)
     ep = qber if qber_phase is None else np.asarray(qber_phase, dtype=float)
-    pm = multi_photon_prob(mu)
     delta = _div(pm, gain)
     delta_p = _div(pm, gp)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -798,7 +813,7 @@ def _get(obj, section, name):
         raise ValueError(f"scenario has no {section}.{name}") from None
 
 
-def expect(scenario, decoy="infinite"):
+def expect(scenario, decoy="infinite", convention="all-intensities"):
     """Closed-form expectations for a decoy-BB84 scenario (a JSON-able dict).
 
     ``scenario`` needs: source.intensities, .intensity_probs, .key_basis_prob,
@@ -806,27 +821,138 @@ def expect(scenario, decoy="infinite"):
     .misalignment; detector.efficiency, .dark_count_prob, .afterpulse_prob,
     .basis_choice; postprocess.f_ec.  Dead time is not modelled.
 
-    Key rate (asymptotic, key from the X basis when Alice and Bob both chose X,
-    sifting factor q = key_basis_prob**2; the first, largest intensity mu is
-    the signal and only signal pulses make key):
+    The key comes from the X basis when Alice and Bob both chose X (sifting
+    factor q = key_basis_prob**2).  Two conventions say which pulses make key;
+    both rates are per emitted pulse of any intensity:
 
-    * ``"infinite"`` ([LMC05]): exact single-photon yield Y1 (X basis) and
-      error e1 (Z basis, the phase error of X-basis single photons) of this
-      model, R_signal = q{-Q_mu f H2(E_mu) + Y1 mu e^{-mu} [1 - H2(e1)]}.
-    * ``"vacuum-weak"`` ([MQZL05]): Y1^L from the X-basis gains and e1^U from
-      the Z-basis statistics of mu, nu1 = intensities[1], nu2 = intensities[2]
-      (needs >= 3 intensities, nu1 + nu2 < mu).
-    * ``"none"`` ([GLLP04]): signal only, Delta = P(n >= 2)/Q_mu.
+    * ``convention="all-intensities"`` (default; [Lim14], and what the Monte
+      Carlo's finite key computes): X-X detections of every intensity are key
+      bits, so the error-correction leakage is paid on all of them and the
+      vacuum and single-photon contributions are those of the whole mixture,
+      tau_n = sum_k p_k e^{-mu_k} mu_k^n / n!:
 
-    Q_mu, E_mu are ``gain_xx`` and ``qber_x`` of the signal.  The returned
-    ``key_rate_per_pulse`` is per emitted pulse of any intensity,
-    ``p_signal * R_signal`` (also given as ``key_rate_per_signal_pulse``);
+          R = q { tau_0 Y_0 + tau_1 Y_1 [1 - H2(e_1)] - f Qbar H2(Ebar) },
+
+      Qbar = sum_k p_k Q_k (``gain_xx``) and Ebar the X-basis QBER over all
+      intensities.  With ``decoy="vacuum-weak"`` (Y_0, Y_1, e_1 from the
+      bounds of [MQZL05] with nu1, nu2 = intensities[1], intensities[2]) this
+      is exactly the N -> infinity limit of the [Lim14] key length per pulse:
+      Eqs. (2)-(4) of [Lim14] are those bounds on the counts.  The Monte
+      Carlo's finite key therefore stays below it (and below "infinite"),
+      whatever the probabilities.
+    * ``convention="signal-only"`` (textbook, [GLLP04]/[LMC05]): only signal
+      pulses (the first, largest intensity mu) make key, the decoys only
+      estimate:  R = p_signal q { -Q_mu f H2(E_mu) + Y_1 mu e^{-mu} [1 - H2(e_1)] }.
+      With a large p_signal the two agree closely; with equal probabilities
+      the Monte Carlo's finite key can exceed this rate (it keys from pulses
+      this convention discards).
+
+    Decoy methods (the bounds on the single-photon yield Y_1 and error e_1):
+
+    * ``"infinite"`` ([LMC05]): the exact Y_0, Y_1 (X basis) and e_1 (Z basis,
+      the phase error of X-basis single photons) of this model.
+    * ``"vacuum-weak"`` ([MQZL05]): Y_0^L, Y_1^L from the X-basis gains and
+      e_1^U from the Z-basis statistics of mu, nu1 = intensities[1],
+      nu2 = intensities[2] (needs >= 3 intensities, nu1 + nu2 < mu).
+    * ``"none"`` ([GLLP04]): Delta = P(n >= 2)/Q, with P(n >= 2) of the signal
+      (signal-only) or of the whole mixture (all-intensities); no vacuum term.
+
+    Keys: ``key_rate_per_pulse`` (the chosen convention; also under
+    ``key_rate_per_pulse_all_intensities`` and
+    ``key_rate_per_pulse_signal_only``), ``key_rate_per_signal_pulse``
+    (R_signal of the signal-only convention, per signal pulse),
     ``secret_key_rate_bps = key_rate_per_pulse * rep_rate_hz``.
     ``plob_per_pulse``/``tgw_per_pulse`` use the channel transmittance
     (None where infinite, i.e. transmittance 1; undefined ratios are None too).
     ``qber`` is the sifted QBER over all intensities and both bases.
     """
     check_choice("decoy", decoy, DECOY_METHODS)
+    check_choice("convention", convention, CONVENTIONS)
+    v = _read_scenario(scenario)
+    mus, probs, p_x, rep, f_ec, eff = (v[k] for k in ("mus", "probs", "p_x", "rep", "f_ec", "eff"))
+    if decoy == "vacuum-weak":
+        if len(mus) < 3:
+            raise ValueError(f"source.intensities = {list(mus)} must have at least 3 entries "
+                             f"(signal, nu1, nu2) for decoy = 'vacuum-weak'")
+        if not mus[1] + mus[2] < mus[0]:
+            raise ValueError(f"source.intensities = {list(mus)}: vacuum-weak bounds need "
+                             f"intensities[1] + intensities[2] < intensities[0]")
+    eta_ch, st = v["eta_ch"], _scenario_stats(v)
+    r_sig, r_all = _key_rates(st, mus, probs, p_x, f_ec, decoy)
+    rate = r_all if convention == "all-intensities" else probs[0] * r_sig
+
+    def num(v):
+        v = float(v)
+        return v if math.isfinite(v) else None
+
+    return {
+        "decoy": decoy,
+        "transmittance": float(eta_ch),
+        "detector_efficiency": eff,
+        "intensities": [
+            {"mu": float(m), "prob": float(p), "gain": num(st.gain[i]),
+             "gain_xx": num(st.gain_xx[i]), "gain_zz": num(st.gain_zz[i]),
+             "qber": num(st.qber[i]), "qber_x": num(st.qber_x[i]), "qber_z": num(st.qber_z[i])}
+            for i, (m, p) in enumerate(zip(mus, probs))],
+        "qber": num(st.qber_overall),
+        "qber_x": num(st.qber_x_overall),
+        "qber_z": num(st.qber_z_overall),
+        "yield1_x": num(st.yield1_x),
+        "error1_z": num(st.error1_z),
+        "afterpulse_click_prob": [num(st.afterpulse_click_prob_x),
+                                  num(st.afterpulse_click_prob_z)],
+        "sifting_factor": p_x**2,
+        "convention": convention,
+        "key_rate_per_signal_pulse": r_sig,
+        "key_rate_per_pulse": rate,
+        "key_rate_per_pulse_all_intensities": r_all,
+        "key_rate_per_pulse_signal_only": probs[0] * r_sig,
+        "secret_key_rate_bps": rate * rep,
+        "plob_per_pulse": num(plob_bound(eta_ch)),
+        "tgw_per_pulse": num(tgw_bound(eta_ch)),
+    }
+
+
+def _key_rates(st, mus, probs, p_x, f_ec, decoy):
+    """(R_signal per signal pulse, R_all per pulse) of :func:`expect`'s two
+    conventions from the detection statistics ``st``."""
+    q = p_x**2
+    mus, probs = np.asarray(mus, dtype=float), np.asarray(probs, dtype=float)
+    mu = float(mus[0])
+    qx, ex = float(st.gain_xx[0]), float(st.qber_x[0])
+    # Mixture over intensities: photon-number weights and the X-basis gain and
+    # QBER of every sifted X-X detection.
+    tau0 = float(np.dot(probs, np.exp(-mus)))
+    tau1 = float(np.dot(probs, mus * np.exp(-mus)))
+    qbar = float(np.dot(probs, st.gain_xx))
+    ebar = float(st.qber_x_overall)
+    if decoy == "infinite":
+        y0, y1, e1 = float(st.yield0_x), float(st.yield1_x), float(st.error1_z)
+        r_sig = lmc_key_rate(q, qx, ex, y1 * mu * math.exp(-mu), e1, f_ec)
+    elif decoy == "vacuum-weak":
+        nu1, nu2 = mus[1], mus[2]
+        y0, y1, _ = two_decoy_bounds(mu, nu1, nu2, *st.gain_xx[:3], *st.qber_x[1:3])
+        _, _, e1 = two_decoy_bounds(mu, nu1, nu2, *st.gain_zz[:3], *st.qber_z[1:3])
+        r_sig = lmc_key_rate(q, qx, ex, y1 * mu * math.exp(-mu), e1, f_ec)
+    else:
+        r_sig = gllp_key_rate(q, mu, qx, ex, f_ec, qber_phase=float(st.qber_z[0]),
+                              gain_phase=float(st.gain_zz[0]))
+        pm = float(np.dot(probs, multi_photon_prob(mus)))
+        ebar_z = float(st.qber_z_overall)
+        r_all = _gllp(q, pm, qbar, ebar, f_ec, qber_phase=ebar_z,
+                      gain_phase=float(np.dot(probs, st.gain_zz)))
+        return float(r_sig), float(r_all)
+    # [Lim14] Eq. (1) per pulse with the counts replaced by expectations:
+    # s_X0 + s_X1 [1 - h(phi_X)] - lambda_EC, phi_X -> e_1.
+    e1 = min(max(float(e1), 0.0), 0.5)
+    r_all = q * (tau0 * max(float(y0), 0.0) + tau1 * max(float(y1), 0.0) * (1.0 - float(h2(e1)))
+                 - f_ec * qbar * float(h2(ebar)))
+    r_all = r_all if math.isfinite(r_all) else 0.0
+    return float(r_sig), max(r_all, 0.0)
+
+
+def _read_scenario(scenario):
+    """The validated inputs of the closed forms from a decoy-BB84 fiber scenario."""
     ctype = _get(scenario, "channel", "type") if hasattr(scenario.channel, "type") else "fiber"
     if ctype != "fiber":
         raise ValueError(f"channel.type = {ctype!r}: the closed forms cover fiber links (a "
@@ -862,56 +988,33 @@ def expect(scenario, decoy="infinite"):
     if mode == "passive" and p_x >= 1.0:
         raise ValueError(f"source.key_basis_prob = {p_x} is out of range: must be < 1 with a "
                          f"passive receiver (the Z pair estimates the phase error)")
-    if decoy == "vacuum-weak":
-        if len(mus) < 3:
-            raise ValueError(f"source.intensities = {list(mus)} must have at least 3 entries "
-                             f"(signal, nu1, nu2) for decoy = 'vacuum-weak'")
-        if not mus[1] + mus[2] < mus[0]:
-            raise ValueError(f"source.intensities = {list(mus)}: vacuum-weak bounds need "
-                             f"intensities[1] + intensities[2] < intensities[0]")
+    return {"mus": mus, "probs": probs, "p_x": p_x, "rep": rep, "f_ec": f_ec, "eff": eff,
+            "e": e, "pdc": pdc, "pap": pap, "mode": mode,
+            "eta_ch": float(channel_transmittance(length, att, extra))}
 
-    eta_ch = channel_transmittance(length, att, extra)
-    st = detection_stats(mus, eta_ch * eff, e, pdc, pap, p_x, mode, probs)
-    q = p_x**2
-    mu = mus[0]
-    qx, ex = float(st.gain_xx[0]), float(st.qber_x[0])
-    if decoy == "infinite":
-        r_sig = lmc_key_rate(q, qx, ex, st.yield1_x * mu * math.exp(-mu), st.error1_z, f_ec)
-    elif decoy == "vacuum-weak":
-        nu1, nu2 = mus[1], mus[2]
-        _, y1x, _ = two_decoy_bounds(mu, nu1, nu2, *st.gain_xx[:3], *st.qber_x[1:3])
-        _, _, e1z = two_decoy_bounds(mu, nu1, nu2, *st.gain_zz[:3], *st.qber_z[1:3])
-        r_sig = lmc_key_rate(q, qx, ex, y1x * mu * math.exp(-mu), e1z, f_ec)
-    else:
-        r_sig = gllp_key_rate(q, mu, qx, ex, f_ec, qber_phase=float(st.qber_z[0]),
-                              gain_phase=float(st.gain_zz[0]))
-    r_sig = float(r_sig)
-    rate = probs[0] * r_sig
 
-    def num(v):
-        v = float(v)
-        return v if math.isfinite(v) else None
+def _scenario_stats(v):
+    return detection_stats(v["mus"], v["eta_ch"] * v["eff"], v["e"], v["pdc"], v["pap"], v["p_x"],
+                           v["mode"], v["probs"])
 
-    return {
-        "decoy": decoy,
-        "transmittance": float(eta_ch),
-        "detector_efficiency": eff,
-        "intensities": [
-            {"mu": float(m), "prob": float(p), "gain": num(st.gain[i]),
-             "gain_xx": num(st.gain_xx[i]), "gain_zz": num(st.gain_zz[i]),
-             "qber": num(st.qber[i]), "qber_x": num(st.qber_x[i]), "qber_z": num(st.qber_z[i])}
-            for i, (m, p) in enumerate(zip(mus, probs))],
-        "qber": num(st.qber_overall),
-        "qber_x": num(st.qber_x_overall),
-        "qber_z": num(st.qber_z_overall),
-        "yield1_x": num(st.yield1_x),
-        "error1_z": num(st.error1_z),
-        "afterpulse_click_prob": [num(st.afterpulse_click_prob_x),
-                                  num(st.afterpulse_click_prob_z)],
-        "sifting_factor": q,
-        "key_rate_per_signal_pulse": r_sig,
-        "key_rate_per_pulse": rate,
-        "secret_key_rate_bps": rate * rep,
-        "plob_per_pulse": num(plob_bound(eta_ch)),
-        "tgw_per_pulse": num(tgw_bound(eta_ch)),
-    }
+
+def expected_counts(scenario, pulses):
+    """Expected counts of a decoy-BB84 fiber scenario over ``pulses`` pulses,
+    in the form the [Lim14] finite key takes them (one entry per intensity):
+
+        n_x[k] = N p_k p_X^2 Q^XX_k,   m_x[k] = n_x[k] E^X_k,
+        n_z[k] = N p_k (1 - p_X)^2 Q^ZZ_k,   m_z[k] = n_z[k] E^Z_k,
+
+    with Q^XX_k, E^X_k (``gain_xx``, ``qber_x``) of :func:`detection_stats`:
+    the exact expectations of the Monte Carlo's model (dead time excepted).
+    Returns a dict with lists ``n_x, n_z, m_x, m_z`` and ``transmittance``."""
+    pulses = check_real("pulses", pulses, 0.0)
+    v = _read_scenario(scenario)
+    st = _scenario_stats(v)
+    probs, p_x = np.asarray(v["probs"], dtype=float), v["p_x"]
+    n_x = pulses * probs * p_x**2 * np.asarray(st.gain_xx, dtype=float)
+    n_z = pulses * probs * (1.0 - p_x) ** 2 * np.asarray(st.gain_zz, dtype=float)
+    m_x = n_x * np.nan_to_num(np.asarray(st.qber_x, dtype=float))
+    m_z = n_z * np.nan_to_num(np.asarray(st.qber_z, dtype=float))
+    return {"n_x": n_x.tolist(), "n_z": n_z.tolist(), "m_x": m_x.tolist(), "m_z": m_z.tolist(),
+            "transmittance": v["eta_ch"]}
