@@ -115,6 +115,8 @@ def run_scenario(scenario, progress=None, keys_out=None):
     if keys_out is not None and not job.writes_keys:
         raise ValueError(f"--keys-out applies to decoy-bb84 scenarios, not to a {job.name} "
                          f"scenario")
+    if job.check is not None:
+        job.check(scenario)
     return job.run(scenario, progress=progress, keys_out=keys_out)
 
 

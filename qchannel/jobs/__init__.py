@@ -41,7 +41,9 @@ class Job:
     can be made before the work) and returns a scenario with ``to_dict()``,
     ``replace(**dotted)`` and ``run`` (its [run] section: ``seed``, ``pulses``).
     ``run(scenario, progress=None, keys_out=None)`` returns a result with
-    ``to_dict()``.  ``theory(scenario, decoy)`` returns a JSON-able dict or is
+    ``to_dict()``.  ``check(scenario)`` (optional) makes the checks that need
+    more than the schema (memory a run will need, ...) and raises ValueError
+    naming the key to change; it runs before any work.  ``theory(scenario, decoy)`` returns a JSON-able dict or is
     None.  ``report(d)`` formats a result dict as text.  ``headline`` lists
     the result fields a sweep puts first; ``sweep_skip`` the bulky per-bin
     fields it leaves out of its rows (they stay in ``qchannel run --json``)."""
@@ -57,6 +59,7 @@ class Job:
     sweep_skip: tuple = ()
     writes_keys: bool = False
     optimize: Callable | None = None
+    check: Callable | None = None
     extra: dict = field(default_factory=dict)
 
 
