@@ -1,7 +1,50 @@
-"""Optical channels: validated parameter objects that yield transmittance."""
+"""Optical channels: validated parameter objects shared by every job.
+
+One channel interface: ``segments(...)`` gives the transmittance and the
+background per segment of constant parameters (one segment for a fiber,
+one per time bin for a free-space pass: :mod:`qchannel.freespace`), and
+:func:`db_to_transmittance` / :func:`fiber_loss_db` are the one place where
+a length or a loss becomes a transmittance.
+"""
+from __future__ import annotations
+
 from dataclasses import asdict, dataclass, field
 
-from qchannel.params import check_choice, check_prob, check_real, reject_unknown
+import numpy as np
+
+from qchannel.params import check_choice, check_prob, check_real, check_table, reject_unknown
+
+
+def fiber_loss_db(length_km, attenuation_db_per_km, extra_loss_db=0.0):
+    """Loss of a fiber in dB: ``attenuation_db_per_km * length_km + extra_loss_db``
+    (scalars or arrays)."""
+    return np.asarray(attenuation_db_per_km) * np.asarray(length_km) + extra_loss_db
+
+
+def db_to_transmittance(loss_db):
+    """``10^(-loss_db / 10)`` (scalars or arrays; a Python float for a scalar)."""
+    t = 10.0 ** (-np.asarray(loss_db, dtype=float) / 10.0)
+    return float(t) if t.ndim == 0 else t
+
+
+@dataclass(frozen=True)
+class ChannelSegments:
+    """A channel as segments of constant parameters: segment g covers slots
+    ``[start_slot[g], start_slot[g + 1])`` (the last one up to ``pulses``)
+    with ``transmittance[g]`` (everything before the detectors) and
+    ``background_click_prob[g]`` (extra clicks per gate per detector).
+    ``series`` is the free-space time series behind them (None for fiber)."""
+
+    start_slot: np.ndarray
+    transmittance: np.ndarray
+    background_click_prob: np.ndarray
+    pulses: int
+    series: object = None
+
+    def as_list(self):
+        """[(start_slot, transmittance, background_click_prob), ...]"""
+        return [(int(s), float(t), float(b)) for s, t, b in
+                zip(self.start_slot, self.transmittance, self.background_click_prob)]
 
 
 @dataclass(frozen=True)
@@ -40,7 +83,88 @@ class FiberChannel:
 
     @property
     def loss_db(self):
-        return self.attenuation_db_per_km * self.length_km + self.extra_loss_db
+        return float(fiber_loss_db(self.length_km, self.attenuation_db_per_km, self.extra_loss_db))
 
     def transmittance(self):
-        return 10.0 ** (-self.loss_db / 10.0)
+        return db_to_transmittance(self.loss_db)
+
+    def segments(self, seed, rep_rate_hz, detector, pulses, time_bin_s=None):
+        """One segment of constant transmittance and no background over ``pulses`` slots."""
+        return ChannelSegments(np.zeros(1, np.int64), np.array([self.transmittance()]),
+                               np.zeros(1), int(pulses))
+
+
+@dataclass(frozen=True)
+class ArmChannel:
+    """One arm of an entangled-pair link (fiber or free space, loss given as
+    ``transmittance``, ``loss_db`` or ``length_km`` x ``attenuation_db_per_km``,
+    plus ``extra_loss_db``): background clicks, unital noise and
+    polarisation drift."""
+
+    transmittance: float = 1.0
+    loss_db: float | None = None
+    length_km: float | None = None
+    attenuation_db_per_km: float | None = None
+    extra_loss_db: float = 0.0
+    background_prob: float = 0.0
+    depolarizing: float = 0.0
+    dephasing: float = 0.0
+    drift_time_s: float | None = None
+    compensation_interval_s: float | None = None
+    section: str = field(default="channel", compare=False, repr=False)
+
+    KEYS = ("transmittance", "loss_db", "length_km", "attenuation_db_per_km", "extra_loss_db",
+            "background_prob", "depolarizing", "dephasing", "drift_time_s",
+            "compensation_interval_s")
+
+    @classmethod
+    def from_dict(cls, d, section="channel.bob"):
+        d = dict(check_table(section, d))
+        reject_unknown(section, d, cls.KEYS)
+        n = lambda k: f"{section}.{k}"  # noqa: E731
+        given = [k for k in ("transmittance", "loss_db", "length_km") if k in d]
+        if len(given) > 1:
+            raise ValueError(f"{n(given[1])} and {n(given[0])} are exclusive: give the loss one way")
+        if "attenuation_db_per_km" in d and "length_km" not in d:
+            raise ValueError(f"{n('attenuation_db_per_km')} needs {n('length_km')}")
+        extra = check_real(n("extra_loss_db"), d.get("extra_loss_db", 0.0), 0.0, 1000.0)
+        if "length_km" in d:
+            L = check_real(n("length_km"), d["length_km"], 0.0, 1.0e5)
+            a = check_real(n("attenuation_db_per_km"), d.get("attenuation_db_per_km", 0.2),
+                           0.0, 100.0)
+            T = db_to_transmittance(fiber_loss_db(L, a, extra))
+        elif "loss_db" in d:
+            loss = check_real(n("loss_db"), d["loss_db"], 0.0, 1000.0)
+            T = db_to_transmittance(loss + extra)
+        else:
+            T = check_prob(n("transmittance"), d.get("transmittance", 1.0)) * db_to_transmittance(extra)
+        if not T > 0.0:
+            raise ValueError(f"{section}: the transmittance underflows to 0; reduce the loss")
+        tau = d.get("drift_time_s")
+        if tau is not None:
+            tau = check_real(n("drift_time_s"), tau, 0.0, lo_open=True)
+        comp = d.get("compensation_interval_s")
+        if comp is not None:
+            comp = check_real(n("compensation_interval_s"), comp, 0.0, lo_open=True)
+            if tau is None:
+                raise ValueError(f"{n('compensation_interval_s')} needs {n('drift_time_s')}")
+        return cls(
+            transmittance=T, loss_db=d.get("loss_db"), length_km=d.get("length_km"),
+            attenuation_db_per_km=d.get("attenuation_db_per_km"), extra_loss_db=extra,
+            background_prob=check_real(n("background_prob"), d.get("background_prob", 0.0),
+                                       0.0, 1.0, hi_open=True),
+            depolarizing=check_prob(n("depolarizing"), d.get("depolarizing", 0.0)),
+            dephasing=check_real(n("dephasing"), d.get("dephasing", 0.0), 0.0, 0.5),
+            drift_time_s=tau, compensation_interval_s=comp, section=section)
+
+    def to_dict(self):
+        d = asdict(self)
+        d.pop("section")
+        return {k: v for k, v in d.items() if v is not None}
+
+    def bloch(self, phi=0.0):
+        """Bloch matrix of the arm's unital noise for drift angle phi."""
+        from qchannel.theory import entanglement as th
+
+        return (th.bloch_rotation(phi) @ th.bloch_dephasing(self.dephasing)
+                @ th.bloch_depolarizing(self.depolarizing))

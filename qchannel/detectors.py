@@ -1,8 +1,15 @@
-"""Single-photon detectors: validated parameter objects."""
+"""Single-photon detectors: validated parameter objects shared by every job."""
 import math
 from dataclasses import asdict, dataclass
 
 from qchannel.params import check_choice, check_prob, check_real, reject_unknown
+
+
+def dead_gates(dead_time_ns, rep_rate_hz):
+    """Gates after a click during which a detector is blind: those that start
+    less than ``dead_time_ns`` after the click's gate."""
+    gates = dead_time_ns * 1e-9 * rep_rate_hz
+    return max(0, math.ceil(gates - 1e-9) - 1)
 
 
 @dataclass(frozen=True)
@@ -52,9 +59,37 @@ class DetectorSet:
         return 2 if self.basis_choice == "active" else 4
 
     def dead_gates(self, rep_rate_hz):
-        """Gates after a click during which the detector is blind."""
-        gates = self.dead_time_ns * 1e-9 * rep_rate_hz
-        return max(0, math.ceil(gates - 1e-9) - 1)
+        return dead_gates(self.dead_time_ns, rep_rate_hz)
 
     def afterpulse_tau_gates(self, rep_rate_hz):
         return self.afterpulse_decay_ns * 1e-9 * rep_rate_hz
+
+
+@dataclass(frozen=True)
+class SideDetector:
+    """The detector pair of one side of an entangled-pair link: efficiency,
+    dark counts per slot, dead time and rms timing ``jitter_ps``."""
+
+    efficiency: float = 0.6
+    dark_count_prob: float = 1.0e-6
+    dead_time_ns: float = 0.0
+    jitter_ps: float = 0.0
+
+    KEYS = ("efficiency", "dark_count_prob", "dead_time_ns", "jitter_ps")
+
+    @classmethod
+    def from_dict(cls, d, section="detector"):
+        reject_unknown(section, d, cls.KEYS)
+        n = lambda k: f"{section}.{k}"  # noqa: E731
+        return cls(
+            efficiency=check_prob(n("efficiency"), d.get("efficiency", 0.6), lo_open=True),
+            dark_count_prob=check_real(n("dark_count_prob"), d.get("dark_count_prob", 1e-6),
+                                       0.0, 1.0, hi_open=True),
+            dead_time_ns=check_real(n("dead_time_ns"), d.get("dead_time_ns", 0.0), 0.0, 1e9),
+            jitter_ps=check_real(n("jitter_ps"), d.get("jitter_ps", 0.0), 0.0, 1e9))
+
+    def to_dict(self):
+        return asdict(self)
+
+    def dead_gates(self, rep_rate_hz):
+        return dead_gates(self.dead_time_ns, rep_rate_hz)

@@ -8,7 +8,7 @@ without ``type``/TLE/start).  The pass is the part of the first pass over
 Alice's station after ``start_utc`` during which both stations see the
 satellite above ``min_elevation_deg``; each link's mean transmittance per time
 bin comes from its own geometry and optics, and the pair source on the
-satellite runs through ``qchannel.entangled.dual_downlink``.
+satellite runs through ``qchannel.dual_downlink.dual_downlink``.
 """
 import math
 
@@ -127,7 +127,7 @@ def dual_downlink(scenario, transmittance_a, transmittance_b, bin_duration_s):
     [channel] must not give losses (the series replaces them); [run] pulses
     is derived as bins x bin slots.  Returns the BBM92/E91 result, whose
     ``per_bin`` lists coincidences (pair rate) and S over the pass."""
-    from qchannel.entangled import EntangledLinkConfig, EntangledLinkModel, parse_run
+    from qchannel.links.entangled import EntangledLinkConfig, EntangledLinkModel, parse_run
     from qchannel.protocols.bbm92 import PostprocessEnt, QKDProtocolConfig, analyse
 
     scenario = dict(scenario)

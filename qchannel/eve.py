@@ -1,9 +1,9 @@
 """Eavesdroppers on a weak-coherent-pulse decoy-BB84 fiber link: an attacked link.
 
 An ``[eve]`` section turns the scenario's link into an
-:class:`AttackedLinkModel`, which keeps the contract of
-:class:`qchannel.link.LinkModel` (``blocks(pulses, seed)`` yields
-:class:`~qchannel.link.DetectionRecord`\\ s).  Only the primary clicks come
+:class:`AttackedLinkModel`, a :class:`qchannel.links.base.Link` like the
+honest :class:`qchannel.links.prepare_measure.LinkModel` (``blocks(seed)``
+yields :class:`~qchannel.links.prepare_measure.DetectionRecord`\\ s).  Only the primary clicks come
 from the attack kernel (:mod:`qchannel._core.attacks`); the honest link's
 compiled detector pass then applies dead time, afterpulses and squashing, and
 the decoy-BB84 protocol runs unchanged: sifting, Lim et al. (2014) finite
@@ -104,7 +104,8 @@ from qchannel import rng as _rng
 from qchannel._core import attacks as _attacks
 from qchannel._core import transport as _transport
 from qchannel.channels import FiberChannel
-from qchannel.link import BLOCK_SLOTS, DetectionRecord
+from qchannel.links.base import BLOCK_SLOTS, MAX_PULSES, Link  # noqa: F401
+from qchannel.links.prepare_measure import DetectionRecord
 from qchannel.params import check_choice, check_int, check_prob, check_real, reject_unknown
 from qchannel.protocols.finite_key import binary_entropy
 
@@ -396,9 +397,9 @@ def _child(seed, name):
     return _rng.derive_seed(seed, _rng.Purpose.EVE, name)
 
 
-class AttackedLinkModel:
+class AttackedLinkModel(Link):
     """Source, channel and detectors with Eve on the fiber: the contract of
-    :class:`qchannel.link.LinkModel` (``blocks``, ``simulate``), records with
+    :class:`qchannel.links.base.Link` contract (``blocks``, ``simulate``), records with
     ``eve_known`` and ``eve_guess`` filled.
 
     Per fixed block of ``BLOCK_SLOTS`` slots: the attack kernel draws the
@@ -411,59 +412,63 @@ class AttackedLinkModel:
     (seed, EVE, "eve-guess"), each per block, so the records are the same
     whatever ``chunk_blocks``."""
 
-    def __init__(self, source, channel, detector, eve):
+    def __init__(self, source, channel, detector, eve, pulses):
         if isinstance(eve, dict):
             eve = EveConfig.from_dict(eve)
         if not isinstance(eve, EveConfig):
             raise ValueError(f"eve must be an EveConfig or an [eve] table, not {eve!r}")
         self.source, self.channel, self.detector, self.eve = source, channel, detector, eve
+        self.pulses = check_int("pulses", pulses, 1, MAX_PULSES)
         self._tables = attack_tables(eve, source, channel, detector)   # validates the geometry
 
     def tables(self, total_slots=None):
         """The attack tables (see :func:`attack_tables`); the same for any run length."""
         return self._tables
 
-    def blocks(self, pulses, seed, chunk_blocks=1, progress=None):
-        """Yield one DetectionRecord per chunk of ``chunk_blocks`` fixed blocks."""
-        seed = _rng.check_seed(seed)
-        pulses = check_int("pulses", pulses, 1, 2**56)
-        chunk_blocks = check_int("chunk_blocks", chunk_blocks, 1)
-        t, src, det = self._tables, self.source, self.detector
-        K, n_det, rep = len(src.intensities), det.n_detectors, src.rep_rate_hz
-        ev_seed, guess_seed = _child(seed, "attack-kernel"), _child(seed, "eve-guess")
-        cls_of = t["k"].astype(np.uint8)
-        a_of, b_of = t["a"].astype(np.uint8), t["b"].astype(np.uint8)
+    def prepare(self, seed):
+        t, src = self._tables, self.source
         pat = t["pat"].astype(np.uint8)
-        # Alice's frame -> detectors: bit 1 swaps the detectors within each pair.
-        clicks_of = np.stack([pat, ((pat & 5) << 1) | ((pat & 10) >> 1)]).astype(np.uint8)
-        known_of, rel_of = t["known"].astype(np.uint8), t["guess"].astype(np.uint8)
-        noclick = np.ascontiguousarray(t["noclick"], dtype=float)
-        seg_start = np.array([0, pulses], dtype=np.int64)
-        state = _transport.DetectorState()
-        n_blocks = -(-pulses // BLOCK_SLOTS)
-        pending = []
-        for b in range(n_blocks):
-            start = b * BLOCK_SLOTS
-            n = min(BLOCK_SLOTS, pulses - start)
-            off, combo, a_bit = _attacks.run_block(ev_seed, b, n, t["p_event"], t["cdf"],
-                                                   t["p_event"] * n)
-            slot = off + start
-            out = _transport.detector_pass(
-                ev_seed, b, start, n, slot, cls_of[combo], a_of[combo], a_bit, b_of[combo],
-                clicks_of[a_bit, combo], seg_start, noclick[None, :], n_det,
-                src.key_basis_prob, det.afterpulse_prob, det.afterpulse_tau_gates(rep),
-                det.dead_gates(rep), pulses, state)
-            ap_only = out[7][0]
-            sent = (np.bincount(cls_of[combo], minlength=K) + ap_only
-                    + _attacks.sent_rest(ev_seed, b, n - len(slot) - int(ap_only.sum()), noclick))
-            known, guess = self._eve(out[0], out[3], slot, combo, known_of, rel_of, guess_seed, b)
-            pending.append(DetectionRecord(*out[:7], sent, first_slot=start, n_slots=n,
-                                           eve_known=known, eve_guess=guess))
-            if len(pending) == chunk_blocks or b == n_blocks - 1:
-                yield pending[0] if len(pending) == 1 else DetectionRecord.concatenate(pending)
-                pending = []
-            if progress is not None:
-                progress(start + n, pulses)
+        return {
+            "ev_seed": _child(seed, "attack-kernel"), "guess_seed": _child(seed, "eve-guess"),
+            "cls_of": t["k"].astype(np.uint8),
+            "a_of": t["a"].astype(np.uint8), "b_of": t["b"].astype(np.uint8),
+            # Alice's frame -> detectors: bit 1 swaps the detectors within each pair.
+            "clicks_of": np.stack([pat, ((pat & 5) << 1) | ((pat & 10) >> 1)]).astype(np.uint8),
+            "known_of": t["known"].astype(np.uint8), "rel_of": t["guess"].astype(np.uint8),
+            "noclick": np.ascontiguousarray(t["noclick"], dtype=float),
+            "seg_start": np.array([0, self.pulses], dtype=np.int64),
+            "state": _transport.DetectorState(), "K": len(src.intensities)}
+
+    def draw(self, ctx, b, start, n):
+        """The attack kernel: the slots of block ``b`` with a primary click and
+        their joint outcome (independent of every other block)."""
+        t = self._tables
+        return _attacks.run_block(ctx["ev_seed"], b, n, t["p_event"], t["cdf"], t["p_event"] * n)
+
+    def carry(self, ctx, b, start, n, drawn):
+        """The compiled detector pass (dead time, afterpulses, squashing; its
+        state carries to the next block) and Eve's knowledge per event."""
+        off, combo, a_bit = drawn
+        src, det, rep = self.source, self.detector, self.source.rep_rate_hz
+        c = ctx
+        slot = off + start
+        out = _transport.detector_pass(
+            c["ev_seed"], b, start, n, slot, c["cls_of"][combo], c["a_of"][combo], a_bit,
+            c["b_of"][combo], c["clicks_of"][a_bit, combo], c["seg_start"], c["noclick"][None, :],
+            det.n_detectors, src.key_basis_prob, det.afterpulse_prob,
+            det.afterpulse_tau_gates(rep), det.dead_gates(rep), self.pulses, c["state"])
+        ap_only = out[7][0]
+        sent = (np.bincount(c["cls_of"][combo], minlength=c["K"]) + ap_only
+                + _attacks.sent_rest(c["ev_seed"], b, n - len(slot) - int(ap_only.sum()),
+                                     c["noclick"]))
+        known, guess = self._eve(out[0], out[3], slot, combo, c["known_of"], c["rel_of"],
+                                 c["guess_seed"], b)
+        return DetectionRecord(*out[:7], sent, first_slot=start, n_slots=n,
+                               eve_known=known, eve_guess=guess)
+
+    @staticmethod
+    def concatenate(records):
+        return DetectionRecord.concatenate(records)
 
     @staticmethod
     def _eve(out_slot, alice_bit, slot, combo, known_of, rel_of, guess_seed, block):
@@ -482,17 +487,18 @@ class AttackedLinkModel:
         guess = np.where(rel == SAME, alice_bit, np.where(rel == FLIP, alice_bit ^ 1, coin))
         return known, guess.astype(np.uint8)
 
-    def simulate(self, pulses, seed, chunk_blocks=1):
-        """The whole run as one DetectionRecord (for tests and small runs)."""
-        return DetectionRecord.concatenate(self.blocks(pulses, seed, chunk_blocks))
 
 
-def attacked_link(scenario):
+def attacked_link(scenario, pulses=None):
     """The :class:`AttackedLinkModel` of a scenario with an ``[eve]`` section
-    (ValueError for a free-space channel or Eve beyond the fiber's end)."""
+    over ``pulses`` slots (default: the scenario's); ValueError for a
+    free-space channel or Eve beyond the fiber's end."""
     if scenario.eve is None:
         raise ValueError("the scenario has no [eve] section")
-    return AttackedLinkModel(scenario.source, scenario.channel, scenario.detector, scenario.eve)
+    if pulses is None:
+        pulses = scenario.run.pulses or scenario.run.DEFAULT_PULSES
+    return AttackedLinkModel(scenario.source, scenario.channel, scenario.detector, scenario.eve,
+                             pulses)
 
 
 # --------------------------------------------------------------------------

@@ -827,6 +827,25 @@ class FreeSpaceChannel:
             self.filter_bandwidth_nm, self.gate_width_ns * 1e-9, self.wavelength_m,
             self.rx_efficiency)
 
+    def segments(self, seed, rep_rate_hz, detector, pulses=None, time_bin_s=None):
+        """The channel interface (:class:`qchannel.channels.ChannelSegments`):
+        one segment per time bin of the pass (or of ``duration_s``), its faded
+        transmittance and background; the pass sets the pulses."""
+        from qchannel.channels import ChannelSegments
+
+        if pulses is not None:
+            raise ValueError("run.pulses does not apply to a free-space or satellite channel: "
+                             "the pass (or channel.duration_s) and the rep rate set the pulses")
+        series = self.series(seed, time_bin_s=time_bin_s,
+                             detector_efficiency=detector.efficiency,
+                             n_detectors=detector.n_detectors)
+        slots_per_bin = max(1, int(round(series.time_bin_s * rep_rate_hz)))
+        n = len(series.transmittance)
+        return ChannelSegments(np.arange(n, dtype=np.int64) * slots_per_bin,
+                               np.asarray(series.transmittance, float),
+                               np.asarray(series.background_click_prob, float),
+                               slots_per_bin * n, series)
+
     # ------------------------------------------------------------ series
     def series(self, seed, time_bin_s=None, detector_efficiency=1.0, n_detectors=4):
         """Per-time-bin series of the channel.  Returns :class:`LinkSeries`.

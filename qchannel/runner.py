@@ -1,37 +1,27 @@
 """The main job: simulate a scenario's link and run its protocol."""
 import numpy as np
 
-from qchannel.link import LinkModel
+from qchannel.links.prepare_measure import LinkModel
 from qchannel.protocols.decoy_bb84 import DecoyCounts, build_result
 from qchannel.rng import check_seed
 
 
-def channel_series(scenario, seed):
-    """Per-time-bin transmittance and background of a free-space/satellite
-    channel (``qchannel.freespace.LinkSeries``); None for fiber."""
-    if not scenario.is_free_space:
-        return None
-    return scenario.channel.series(seed, time_bin_s=scenario.run.time_bin_s,
-                                   detector_efficiency=scenario.detector.efficiency,
-                                   n_detectors=scenario.detector.n_detectors)
-
-
 def build_link(scenario, seed=None):
-    """(LinkModel, pulses, series) for a scenario.  Free-space links get one
-    segment of constant transmittance and background per time bin."""
-    src = scenario.source
+    """(link, series) for a decoy-BB84 scenario: the channel's segments of
+    constant parameters (one for fiber, one per time bin for a pass) under
+    the honest or, with ``[eve]``, the attacked link; ``series`` is the
+    free-space time series (None for fiber)."""
+    run = scenario.run
+    segments = scenario.channel.segments(
+        run.seed if seed is None else seed, scenario.source.rep_rate_hz, scenario.detector,
+        pulses=None if scenario.is_free_space else (run.pulses or run.DEFAULT_PULSES),
+        time_bin_s=run.time_bin_s)
     if scenario.eve is not None:          # Eve on the fiber: an attacked link (qchannel.eve)
         from qchannel.eve import attacked_link
-        return attacked_link(scenario), scenario.run.pulses or scenario.run.DEFAULT_PULSES, None
-    series = channel_series(scenario, scenario.run.seed if seed is None else seed)
-    if series is None:
-        pulses = scenario.run.pulses or scenario.run.DEFAULT_PULSES
-        return LinkModel(src, scenario.channel, scenario.detector), pulses, None
-    slots_per_bin = max(1, int(round(series.time_bin_s * src.rep_rate_hz)))
-    segments = [(i * slots_per_bin, float(t), float(b))
-                for i, (t, b) in enumerate(zip(series.transmittance, series.background_click_prob))]
-    pulses = slots_per_bin * len(segments)
-    return LinkModel(src, scenario.channel, scenario.detector, segments), pulses, series
+
+        return attacked_link(scenario, segments.pulses), None
+    return (LinkModel(scenario.source, scenario.channel, scenario.detector, segments.pulses,
+                      segments), segments.series)
 
 
 def simulate(scenario=None, seed=None, pulses=None, progress=None, keys_out=None):
@@ -62,14 +52,15 @@ def simulate(scenario=None, seed=None, pulses=None, progress=None, keys_out=None
     if keys_out is not None:
         check_keys_out(scenario, keys_out)
     run = scenario.run
-    link, n_pulses, series = build_link(scenario)
+    link, series = build_link(scenario)
+    n_pulses = link.pulses
     report_slots = None
     if series is not None:
         report_slots = max(1, int(round(run.report_bin_s * scenario.source.rep_rate_hz)))
     counts = DecoyCounts(len(scenario.source.intensities), bin_slots=report_slots,
                          keep_sifted=scenario.postprocess.ec != "estimate",
                          eve_keep_bits=scenario.eve.max_hash_bits if scenario.eve else 0)
-    for record in link.blocks(n_pulses, run.seed, progress=progress):
+    for record in link.blocks(run.seed, progress=progress):
         counts.add(record)
     result = build_result(counts, scenario, run.seed)
     if scenario.eve is not None:

@@ -18,6 +18,7 @@ from qchannel.channels import FiberChannel
 from qchannel.freespace import CHANNEL_TYPES as FREE_SPACE_TYPES
 from qchannel.freespace import FreeSpaceChannel
 from qchannel.detectors import DetectorSet
+from qchannel.links.base import MAX_PULSES
 from qchannel.params import (check_choice, check_int, check_prob, check_real,
                              reject_unknown)
 from qchannel.rng import SEED_MAX
@@ -28,7 +29,6 @@ try:  # Python >= 3.11
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-MAX_PULSES = 2**32 * 2**24   # 2^32 blocks of 2^24 slots
 
 
 @dataclass(frozen=True)
@@ -332,6 +332,9 @@ class Scenario(ScenarioBase):
             from qchannel.eve import EveConfig
 
             parts["eve"] = EveConfig.from_dict(d["eve"], "eve")
+            if not isinstance(parts["channel"], FiberChannel):
+                raise ValueError(f"[eve] attacks a fiber link: channel.type = "
+                                 f"{parts['channel'].type!r} must be 'fiber' with an [eve] section")
         return cls(**parts)
 
     @classmethod

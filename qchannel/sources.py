@@ -1,10 +1,11 @@
-"""Photon sources: validated parameter objects."""
+"""Photon sources: validated parameter objects shared by every job."""
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from qchannel.params import (check_choice, check_prob, check_real, check_real_list,
-                             reject_unknown)
+                             check_table, reject_unknown)
+from qchannel.theory.entanglement import STATISTICS as PAIR_STATISTICS
 
 MAX_INTENSITIES = 16
 
@@ -62,3 +63,45 @@ class DecoyBB84Source:
     @property
     def mean_photon_number(self):
         return float(np.dot(self.intensities, self.intensity_probs))
+
+
+@dataclass(frozen=True)
+class SPDCSource:
+    """Spontaneous parametric down-conversion pairs: ``pair_prob`` mean pairs
+    per slot, ``statistics`` "thermal" (single mode) or "poisson" (multimode),
+    emitted state V |Phi+><Phi+| + (1 - V) I/4 of ``visibility`` V,
+    ``heralding_efficiency`` (coupling of each photon into its arm) and
+    ``position`` "middle" (two channels) or "alice" (Alice's arm local)."""
+
+    pair_prob: float = 0.01
+    statistics: str = "thermal"
+    visibility: float = 0.98
+    heralding_efficiency: float = 1.0
+    rep_rate_hz: float = 1.0e8
+    position: str = "middle"
+    type: str = "spdc"
+
+    KEYS = ("type", "pair_prob", "statistics", "visibility", "heralding_efficiency",
+            "rep_rate_hz", "position")
+
+    def __post_init__(self):
+        s = "source"
+        check_choice(f"{s}.type", self.type, ("spdc",))
+        object.__setattr__(self, "pair_prob", check_real(f"{s}.pair_prob", self.pair_prob,
+                                                         0.0, 2.0, lo_open=True))
+        check_choice(f"{s}.statistics", self.statistics, PAIR_STATISTICS)
+        object.__setattr__(self, "visibility", check_prob(f"{s}.visibility", self.visibility))
+        object.__setattr__(self, "heralding_efficiency",
+                           check_prob(f"{s}.heralding_efficiency", self.heralding_efficiency,
+                                      lo_open=True))
+        object.__setattr__(self, "rep_rate_hz", check_real(f"{s}.rep_rate_hz", self.rep_rate_hz,
+                                                           0.0, 1.0e12, lo_open=True))
+        check_choice(f"{s}.position", self.position, ("middle", "alice"))
+
+    @classmethod
+    def from_dict(cls, d, section="source"):
+        reject_unknown(section, check_table(section, d), cls.KEYS)
+        return cls(**d)
+
+    def to_dict(self):
+        return asdict(self)

@@ -9,7 +9,7 @@ import pytest
 
 from qchannel.theory import entanglement as th
 from qchannel.dual_downlink import pass_transmittances, run_dual_downlink
-from qchannel.entangled import EntangledLinkConfig
+from qchannel.links.entangled import EntangledLinkConfig
 from qchannel.protocols.bbm92 import QKDProtocolConfig
 from qchannel.scenario import read_toml
 

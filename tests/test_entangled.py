@@ -9,7 +9,7 @@ import pytest
 
 from qchannel.theory import entanglement as th
 from qchannel.dual_downlink import dual_downlink
-from qchannel.entangled import FLAG_ACCIDENTAL, EntangledLinkConfig, EntangledLinkModel
+from qchannel.links.entangled import FLAG_ACCIDENTAL, EntangledLinkConfig, EntangledLinkModel
 from qchannel.jobs.entanglement import run_entanglement
 from qchannel.theory.entanglement import expected_rates
 

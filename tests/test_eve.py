@@ -15,7 +15,7 @@ import pytest
 
 from qchannel._core import transport as _transport
 from qchannel.eve import AttackedLinkModel, EveConfig, attack_tables, attacked_link, simulate_with_eve
-from qchannel.link import BLOCK_SLOTS, FLAG_AFTERPULSE, LinkModel
+from qchannel.links.prepare_measure import BLOCK_SLOTS, FLAG_AFTERPULSE, LinkModel
 from qchannel.runner import simulate
 from qchannel.scenario import Scenario, load_scenario
 
@@ -237,15 +237,15 @@ def test_no_attack_matches_honest_link_with_afterpulses_and_dead_time():
 def test_records_identical_for_any_chunking():
     # Three blocks (and a bit): afterpulses and dead time carried across them.
     sc = link(afterpulse=0.05, dead_time_ns=10.0)
-    model = AttackedLinkModel(sc.source, sc.channel, sc.detector,
-                              {"attack": "intercept-resend", "fraction": 0.5})
     pulses = 3 * BLOCK_SLOTS + 12345
-    ref = model.simulate(pulses, 11, chunk_blocks=1)
+    model = AttackedLinkModel(sc.source, sc.channel, sc.detector,
+                              {"attack": "intercept-resend", "fraction": 0.5}, pulses)
+    ref = model.simulate(11, chunk_blocks=1)
     assert ref.n_slots == pulses and int(ref.sent.sum()) == pulses
     assert np.all(np.diff(ref.slot) > 0)
     assert np.count_nonzero(ref.flags & FLAG_AFTERPULSE) > 0
     for chunk in (2, 3, 4):
-        rec = model.simulate(pulses, 11, chunk_blocks=chunk)
+        rec = model.simulate(11, chunk_blocks=chunk)
         for f in ("slot", "intensity", "alice_basis", "alice_bit", "bob_basis", "bob_bit",
                   "flags", "sent", "eve_known", "eve_guess"):
             assert np.array_equal(getattr(rec, f), getattr(ref, f)), (chunk, f)
@@ -256,9 +256,9 @@ def test_afterpulse_only_events_are_unknown_to_eve():
     from qchannel.eve import _child
 
     sc = dataclasses.replace(link(afterpulse=0.2), eve=EveConfig.from_dict({"attack": "beam-splitting"}))
-    model = attacked_link(sc)
     n = 10**7                                   # one block
-    rec = model.simulate(n, 5)
+    model = attacked_link(sc, n)
+    rec = model.simulate(5)
     t = model.tables()
     off, combo, _ = attacks.run_block(_child(5, "attack-kernel"), 0, n, t["p_event"], t["cdf"])
     ap_only = ~np.isin(rec.slot, off)
@@ -409,10 +409,9 @@ def test_bad_eve_inputs_name_the_key(d, key):
 def test_bad_attacked_links_rejected_before_the_work():
     with pytest.raises(ValueError, match=r"eve\.position_km"):
         simulate_with_eve(link(pulses=1e6), {"attack": "pns", "position_km": 30.0})
-    sat = Scenario.from_dict({"channel": {"type": "free-space", "length_km": 1.0, "tx_aperture_m": 0.1},
-                              "eve": {"attack": "pns"}})
-    with pytest.raises(ValueError, match="fiber"):
-        simulate(sat)
+    with pytest.raises(ValueError, match="fiber"):      # at load, before any work
+        Scenario.from_dict({"channel": {"type": "free-space", "length_km": 1.0,
+                                        "tx_aperture_m": 0.1}, "eve": {"attack": "pns"}})
     # the Lim et al. analysis needs three intensities, with Eve as without
     with pytest.raises(ValueError, match=r"source\.intensities"):
         simulate_with_eve(link(pulses=1e6, intensities=(0.5,), probs=(1.0,)), {"attack": "pns"})

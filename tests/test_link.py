@@ -10,7 +10,7 @@ import pytest
 
 from qchannel.channels import FiberChannel
 from qchannel.detectors import DetectorSet
-from qchannel.link import BLOCK_SLOTS, FLAG_AFTERPULSE, DetectionRecord, LinkModel
+from qchannel.links.prepare_measure import BLOCK_SLOTS, FLAG_AFTERPULSE, DetectionRecord, LinkModel
 from qchannel.sources import DecoyBB84Source
 from tests.reference import counts_table, reference_link
 
@@ -40,7 +40,7 @@ def test_kernel_matches_per_pulse_reference(name):
     det = DetectorSet(efficiency=0.5, **CASES[name])
     chan = FiberChannel(length_km=10.0, attenuation_db_per_km=0.2, misalignment=0.03)
     n = 1_500_000
-    rec = LinkModel(SOURCE, chan, det).simulate(n, seed=11)
+    rec = LinkModel(SOURCE, chan, det, n).simulate(seed=11)
     ev, sent = reference_link(
         n, SOURCE.intensities, SOURCE.intensity_probs, SOURCE.key_basis_prob,
         chan.transmittance() * det.efficiency, chan.misalignment, det.dark_count_prob,
@@ -73,39 +73,39 @@ def _digest(rec):
     return h.hexdigest()
 
 
-def _model():
+def _model(pulses=None):
     # Dead time and slow afterpulses make the detector state cross block borders.
     det = DetectorSet(efficiency=0.2, dark_count_prob=1e-5, afterpulse_prob=0.1,
                       afterpulse_decay_ns=2000.0, dead_time_ns=50.0)
-    return LinkModel(SOURCE, FiberChannel(length_km=60.0), det)
+    return LinkModel(SOURCE, FiberChannel(length_km=60.0), det, pulses or PULSES)
 
 
 PULSES = 5 * BLOCK_SLOTS + 12345
 
 
 def test_chunk_size_does_not_change_results():
-    ref = _model().simulate(PULSES, seed=5, chunk_blocks=1)
+    ref = _model().simulate(seed=5, chunk_blocks=1)
     assert len(ref) > 1000 and (ref.flags & 2).any()
     for chunk in (2, 3, 6):
-        assert _digest(_model().simulate(PULSES, seed=5, chunk_blocks=chunk)) == _digest(ref)
-    chunks = list(_model().blocks(PULSES, 5, chunk_blocks=4))
+        assert _digest(_model().simulate(seed=5, chunk_blocks=chunk)) == _digest(ref)
+    chunks = list(_model().blocks(5, chunk_blocks=4))
     assert [c.n_slots for c in chunks] == [4 * BLOCK_SLOTS, BLOCK_SLOTS + 12345]
     assert _digest(DetectionRecord.concatenate(chunks)) == _digest(ref)
 
 
 def test_threads_and_processes_do_not_change_results():
-    serial = [_digest(_model().simulate(PULSES, seed=s)) for s in (5, 6)]
+    serial = [_digest(_model().simulate(seed=s)) for s in (5, 6)]
     with ThreadPoolExecutor(2) as pool:
-        threaded = list(pool.map(lambda s: _digest(_model().simulate(PULSES, seed=s)), (5, 6)))
+        threaded = list(pool.map(lambda s: _digest(_model().simulate(seed=s)), (5, 6)))
     assert threaded == serial
     code = ("from tests.test_link import _model, _digest, PULSES;"
-            "print(_digest(_model().simulate(PULSES, seed=5)))")
+            "print(_digest(_model().simulate(seed=5)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == serial[0]
 
 
 def test_different_seeds_differ():
-    assert _digest(_model().simulate(BLOCK_SLOTS, seed=1)) != _digest(_model().simulate(BLOCK_SLOTS, seed=2))
+    assert _digest(_model(BLOCK_SLOTS).simulate(seed=1)) != _digest(_model(BLOCK_SLOTS).simulate(seed=2))
 
 
 def test_piecewise_constant_segments():
@@ -113,10 +113,10 @@ def test_piecewise_constant_segments():
     # before the switch, and the second half matches a lossless link's rate.
     det = DetectorSet(efficiency=0.5, dark_count_prob=0.0, afterpulse_prob=0.0)
     half = 3_000_000
-    model = LinkModel(SOURCE, FiberChannel(length_km=0.0), det,
+    model = LinkModel(SOURCE, FiberChannel(length_km=0.0), det, 2 * half,
                       segments=[(0, 0.0, 0.0), (half, 1.0, 0.0)])
-    rec = model.simulate(2 * half, seed=3)
+    rec = model.simulate(seed=3)
     assert rec.slot.min() >= half
-    flat = LinkModel(SOURCE, FiberChannel(length_km=0.0), det).simulate(half, seed=4)
+    flat = LinkModel(SOURCE, FiberChannel(length_km=0.0), det, half).simulate(seed=4)
     _compare(len(rec), len(flat), "detections in the bright half")
     assert rec.sent.sum() == 2 * half

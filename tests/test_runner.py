@@ -127,9 +127,9 @@ def test_satellite_pass_bins_follow_theory():
     assert best["elevation_deg"] == max(b["elevation_deg"] for b in bins)
     # Without fading each bin's gain is the closed form at the bin's loss
     # (averaged over its 0.5 s sub-bins): within 4 sigma.
-    from qchannel.runner import channel_series
+    from qchannel.runner import build_link
 
-    series = channel_series(sc, sc.run.seed)
+    series = build_link(sc)[1]
     per_fine = []
     for t, bg in zip(series.transmittance, series.background_click_prob):
         th = theory.detection_stats(sc.source.intensities, t * sc.detector.efficiency, 0.01,

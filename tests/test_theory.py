@@ -97,7 +97,7 @@ def test_h2_and_multiphoton():
 def test_theory_never_imports_monte_carlo():
     code = ("import sys, qchannel.theory; "
             "bad = [m for m in sys.modules if m.startswith(('qchannel._core', 'qchannel.runner',"
-            " 'qchannel.link'))]; print(bad); sys.exit(1 if bad else 0)")
+            " 'qchannel.links'))]; print(bad); sys.exit(1 if bad else 0)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
 

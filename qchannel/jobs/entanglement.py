@@ -2,7 +2,7 @@
 (two fiber or free-space arms), or from a satellite to two ground stations
 over a real pass (``[satellite]``).
 
-Schema: the sections of :mod:`qchannel.entangled` (``[source]`` type
+Schema: the sections of :mod:`qchannel.links.entangled` (``[source]`` type
 "spdc", ``[channel]`` with ``[channel.alice]``/``[channel.bob]``,
 ``[detector]``), ``[protocol]`` (:class:`qchannel.protocols.bbm92.QKDProtocolConfig`),
 ``[postprocess]``, ``[run]`` (``pulses``, ``seed``, ``chunk_blocks``; a
@@ -43,7 +43,7 @@ class EntanglementScenario(TableScenario):
 
     @classmethod
     def parse(cls, tables):
-        from qchannel.entangled import EntangledLinkConfig, parse_run
+        from qchannel.links.entangled import EntangledLinkConfig, parse_run
         from qchannel.protocols.bbm92 import PostprocessEnt, QKDProtocolConfig
 
         link = _link_tables(tables)

@@ -291,7 +291,7 @@ def th_flags():
 
 def run_qkd(sections, eta_a=None, eta_b=None):
     """BBM92/E91 from a dict of sections (the job `bbm92`/`e91`: :mod:`qchannel.jobs.entanglement`)."""
-    from qchannel.entangled import EntangledLinkConfig, EntangledLinkModel, parse_run
+    from qchannel.links.entangled import EntangledLinkConfig, EntangledLinkModel, parse_run
     allowed = {"source", "channel", "detector", "protocol", "run", "postprocess"}
     unknown = sorted(set(sections) - allowed)
     if unknown:

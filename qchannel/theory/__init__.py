@@ -2,7 +2,7 @@
 
 Everything here is a plain function of floats (NumPy-vectorised where it is
 natural) and this module never imports the Monte Carlo (``qchannel._core``,
-``qchannel.runner``, ``qchannel.link``): tests hold one against the other.
+``qchannel.runner``, ``qchannel.links``): tests hold one against the other.
 
 Contents
 --------

@@ -318,7 +318,7 @@ CLASSICAL_FIDELITY = 2.0 / 3.0
 
 def expected_rates(config, transmittance_a=None, transmittance_b=None):
     """Closed-form per-slot singles, coincidence and accidental probabilities of
-    an SPDC link (``qchannel.entangled.EntangledLinkConfig``); optional arm
+    an SPDC link (``qchannel.links.entangled.EntangledLinkConfig``); optional arm
     transmittances replace the channels' constant ones (one time bin of a pass)."""
     c, s = config, config.source
     eA = c.side_eta(c.alice, c.det_alice, transmittance_a)

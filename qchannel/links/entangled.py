@@ -26,26 +26,30 @@ override): ``efficiency``, ``dark_count_prob`` per detector per slot,
 centred on the expected arrival; acceptance erf(w / (2 sqrt 2 sigma)) per
 photon (dark counts are per window already).
 
-The Monte Carlo is ``qchannel._core.entangled`` (event-driven, blocks of
-2^24 slots; the block index is the Philox stream block).  Drift series use
-stream (seed, ENTANGLEMENT, DRIFT_BLOCK + arm).
+The source, arms and detectors are the shared objects
+:class:`qchannel.sources.SPDCSource`, :class:`qchannel.channels.ArmChannel`
+and :class:`qchannel.detectors.SideDetector`.  The Monte Carlo is
+``qchannel._core.entangled`` (event-driven, a :class:`qchannel.links.base.Link`:
+blocks of 2^24 slots, the block index is the Philox stream block).  Drift
+series use stream (seed, ENTANGLEMENT, DRIFT_BLOCK + arm).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from qchannel.theory import entanglement as th
 from qchannel._core import decoherence as _deco
 from qchannel._core import entangled as _ent
-from qchannel.params import (check_choice, check_int, check_prob, check_real, check_table,
-                             reject_unknown)
+from qchannel.channels import ArmChannel
+from qchannel.detectors import SideDetector
+from qchannel.links.base import BLOCK_SLOTS, Link
+from qchannel.params import check_int, check_real, check_table, reject_unknown
 from qchannel.rng import Purpose, check_seed
+from qchannel.sources import SPDCSource
+from qchannel.theory import entanglement as th
 
-#: Fixed number of slots per block (reproducibility contract).
-BLOCK_SLOTS = 1 << 24
 #: Stream blocks reserved for drift series (above the slot blocks).
 DRIFT_BLOCK = 2**32 - 256
 MAX_PULSES = DRIFT_BLOCK * BLOCK_SLOTS
@@ -56,138 +60,6 @@ FLAG_A_DOUBLE = _ent.FLAG_A_DOUBLE
 FLAG_B_DOUBLE = _ent.FLAG_B_DOUBLE
 FLAG_ACCIDENTAL = _ent.FLAG_ACCIDENTAL
 FLAG_EVE = _ent.FLAG_EVE
-
-
-@dataclass(frozen=True)
-class SPDCSource:
-    pair_prob: float = 0.01
-    statistics: str = "thermal"
-    visibility: float = 0.98
-    heralding_efficiency: float = 1.0
-    rep_rate_hz: float = 1.0e8
-    position: str = "middle"
-    type: str = "spdc"
-
-    KEYS = ("type", "pair_prob", "statistics", "visibility", "heralding_efficiency",
-            "rep_rate_hz", "position")
-
-    def __post_init__(self):
-        s = "source"
-        check_choice(f"{s}.type", self.type, ("spdc",))
-        object.__setattr__(self, "pair_prob", check_real(f"{s}.pair_prob", self.pair_prob,
-                                                         0.0, 2.0, lo_open=True))
-        check_choice(f"{s}.statistics", self.statistics, th.STATISTICS)
-        object.__setattr__(self, "visibility", check_prob(f"{s}.visibility", self.visibility))
-        object.__setattr__(self, "heralding_efficiency",
-                           check_prob(f"{s}.heralding_efficiency", self.heralding_efficiency,
-                                      lo_open=True))
-        object.__setattr__(self, "rep_rate_hz", check_real(f"{s}.rep_rate_hz", self.rep_rate_hz,
-                                                           0.0, 1.0e12, lo_open=True))
-        check_choice(f"{s}.position", self.position, ("middle", "alice"))
-
-    @classmethod
-    def from_dict(cls, d, section="source"):
-        reject_unknown(section, check_table(section, d), cls.KEYS)
-        return cls(**d)
-
-    def to_dict(self):
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class ArmChannel:
-    """One arm: loss, background, unital noise and polarisation drift."""
-
-    transmittance: float = 1.0
-    loss_db: float | None = None
-    length_km: float | None = None
-    attenuation_db_per_km: float | None = None
-    extra_loss_db: float = 0.0
-    background_prob: float = 0.0
-    depolarizing: float = 0.0
-    dephasing: float = 0.0
-    drift_time_s: float | None = None
-    compensation_interval_s: float | None = None
-    section: str = field(default="channel", compare=False, repr=False)
-
-    KEYS = ("transmittance", "loss_db", "length_km", "attenuation_db_per_km", "extra_loss_db",
-            "background_prob", "depolarizing", "dephasing", "drift_time_s",
-            "compensation_interval_s")
-
-    @classmethod
-    def from_dict(cls, d, section="channel.bob"):
-        d = dict(check_table(section, d))
-        reject_unknown(section, d, cls.KEYS)
-        n = lambda k: f"{section}.{k}"  # noqa: E731
-        given = [k for k in ("transmittance", "loss_db", "length_km") if k in d]
-        if len(given) > 1:
-            raise ValueError(f"{n(given[1])} and {n(given[0])} are exclusive: give the loss one way")
-        if "attenuation_db_per_km" in d and "length_km" not in d:
-            raise ValueError(f"{n('attenuation_db_per_km')} needs {n('length_km')}")
-        extra = check_real(n("extra_loss_db"), d.get("extra_loss_db", 0.0), 0.0, 1000.0)
-        if "length_km" in d:
-            L = check_real(n("length_km"), d["length_km"], 0.0, 1.0e5)
-            a = check_real(n("attenuation_db_per_km"), d.get("attenuation_db_per_km", 0.2),
-                           0.0, 100.0)
-            loss = L * a + extra
-            T = 10.0 ** (-loss / 10.0)
-        elif "loss_db" in d:
-            loss = check_real(n("loss_db"), d["loss_db"], 0.0, 1000.0)
-            T = 10.0 ** (-(loss + extra) / 10.0)
-        else:
-            T = check_prob(n("transmittance"), d.get("transmittance", 1.0)) * 10.0 ** (-extra / 10.0)
-        if not T > 0.0:
-            raise ValueError(f"{section}: the transmittance underflows to 0; reduce the loss")
-        tau = d.get("drift_time_s")
-        if tau is not None:
-            tau = check_real(n("drift_time_s"), tau, 0.0, lo_open=True)
-        comp = d.get("compensation_interval_s")
-        if comp is not None:
-            comp = check_real(n("compensation_interval_s"), comp, 0.0, lo_open=True)
-            if tau is None:
-                raise ValueError(f"{n('compensation_interval_s')} needs {n('drift_time_s')}")
-        return cls(
-            transmittance=T, loss_db=d.get("loss_db"), length_km=d.get("length_km"),
-            attenuation_db_per_km=d.get("attenuation_db_per_km"), extra_loss_db=extra,
-            background_prob=check_real(n("background_prob"), d.get("background_prob", 0.0),
-                                       0.0, 1.0, hi_open=True),
-            depolarizing=check_prob(n("depolarizing"), d.get("depolarizing", 0.0)),
-            dephasing=check_real(n("dephasing"), d.get("dephasing", 0.0), 0.0, 0.5),
-            drift_time_s=tau, compensation_interval_s=comp, section=section)
-
-    def to_dict(self):
-        d = asdict(self)
-        d.pop("section")
-        return {k: v for k, v in d.items() if v is not None}
-
-    def bloch(self, phi=0.0):
-        """Bloch matrix of the arm's unital noise for drift angle phi."""
-        return (th.bloch_rotation(phi) @ th.bloch_dephasing(self.dephasing)
-                @ th.bloch_depolarizing(self.depolarizing))
-
-
-@dataclass(frozen=True)
-class SideDetector:
-    efficiency: float = 0.6
-    dark_count_prob: float = 1.0e-6
-    dead_time_ns: float = 0.0
-    jitter_ps: float = 0.0
-
-    KEYS = ("efficiency", "dark_count_prob", "dead_time_ns", "jitter_ps")
-
-    @classmethod
-    def from_dict(cls, d, section="detector"):
-        reject_unknown(section, d, cls.KEYS)
-        n = lambda k: f"{section}.{k}"  # noqa: E731
-        return cls(
-            efficiency=check_prob(n("efficiency"), d.get("efficiency", 0.6), lo_open=True),
-            dark_count_prob=check_real(n("dark_count_prob"), d.get("dark_count_prob", 1e-6),
-                                       0.0, 1.0, hi_open=True),
-            dead_time_ns=check_real(n("dead_time_ns"), d.get("dead_time_ns", 0.0), 0.0, 1e9),
-            jitter_ps=check_real(n("jitter_ps"), d.get("jitter_ps", 0.0), 0.0, 1e9))
-
-    def to_dict(self):
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -274,7 +146,7 @@ class PairRecord:
         return len(self.slot)
 
 
-class EntangledLinkModel:
+class EntangledLinkModel(Link):
     """Kernel tables for a link, measurement settings and optional Eve.
 
     ``angles_a``/``angles_b`` analyser angles (rad) with probabilities
@@ -373,40 +245,33 @@ class EntangledLinkModel:
                     corr=corr, corr_ae=cae, corr_eb=ceb, p_event=p_event,
                     phi_a=phi_a, phi_b=phi_b)
 
-    def blocks(self, seed, chunk_blocks=1, progress=None):
-        """Yield one PairRecord per chunk of ``chunk_blocks`` fixed blocks; the
-        concatenation does not depend on ``chunk_blocks``."""
-        seed = check_seed(seed)
+    def prepare(self, seed):
         c = self.config
         rate = c.source.rep_rate_hz
-        dead = [max(0, math.ceil(d.dead_time_ns * 1e-9 * rate - 1e-9) - 1)
-                for d in (c.det_alice, c.det_bob)]
         mode = 1 if (c.det_alice.dead_time_ns > 0 or c.det_bob.dead_time_ns > 0) else 0
         t = self.tables(seed, mode)
         self.last_tables = t
         self.mode = mode
-        last = np.full(4, -(1 << 62), dtype=np.int64)
-        a_cdf = np.cumsum(self.probs_a) / self.probs_a.sum()
-        b_cdf = np.cumsum(self.probs_b) / self.probs_b.sum()
-        n_blocks = -(-self.pulses // BLOCK_SLOTS)
-        parts = []
-        for b in range(n_blocks):
-            start = b * BLOCK_SLOTS
-            n = min(BLOCK_SLOTS, self.pulses - start)
-            out = _ent.run_block(seed, b, start, n, t["seg_start"], t["gap_scale"], t["n_cdf"],
-                                 t["side"], a_cdf, b_cdf, t["corr"], mode, self.eve_fraction,
-                                 t["corr_ae"], t["corr_eb"], dead[0], dead[1], last,
-                                 float(t["p_event"].max()) * n)
-            parts.append(PairRecord(*out))
-            if len(parts) == chunk_blocks or b == n_blocks - 1:
-                yield PairRecord.concatenate(parts)
-                parts = []
-            if progress is not None:
-                progress(start + n, self.pulses)
+        return {"seed": seed, "tables": t, "mode": mode,
+                "dead": [d.dead_gates(rate) for d in (c.det_alice, c.det_bob)],
+                "last": np.full(4, -(1 << 62), dtype=np.int64),   # detectors' last clicks
+                "a_cdf": np.cumsum(self.probs_a) / self.probs_a.sum(),
+                "b_cdf": np.cumsum(self.probs_b) / self.probs_b.sum()}
 
-    def simulate(self, seed, chunk_blocks=1, progress=None):
-        """All coincidences of the run as one PairRecord."""
-        return PairRecord.concatenate(self.blocks(seed, chunk_blocks, progress))
+    def carry(self, ctx, b, start, n, drawn):
+        """Block ``b``: draws and the dead-time pass in one kernel call (the
+        detectors' last clicks are carried in ``ctx["last"]``)."""
+        t = ctx["tables"]
+        out = _ent.run_block(ctx["seed"], b, start, n, t["seg_start"], t["gap_scale"],
+                             t["n_cdf"], t["side"], ctx["a_cdf"], ctx["b_cdf"], t["corr"],
+                             ctx["mode"], self.eve_fraction, t["corr_ae"], t["corr_eb"],
+                             ctx["dead"][0], ctx["dead"][1], ctx["last"],
+                             float(t["p_event"].max()) * n)
+        return PairRecord(*out)
+
+    @staticmethod
+    def concatenate(records):
+        return PairRecord.concatenate(records)
 
 
 # --------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""A prepare-and-measure link: source + channel + detectors -> detection records.
+"""A prepare-and-measure link: source + channel + detectors -> detection records
+(the link contract of :mod:`qchannel.links.base`).
 
 This layer turns the physical models into the tables the transport kernel
 needs and streams the simulation block by block with bounded memory.
@@ -8,11 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from qchannel._core import transport as _transport
-from qchannel.rng import check_seed
-
-#: Fixed size of a block of pulse slots.  Part of the reproducibility contract:
-#: changing it changes which random numbers each slot sees.
-BLOCK_SLOTS = 1 << 24
+from qchannel.links.base import BLOCK_SLOTS, MAX_PULSES, Link  # noqa: F401 - re-exported
+from qchannel.params import check_int
 
 FLAG_DOUBLE_CLICK = _transport.FLAG_DOUBLE_CLICK
 FLAG_AFTERPULSE = _transport.FLAG_AFTERPULSE
@@ -121,20 +119,24 @@ def _thresholds(prob):
     return np.ascontiguousarray(out.astype(np.uint64))
 
 
-class LinkModel:
-    """Source, channel and detectors composed into kernel inputs.
+class LinkModel(Link):
+    """Source, channel and detectors composed into kernel inputs: a
+    :class:`qchannel.links.base.Link` over ``pulses`` slots.
 
-    ``segments`` optionally gives a piecewise-constant time dependence:
-    a sequence of (start_slot, transmittance, extra_noise_prob) for
-    free-space passes; by default one segment with the channel's
-    transmittance."""
+    ``segments``: the channel's segments of constant parameters, a
+    :class:`qchannel.channels.ChannelSegments` or a sequence of
+    (start_slot, transmittance, extra_noise_prob); by default one segment
+    with the channel's transmittance and no background."""
 
-    def __init__(self, source, channel, detector, segments=None):
+    def __init__(self, source, channel, detector, pulses, segments=None):
         self.source = source
         self.channel = channel
         self.detector = detector
+        self.pulses = check_int("pulses", pulses, 1, MAX_PULSES)
         if segments is None:
             segments = [(0, channel.transmittance(), 0.0)]
+        elif hasattr(segments, "as_list"):
+            segments = segments.as_list()
         self.segments = segments
 
     def tables(self, total_slots):
@@ -170,36 +172,24 @@ class LinkModel:
                     outcome_thr=thr, outcome_guide=guide, outcome_code=code,
                     noclick_prob=noclick, click_prob=click_total)
 
-    def blocks(self, pulses, seed, chunk_blocks=1, progress=None):
-        """Yield one DetectionRecord per chunk of ``chunk_blocks`` fixed blocks.
+    def prepare(self, seed):
+        tables = self.tables(self.pulses)
+        return {"seed": seed, "tables": tables, "state": _transport.DetectorState(),
+                "rate": float(tables["click_prob"].max())}
 
-        The detector pass carries its state from block to block, so the
-        concatenation of the records is the same whatever ``chunk_blocks``."""
-        seed = check_seed(seed)
-        pulses = int(pulses)
-        tables = self.tables(pulses)
-        rate = float(tables["click_prob"].max())
-        src, det = self.source, self.detector
-        state = _transport.DetectorState()
-        n_blocks = -(-pulses // BLOCK_SLOTS)
-        pending = []
-        for b in range(n_blocks):
-            start = b * BLOCK_SLOTS
-            n = min(BLOCK_SLOTS, pulses - start)
-            out = _transport.run_block(
-                seed, b, start, n, tables["seg_start"], tables["gap_scale"],
-                tables["outcome_thr"], tables["outcome_guide"], tables["outcome_code"],
-                tables["noclick_prob"],
-                det.n_detectors, src.key_basis_prob, det.afterpulse_prob,
-                det.afterpulse_tau_gates(src.rep_rate_hz), det.dead_gates(src.rep_rate_hz),
-                pulses, state, rate * n)
-            pending.append(DetectionRecord(*out, first_slot=start, n_slots=n))
-            if len(pending) == chunk_blocks or b == n_blocks - 1:
-                yield pending[0] if len(pending) == 1 else DetectionRecord.concatenate(pending)
-                pending = []
-            if progress is not None:
-                progress(start + n, pulses)
+    def carry(self, ctx, b, start, n, drawn):
+        """Block ``b``: the transport kernel draws the clicking slots and runs
+        the detector pass (dead time, afterpulses) whose state ``ctx["state"]``
+        carries over to the next block."""
+        t, src, det = ctx["tables"], self.source, self.detector
+        out = _transport.run_block(
+            ctx["seed"], b, start, n, t["seg_start"], t["gap_scale"],
+            t["outcome_thr"], t["outcome_guide"], t["outcome_code"], t["noclick_prob"],
+            det.n_detectors, src.key_basis_prob, det.afterpulse_prob,
+            det.afterpulse_tau_gates(src.rep_rate_hz), det.dead_gates(src.rep_rate_hz),
+            self.pulses, ctx["state"], ctx["rate"] * n)
+        return DetectionRecord(*out, first_slot=start, n_slots=n)
 
-    def simulate(self, pulses, seed, chunk_blocks=1):
-        """The whole run as one DetectionRecord (for tests and small runs)."""
-        return DetectionRecord.concatenate(self.blocks(pulses, seed, chunk_blocks))
+    @staticmethod
+    def concatenate(records):
+        return DetectionRecord.concatenate(records)
