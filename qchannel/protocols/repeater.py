@@ -55,6 +55,8 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from qchannel import rng
+from qchannel.links.repeater import (ChainDidNotDeliver, ChainSamples,  # noqa: F401
+                                     RepeaterChainLink)
 from qchannel.params import (check_choice, check_int, check_prob, check_real,
                              reject_unknown)
 
@@ -259,72 +261,18 @@ def _required(d, key, section):
 # --------------------------------------------------------------------------
 # Monte Carlo
 # --------------------------------------------------------------------------
-@dataclass
-class ChainSamples:
-    """Per-realisation arrays from the kernel."""
-
-    wait_slots: np.ndarray      # int64, slots until delivery
-    states: np.ndarray          # (n, 4) Pauli-frame probabilities I, X, Z, Y
-    stored_slots: np.ndarray    # summed storage time of the pairs in the delivered one
-
-    @property
-    def fidelity(self):
-        return self.states[:, 0]
-
-
-#: Realisations run first, alone, to catch a chain that cannot deliver.
-FIRST_CHUNK = 16
-
-
-class ChainDidNotDeliver(ValueError):
-    """A realisation ran past ``max_attempts`` slots."""
-
-
 def simulate_chain(config: RepeaterConfig, first=0, count=None, chunk_size=None):
     """Run realisations ``first .. first + count - 1`` of ``config`` through
-    the compiled kernel in chunks of ``chunk_size``; the arrays do not depend
-    on the chunk size.  Raises ``ValueError`` if a realisation runs past
-    ``max_attempts`` slots (e.g. a cutoff too short to ever finish)."""
-    from qchannel._core import repeater as _k
-
+    the chain's link (:class:`qchannel.links.repeater.RepeaterChainLink`) in
+    blocks of ``chunk_size``; the arrays do not depend on the block size.
+    Raises :class:`ChainDidNotDeliver` (a ``ValueError``) if a realisation
+    runs past ``max_attempts`` slots (e.g. a cutoff too short to ever finish)."""
     if not isinstance(config, RepeaterConfig):
         raise ValueError("config must be a RepeaterConfig (use RepeaterConfig.from_dict)")
-    count = config.realisations if count is None else check_int("count", count, 0, 2**47)
-    first = check_int("first", first, 0, 2**47)
-    chunk = config.chunk_size if chunk_size is None else check_int("chunk_size", chunk_size, 1)
-    c = config
-    f0 = c.initial_fidelity
-    init = np.array([f0, (1 - f0) / 3, (1 - f0) / 3, (1 - f0) / 3], dtype=np.float64)
-    if c.memory_t2_s is None:
-        deco, decay = _k.DECOHERENCE_CODES["none"], 0.0
-    else:
-        deco = _k.DECOHERENCE_CODES[c.decoherence]
-        decay = 2.0 * c.attempt_time_s / c.memory_t2_s  # both qubits of a stored pair
-    cutoff = -1 if c.cutoff_s is None else int(math.floor(c.cutoff_s / c.attempt_time_s
-                                                          * (1 + 1e-12)))
-    log1m_p = math.log1p(-c.success_prob) if c.success_prob < 1.0 else -math.inf
-    wait = np.empty(count, dtype=np.int64)
-    states = np.empty((count, 4), dtype=np.float64)
-    stored = np.empty(count, dtype=np.float64)
-    lost = 0
-    # A first chunk of a few realisations: a chain that cannot deliver (a cutoff
-    # far too short) is reported at once, not after every realisation has run
-    # into max_attempts.  Realisations are independent streams, so the chunking
-    # does not change the results.
-    bounds = [0] + list(range(min(count, FIRST_CHUNK), count, chunk)) + [count]
-    for start, stop in zip(bounds[:-1], bounds[1:]):
-        if stop <= start:
-            continue
-        lost += _k.simulate_chain(
-            c.seed, int(rng.Purpose.REPEATER), first + start, stop - start, c.segments,
-            log1m_p, c.swap_prob, init, deco, decay, _k.PURIFICATION_CODES[c.purification],
-            cutoff, c.max_attempts, wait[start:stop], states[start:stop], stored[start:stop])
-        if lost:
-            raise ChainDidNotDeliver(
-                f"{lost} of {stop} realisations took more than max_attempts = "
-                f"{c.max_attempts} slots; the cutoff_s is too short (or success_prob too "
-                "small) for the chain to deliver: raise cutoff_s or max_attempts")
-    return ChainSamples(wait, states, stored)
+    link = RepeaterChainLink(config, first, count, chunk_size)
+    if link.pulses == 0:
+        return ChainSamples(np.empty(0, np.int64), np.empty((0, 4)), np.empty(0))
+    return link.simulate(config.seed)
 
 
 @dataclass

@@ -98,19 +98,26 @@ def run_point(task):
     return row
 
 
-def _table(points, rows):
+def _table(points, rows, headline=()):
+    """One row per point in grid order.  Columns: the grid keys, the job's
+    headline fields, the other result fields sorted by name, ``point_key``;
+    the same order whichever rows were computed now and which were read back
+    on resume (points that aborted may lack fields: they hold missing values)."""
     import pandas as pd
 
-    records = []
+    records, fields = [], set()
     for p in points:
         rec = dict(p["point"])
-        res = rows[p["key"]]
-        for k, v in res.items():
-            if k not in rec and k != "point_key" and k not in p["point"]:
+        for k, v in rows[p["key"]].items():
+            if k not in rec and k != "point_key":
                 rec[k] = v
-        rec["point_key"] = p["key"]
+                fields.add(k)
         records.append(rec)
-    df = pd.DataFrame.from_records(records)
+    grid = list(points[0]["point"]) if points else []
+    head = [k for k in headline if k in fields]
+    columns = grid + head + sorted(fields - set(head) - set(grid))
+    df = pd.DataFrame.from_records(records, columns=columns)
+    df["point_key"] = [p["key"] for p in points]
     if "seed" in df.columns:
         df["seed"] = df["seed"].astype("uint64")
     return df
@@ -249,7 +256,7 @@ def sweep(scenario, grid, seed=None, executor=None, out=None, resume=False, theo
             ex.shutdown(wait=True, cancel_futures=True)
         if close is not None:
             close()
-    df = _table(points, rows)
+    df = _table(points, rows, () if theory else job.headline)
     if store is not None:
         store.finish(df)
     return df
