@@ -98,7 +98,7 @@ def test_threads_and_processes_do_not_change_results():
     with ThreadPoolExecutor(2) as pool:
         threaded = list(pool.map(lambda s: _digest(_model().simulate(seed=s)), (5, 6)))
     assert threaded == serial
-    code = ("from tests.test_link import _model, _digest, PULSES;"
+    code = ("from tests.links.test_prepare_measure import _model, _digest, PULSES;"
             "print(_digest(_model().simulate(seed=5)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == serial[0]
