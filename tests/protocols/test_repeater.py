@@ -2,12 +2,11 @@
 
 References: E[max of two geometrics] = (3 - 2p) / (p (2 - p)); Shchukin,
 Schmidt, van Loock, PRA 100, 032322 (2019), eq. (64) for four segments with
-swap probability a; an exact Markov chain (below) for any 2^n.  Statistical
+swap probability a; the exact Markov chain of qchannel.theory.repeater for
+any number of segments, itself checked against those closed forms.  Statistical
 checks use the sample standard error and a 4-sigma tolerance at fixed seeds.
 """
 import math
-from collections import defaultdict
-from functools import lru_cache
 
 import numpy as np
 import pytest
@@ -16,6 +15,7 @@ from qchannel.protocols.repeater import (RepeaterConfig, bbm92_key_fraction,
                                          plob_from_loss_db, plob_per_channel_use,
                                          run_repeater, simulate_chain,
                                          swap_werner_fidelity)
+from qchannel.theory.repeater import chain_werner_fidelity, mean_waiting_attempts
 
 SIGMAS = 4.0
 
@@ -49,41 +49,9 @@ def shchukin_four_segments(p, a):
 
 
 def markov_waiting(levels, p, a):
-    """Exact mean waiting time of the 2^levels doubling chain: absorbing Markov
-    chain over the states of the swap tree, one step per attempt slot."""
-    def empty(k):
-        return 0 if k == 0 else (empty(k - 1), empty(k - 1))
-
-    @lru_cache(maxsize=None)
-    def step(state, k):
-        if state == "C":
-            return (("C", 1.0),)
-        if k == 0:
-            return (("C", p), (0, 1 - p))
-        out = defaultdict(float)
-        for l2, pl in step(state[0], k - 1):
-            for r2, pr in step(state[1], k - 1):
-                if l2 == "C" and r2 == "C":      # swap in the same slot
-                    out["C"] += pl * pr * a
-                    out[empty(k)] += pl * pr * (1 - a)
-                else:
-                    out[(l2, r2)] += pl * pr
-        return tuple((s, q) for s, q in out.items() if q > 0)
-
-    start = empty(levels)
-    index, todo = {start: 0}, [start]
-    while todo:
-        s = todo.pop()
-        for s2, _ in step(s, levels):
-            if s2 != "C" and s2 not in index:
-                index[s2] = len(index)
-                todo.append(s2)
-    m = np.eye(len(index))
-    for s, i in index.items():
-        for s2, q in step(s, levels):
-            if s2 != "C":
-                m[i, index[s2]] -= q
-    return float(np.linalg.solve(m, np.ones(len(index)))[0])
+    """The 2^levels chain's exact mean from qchannel.theory.repeater (held
+    here against the closed forms above: test_references_agree)."""
+    return mean_waiting_attempts(2 ** levels, p, a)
 
 
 def expected_max_geometric(n, p):
@@ -92,6 +60,12 @@ def expected_max_geometric(n, p):
 
 def test_references_agree():
     for p in (0.05, 0.3, 0.9):
+        # uneven splits (3 = 1 + 2) against E[max] where swaps always succeed
+        assert mean_waiting_attempts(3, p, 1.0) == pytest.approx(expected_max_geometric(3, p),
+                                                                 rel=1e-10)
+        assert chain_werner_fidelity(0.9, 4) == pytest.approx(
+            swap_werner_fidelity(swap_werner_fidelity(0.9, 0.9),
+                                 swap_werner_fidelity(0.9, 0.9)), rel=1e-12)
         assert markov_waiting(1, p, 1.0) == pytest.approx(two_segment_waiting(p), rel=1e-12)
         assert markov_waiting(1, p, 0.6) == pytest.approx(two_segment_waiting(p, 0.6), rel=1e-12)
         assert shchukin_four_segments(p, 1.0) == pytest.approx(expected_max_geometric(4, p),
