@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from qchannel.jobs import Job, register
+from qchannel.optimize import PARAMETERS
 from qchannel.scenario import Scenario
 
 
@@ -193,8 +194,7 @@ JOB = register(Job(
     optimize=optimize,
     # what the optimiser chooses (a sweep may not also grid over them), its
     # checks before any work and its text report
-    extra={"optimize_keys": ("source.intensities", "source.intensity_probs",
-                             "source.key_basis_prob"),
+    extra={"optimize_keys": PARAMETERS,
            "optimize_check": optimize_check,
            "optimize_report": optimize_report},
 ))
