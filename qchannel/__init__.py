@@ -1,6 +1,14 @@
 """qchannel: compiled-core photonic channel simulator for QKD and quantum networks.
 
 Importing the package is cheap: the heavy modules load on first use.
+
+* ``qchannel.load_scenario(path)``, ``qchannel.simulate(scenario)``,
+  ``qchannel.run_scenario(scenario)`` (any job), ``qchannel.theory.expect``.
+* Optimal source parameters: ``from qchannel.optimize import optimize``;
+  ``optimize(scenario, pulses=None)`` returns ``parameters`` (scenario key ->
+  value, for ``scenario.replace(**d["parameters"])``) and
+  ``key_rate_per_pulse`` (CLI: ``qchannel optimize``).  It is the function
+  ``qchannel.optimize.optimize``: the name ``qchannel.optimize`` is the module.
 """
 __version__ = "0.1.0"
 

@@ -1,5 +1,5 @@
-"""Command line: ``qchannel run|theory|sweep|plot|jobs [SCENARIO] ...``, every verb
-through the job registry (:mod:`qchannel.jobs`).
+"""Command line: ``qchannel run|theory|optimize|sweep|plot|jobs [SCENARIO] ...``, every
+verb through the job registry (:mod:`qchannel.jobs`).
 
 Bad input (an unknown key, a wrong type, an out-of-range value, a missing
 file) prints one line on stderr and exits with status 2, never a traceback.
@@ -107,10 +107,33 @@ def _cmd_theory(args):
     kwargs = {}
     if job.name == "decoy-bb84":
         kwargs["decoy"] = args.decoy or "infinite"
-    elif args.decoy is not None:
-        raise ValueError(f"--decoy applies to decoy-bb84 scenarios, not to a {job.name} scenario")
+        kwargs["convention"] = args.convention or "all-intensities"
+    else:
+        for opt in ("decoy", "convention"):
+            if getattr(args, opt) is not None:
+                raise ValueError(f"--{opt} applies to decoy-bb84 scenarios, not to a {job.name} "
+                                 f"scenario")
     d = job.theory(scenario, **kwargs)
     _print(d, args, job.theory_report or (lambda x: json.dumps(x, indent=2)))
+    return 0
+
+
+def _optimize_text(d):
+    """Text report of an optimiser without its own: the parameters and the rate."""
+    lines = [f"  {k} = {json.dumps(v)}" for k, v in d["parameters"].items()]
+    return "\n".join(["qchannel optimize:"] + lines +
+                     [f"  expected key rate {d['key_rate_per_pulse']:.4g} per pulse"])
+
+
+def _cmd_optimize(args):
+    from qchannel import jobs
+
+    scenario = jobs.load(args.scenario)
+    job = jobs.job_for(scenario)
+    if job.optimize is None:
+        raise ValueError(f"the {job.name} job has no optimizer (decoy-bb84 has one)")
+    d = job.optimize(scenario, pulses=args.pulses)
+    _print(d, args, job.extra.get("optimize_report", _optimize_text))
     return 0
 
 
@@ -120,6 +143,8 @@ def _cmd_jobs(args):
     for name in jobs.names():
         job = jobs.get(name)
         twin = "theory" if job.theory is not None else "no closed form"
+        if job.optimize is not None:
+            twin += ", optimize"
         print(f"{name:22s} {job.summary} [{twin}]")
     return 0
 
@@ -136,7 +161,7 @@ def _cmd_sweep(args):
     t0 = time.monotonic()
     df = sweep(scenario, grid, seed=args.seed, executor=executor, out=args.out,
                resume=args.resume, theory=args.theory, pulses=args.pulses, decoy=args.decoy,
-               max_retries=args.retries)
+               max_retries=args.retries, convention=args.convention, optimize=args.optimize)
     el = time.monotonic() - t0
     sys.stdout.write(f"qchannel sweep: {len(df)} points in {el:.3g} s -> {args.out}\n")
     return 0
@@ -151,7 +176,7 @@ def _cmd_plot(args):
 
 def add_sweep_commands(subparsers):
     """Register ``sweep`` and ``plot`` on the CLI's subparsers."""
-    from qchannel.sweep import DECOYS
+    from qchannel.sweep import CONVENTIONS, DECOYS
 
     s = subparsers.add_parser(
         "sweep", help="run a scenario over a grid of parameters (Monte Carlo or theory)",
@@ -165,13 +190,22 @@ def add_sweep_commands(subparsers):
     s.add_argument("--theory", action="store_true", help="analytic expectation, not Monte Carlo")
     s.add_argument("--decoy", choices=DECOYS, default="infinite",
                    help="decoy method for --theory (default: infinite)")
+    s.add_argument("--convention", choices=CONVENTIONS, default=None,
+                   help="key-rate convention for --theory: all-intensities (default, what the "
+                        "Monte Carlo computes) or signal-only")
+    s.add_argument("--optimize", action="store_true",
+                   help="at each point, first choose the source parameters that maximise the "
+                        "expected finite key (qchannel optimize), then run with them; the rows "
+                        "carry them as opt.* columns")
     s.add_argument("--executor", metavar="SPEC", default=None,
                    help="local (default for Monte Carlo: one worker per core), local:N, serial "
                         "(default for --theory), dask:ADDRESS or dask:scheduler.json, mpi")
     s.add_argument("--out", required=True, help="result file (Parquet)")
     s.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
     s.add_argument("--seed", type=parse_number, help="root seed (default: [run] seed)")
-    s.add_argument("--pulses", type=parse_number, help="pulses per point (default: [run] pulses)")
+    s.add_argument("--pulses", type=parse_number,
+                   help="pulses per point (default: [run] pulses); with --theory --optimize, "
+                        "the run length the parameters are optimised for")
     s.add_argument("--retries", type=int, default=3,
                    help="resubmissions of a point whose worker died (default 3)")
     s.set_defaults(func=_cmd_sweep)
@@ -208,10 +242,24 @@ def build_parser():
     t.add_argument("scenario", nargs="?", help="scenario TOML file (default: built-in)")
     t.add_argument("--decoy", choices=("infinite", "vacuum-weak", "none"), default=None,
                    help="decoy-bb84 only: decoy method (default: infinite)")
+    t.add_argument("--convention", choices=("all-intensities", "signal-only"), default=None,
+                   help="decoy-bb84 only: which pulses make key, every intensity (default, what "
+                        "the Monte Carlo computes) or only the signal")
     t.add_argument("--seed", type=parse_number, help="override [run] seed (fading samples, passes)")
     t.add_argument("--pulses", type=parse_number, help="override [run] pulses")
     t.add_argument("--json", action="store_true", help="print one JSON object")
     t.set_defaults(func=_cmd_theory)
+    o = sub.add_parser("optimize", help="source parameters that maximise the expected finite key",
+                       description="Maximise the expected finite-key rate (Lim et al. 2014 on "
+                                   "the analytic twin's expected counts) over the source's "
+                                   "intensities, their probabilities and the basis probability; "
+                                   "print the optimal parameters (scenario key -> value) and "
+                                   "the rate.  Jobs with an optimizer: decoy-bb84 (fiber).")
+    o.add_argument("scenario", nargs="?", help="scenario TOML file (default: built-in)")
+    o.add_argument("--pulses", type=parse_number,
+                   help="pulses of the run to optimise for (default: [run] pulses, 1e10)")
+    o.add_argument("--json", action="store_true", help="print one JSON object")
+    o.set_defaults(func=_cmd_optimize)
     j = sub.add_parser("jobs", help="list the job types ([protocol] type) and their closed forms")
     j.set_defaults(func=_cmd_jobs)
     add_sweep_commands(sub)

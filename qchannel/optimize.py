@@ -35,7 +35,11 @@ import numpy as np
 from qchannel.params import check_int, check_real
 from qchannel.protocols.finite_key import binary_entropy, finite_key_length
 
-__all__ = ["expected_finite_key", "optimize", "format_optimize_report", "BOUNDS"]
+__all__ = ["expected_finite_key", "optimize", "check", "format_optimize_report", "BOUNDS",
+           "PARAMETERS"]
+
+#: The scenario keys :func:`optimize` chooses (the keys of its ``parameters``).
+PARAMETERS = ("source.intensities", "source.intensity_probs", "source.key_basis_prob")
 
 #: Box of the search variables (mu1, a, b, p1, s, key_basis_prob), see the
 #: module docstring.  mu1 up to 1.5 covers every published optimum (0.3-0.8).
@@ -67,7 +71,15 @@ def _variables(source):
     return [min(max(v, lo), hi) for v, (lo, hi) in zip(x, BOUNDS)]
 
 
-def _check(scenario, pulses):
+def check(scenario, pulses=None):
+    """The checks :func:`optimize` makes before its search; returns the
+    number of pulses it optimises for.  ValueError naming the key to change."""
+    job = getattr(scenario, "job", None)
+    if job != "decoy-bb84":
+        raise ValueError(f"optimize covers decoy-bb84 scenarios, not a {job} scenario")
+    if scenario.eve is not None:
+        raise ValueError("optimize covers the honest link: remove [eve] (the expected counts "
+                         "do not model the attack)")
     if getattr(scenario, "is_free_space", False):
         raise ValueError("optimize covers fiber links: a free-space or satellite pass changes "
                          "its loss over time, which the expected-count model does not follow")
@@ -89,7 +101,7 @@ def expected_finite_key(scenario, pulses=None, intensities=None, intensity_probs
     default to the scenario's.  Returns (FiniteKeyResult, pulses)."""
     from qchannel import theory
 
-    pulses = _check(scenario, pulses)
+    pulses = check(scenario, pulses)
     src = scenario.source
     mus = list(src.intensities if intensities is None else intensities)
     ps = list(src.intensity_probs if intensity_probs is None else intensity_probs)
@@ -124,9 +136,8 @@ class _Source:
 def _summary(scenario, fk, pulses, mus, ps, p_x):
     rate = fk.key_length / pulses
     return {
-        "parameters": {"source.intensities": [float(m) for m in mus],
-                       "source.intensity_probs": [float(p) for p in ps],
-                       "source.key_basis_prob": float(p_x)},
+        "parameters": dict(zip(PARAMETERS, ([float(m) for m in mus], [float(p) for p in ps],
+                                            float(p_x)))),
         "key_rate_per_pulse": rate,
         "secret_key_rate_bps": rate * scenario.source.rep_rate_hz,
         "secret_key_bits": int(fk.key_length),
@@ -162,7 +173,7 @@ def optimize(scenario, pulses=None, seed=0, maxiter=80, popsize=10):
     """
     from scipy.optimize import differential_evolution
 
-    pulses = _check(scenario, pulses)
+    pulses = check(scenario, pulses)
     check_int("seed", seed, 0, 2**32 - 1)
     check_int("maxiter", maxiter, 1, 100000)
     check_int("popsize", popsize, 1, 1000)

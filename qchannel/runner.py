@@ -156,6 +156,7 @@ def pass_bins(counts, series, scenario, report_slots):
             "gain": counts.bin_detections[i] / sent if sent else None,
             "sifted_bits": sifted,
             "sifted_rate_bps": sifted / (sent / rep) if sent else None,
+            "sifted_rate_all_bases_bps": int(counts.bin_sifted_all_bases[i]) / (sent / rep) if sent else None,
             "qber": counts.bin_errors[i] / sifted if sifted else None,
         })
     return bins

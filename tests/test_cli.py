@@ -29,10 +29,33 @@ def test_run_json_has_the_documented_keys():
 
 
 def test_run_default_scenario_prints_a_report():
+    """No file: the default scenario runs real error correction (LDPC),
+    verification and privacy amplification and ends with two identical keys."""
     out = qchannel("run", "--pulses", "1e9")
     assert out.returncode == 0, out.stderr
     assert "50 km" in out.stdout and "secret key" in out.stdout
+    assert "error correction: ldpc" in out.stdout and "keys match: True" in out.stdout
     assert out.stderr == ""          # no progress bar when stderr is not a terminal
+
+
+def test_default_scenario_keys_are_written_and_identical(tmp_path):
+    """``qchannel run --keys-out`` needs no file: both keys, bit for bit equal,
+    as long as the report's key."""
+    from qchannel.cli import main
+
+    assert main(["run", "--pulses", "5e8", "--keys-out", str(tmp_path), "--json"]) == 0
+    files = sorted(p for p in tmp_path.iterdir() if p.is_file())
+    assert len(files) == 2, files
+    a, b = (p.read_bytes() for p in files)
+    assert a == b and len(a) > 0
+
+
+def test_file_without_postprocess_keeps_the_estimate(tmp_path):
+    path = tmp_path / "link.toml"
+    path.write_text("[channel]\nlength_km = 50.0\n")
+    out = qchannel("run", str(path), "--pulses", "1e8", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["ec"]["method"] == "estimate"
 
 
 def test_theory_json():
@@ -42,6 +65,51 @@ def test_theory_json():
     assert d["transmittance"] == pytest.approx(0.1)
     assert 0 < d["key_rate_per_pulse"] < d["plob_per_pulse"]
     assert [row["mu"] for row in d["intensities"]] == [0.5, 0.1, 0.0002]
+    assert d["convention"] == "all-intensities"          # the Monte Carlo's, by default
+
+
+@pytest.mark.parametrize("convention", ["all-intensities", "signal-only"])
+def test_theory_convention(convention, capsys):
+    """--convention reaches theory.expect: the JSON is the Python API's, and
+    the text report names the convention."""
+    from qchannel import theory
+    from qchannel.cli import main
+    from qchannel.scenario import load_scenario
+
+    assert main(["theory", EXAMPLE, "--decoy", "vacuum-weak", "--convention", convention,
+                 "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    want = theory.expect(load_scenario(EXAMPLE), decoy="vacuum-weak", convention=convention)
+    assert d == json.loads(json.dumps(want))
+    assert d["key_rate_per_pulse"] == d[f"key_rate_per_pulse_{convention.replace('-', '_')}"]
+    assert main(["theory", EXAMPLE, "--convention", convention]) == 0
+    text = capsys.readouterr().out
+    assert f"{convention} convention" in text
+    # the text run uses infinite decoys (the default)
+    inf = theory.expect(load_scenario(EXAMPLE), convention=convention)["key_rate_per_pulse"]
+    assert f"asymptotic key rate {inf:.4g} per pulse" in text
+
+
+def test_theory_convention_of_a_pass_and_other_jobs(tmp_path, capsys):
+    """A pass: the per-bin closed forms take the convention too (signal-only
+    drops the decoys' key: lower); other jobs refuse the option."""
+    from qchannel.cli import main
+
+    sc = tmp_path / "sat.toml"
+    sc.write_text(SATELLITE)
+    rates = {}
+    for convention in ("all-intensities", "signal-only"):
+        assert main(["theory", str(sc), "--convention", convention, "--json"]) == 0
+        d = json.loads(capsys.readouterr().out)
+        assert d["convention"] == convention and d["bins"]
+        rates[convention] = d["secret_key_bits"]
+    assert 0 < rates["signal-only"] < rates["all-intensities"]
+    assert main(["theory", str(sc), "--convention", "signal-only"]) == 0
+    assert "signal-only convention" in capsys.readouterr().out
+    rc = main(["theory", os.path.join(ROOT, "examples", "bbm92_fiber.toml"), "--convention",
+               "signal-only"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "--convention applies to decoy-bb84" in err
 
 
 @pytest.mark.parametrize("toml,key", [
@@ -72,9 +140,7 @@ def test_bad_arguments_are_one_line_and_exit_2(args):
     assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
 
 
-def test_satellite_pass_plot(tmp_path):
-    sc = tmp_path / "sat.toml"
-    sc.write_text("""
+SATELLITE = """
 [source]
 rep_rate_hz = 1.0e7
 intensities = [0.6, 0.1, 0.0]
@@ -92,12 +158,24 @@ time_bin_s = 1.0
 efficiency = 0.6
 [run]
 report_bin_s = 20.0
-""")
+"""
+
+
+def test_satellite_pass_plot(tmp_path):
+    sc = tmp_path / "sat.toml"
+    sc.write_text(SATELLITE)
     png = tmp_path / "pass.png"
     out = qchannel("run", str(sc), "--json", "--plot", str(png))
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout)
     assert {"t_s", "elevation_deg", "range_km", "loss_db", "gain", "qber"} <= set(d["bins"][0])
+    # per bin, both-bases sifted rate: X-X + Z-Z detections per second; over
+    # the pass they add up to sifted_bits_all_bases (exact counts)
+    rep = d["scenario"]["source"]["rep_rate_hz"]
+    both = [b["sifted_rate_all_bases_bps"] * b["pulses"] / rep for b in d["bins"]]
+    assert sum(round(x) for x in both) == d["sifted_bits_all_bases"]
+    assert all(x >= b["sifted_bits"] for x, b in zip(both, d["bins"]))
+    assert sum(b["sifted_bits"] for b in d["bins"]) == d["sifted_bits"] < d["sifted_bits_all_bases"]
     assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
     fiber = qchannel("run", "--pulses", "1e8", "--plot", str(tmp_path / "x.png"))
     assert fiber.returncode == 2 and "--plot" in fiber.stderr

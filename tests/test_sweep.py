@@ -16,6 +16,7 @@ import sys
 import time
 from concurrent.futures import Executor, Future
 
+import numpy as np
 import pytest
 
 pd = pytest.importorskip("pandas")
@@ -307,6 +308,134 @@ def test_worker_lost_too_often_gives_up():
     with pytest.raises(RuntimeError, match="lost 3 times"):
         sweep(BASE, {"channel.length_km": [100.0]}, executor=AlwaysLost(), max_retries=2,
               pulses=PULSES)
+
+
+# --------------------------------------------------------------------------
+# --optimize: the optimiser chooses each point's source first
+# --------------------------------------------------------------------------
+# The estimate (no error correction), 1e10 pulses: at 100 and 135 km every
+# point takes < 1 s of Monte Carlo after ~5 s of optimisation.  The default
+# source aborts at 135 km, the optimum does not.
+OPT_BASE = Scenario()
+OPT_GRID = {"channel.length_km": [100.0, 135.0]}
+OPT_PULSES = 10**10
+OPT_COLUMNS = ("opt.source.intensities", "opt.source.intensity_probs",
+               "opt.source.key_basis_prob", "opt.key_rate_per_pulse")
+
+
+@pytest.fixture(scope="module")
+def optimized_table():
+    return sweep(OPT_BASE, OPT_GRID, seed=3, executor="serial", pulses=OPT_PULSES,
+                 optimize=True, progress=False)
+
+
+def test_optimize_runs_each_point_with_its_optimum(optimized_table):
+    from qchannel.optimize import optimize
+    from qchannel.runner import simulate
+
+    df = optimized_table
+    for col in OPT_COLUMNS:
+        assert col in df.columns, col
+    plain = expand(OPT_BASE, OPT_GRID, seed=3, pulses=OPT_PULSES)
+    assert list(df["seed"]) == [p["seed"] for p in plain]   # the points' seeds, as without
+    assert list(df["opt.pulses"]) == [OPT_PULSES] * 2
+    # one row recomputed here (the other is held to it by the next test)
+    for _, row in df.iloc[1:].iterrows():
+        sc = OPT_BASE.replace(**{"channel.length_km": row["channel.length_km"]})
+        want = optimize(sc, pulses=OPT_PULSES)       # seeded: the same optimum here
+        for key, value in want["parameters"].items():
+            assert list(np.atleast_1d(row[f"opt.{key}"])) == list(np.atleast_1d(value)), key
+        assert row["opt.key_rate_per_pulse"] == want["key_rate_per_pulse"]
+        # the Monte Carlo of the row ran with the optimum
+        assert [row[f"intensities[{i}].mu"] for i in range(3)] == \
+            want["parameters"]["source.intensities"]
+        d = simulate(sc.replace(**want["parameters"]), seed=int(row["seed"]),
+                     pulses=OPT_PULSES).to_dict()
+        assert row["secret_key_bits"] == d["secret_key_bits"] > 0
+    # where the default source aborts (135 km) the optimised point has a key
+    assert simulate(OPT_BASE.replace(**{"channel.length_km": 135.0}), seed=3,
+                    pulses=OPT_PULSES).to_dict()["aborted"]
+
+
+def test_optimize_same_rows_on_local_pool_and_after_resume(tmp_path, optimized_table):
+    """Half the grid on a local process pool, the rest by resume on the serial
+    executor: the point that comes back from the file (optimised in a worker
+    process) and the one computed now make the serial table."""
+    out = str(tmp_path / "opt.parquet")
+    part = sweep(OPT_BASE, {"channel.length_km": [135.0]}, seed=3, executor="local:2",
+                 pulses=OPT_PULSES, optimize=True, out=out, progress=False)
+    pd.testing.assert_frame_equal(part.drop(columns="point_key"),
+                                  optimized_table.iloc[1:].reset_index(drop=True)
+                                  .drop(columns="point_key"))
+    ex = CountingExecutor()
+    again = sweep(OPT_BASE, OPT_GRID, seed=3, executor=ex, pulses=OPT_PULSES, optimize=True,
+                  out=out, resume=True, progress=False)
+    assert ex.submitted == 1 and read_meta(out)["optimize"] is True
+    pd.testing.assert_frame_equal(again, optimized_table)
+    pd.testing.assert_frame_equal(pd.read_parquet(out), optimized_table)
+    # a sweep without --optimize is another sweep
+    with pytest.raises(ValueError, match="differs in optimize"):
+        sweep(OPT_BASE, OPT_GRID, seed=3, executor="serial", pulses=OPT_PULSES, out=out,
+              resume=True)
+
+
+def test_optimize_and_convention_bad_input_submits_nothing(tmp_path):
+    out = tmp_path / "r.parquet"
+    ex = CountingExecutor()
+    cases = [
+        (dict(grid={"source.key_basis_prob": [0.5, 0.9]}, optimize=True),
+         "source.key_basis_prob is what --optimize chooses"),
+        (dict(grid={"channel.length_km": [50.0]}, convention="signal-only"),
+         "convention applies to theory sweeps"),
+        (dict(grid={"channel.length_km": [50.0]}, convention="all", theory=True),
+         "convention = 'all' must be one of"),
+        (dict(grid={"channel.length_km": [50.0]}, optimize="yes"), "optimize = 'yes'"),
+    ]
+    for kwargs, match in cases:
+        grid = kwargs.pop("grid")
+        with pytest.raises(ValueError, match=match):
+            sweep(OPT_BASE, grid, executor=ex, out=str(out), pulses=10**8, progress=False,
+                  **kwargs)
+    two = OPT_BASE.replace(**{"source.intensities": [0.5, 0.1], "source.intensity_probs": [0.5, 0.5]})
+    with pytest.raises(ValueError, match="grid point channel.length_km=50.0: source.intensities "
+                                         "has 2 entries"):
+        sweep(two, {"channel.length_km": [50.0]}, executor=ex, out=str(out), optimize=True,
+              progress=False)
+    other = load_scenario(os.path.join(ROOT, "examples", "teleportation.toml"))
+    with pytest.raises(ValueError, match="teleportation job has no optimizer"):
+        sweep(other, {"channel.loss_db": [40.0]}, executor=ex, optimize=True, progress=False)
+    with pytest.raises(ValueError, match="convention applies to decoy-bb84"):
+        sweep(other, {"channel.loss_db": [40.0]}, executor=ex, theory=True,
+              convention="signal-only", progress=False)
+    assert ex.submitted == 0 and not out.exists() and not (tmp_path / "r.parquet.parts").exists()
+
+
+def test_cli_theory_sweep_with_convention_and_optimize(tmp_path, capsys):
+    """--theory --convention signal-only --optimize --pulses 1e9: each row is
+    the signal-only closed form at the parameters optimised for 1e9 pulses."""
+    from qchannel.optimize import optimize
+
+    out = str(tmp_path / "t.parquet")
+    rc, stdout, err = _cli(["sweep", "--theory", "--convention", "signal-only", "--optimize",
+                            "--pulses", "1e9", "--grid", "channel.length_km=60", "--out", out],
+                           capsys)
+    assert rc == 0 and err == "" and "1 points" in stdout
+    row = pd.read_parquet(out).iloc[0]
+    meta = read_meta(out)
+    assert meta["convention"] == "signal-only" and meta["optimize"] and meta["pulses"] == 10**9
+    sc = load_scenario(None).replace(**{"channel.length_km": 60.0})
+    best = optimize(sc, pulses=10**9)
+    want = theory.expect(sc.replace(**best["parameters"]), convention="signal-only")
+    assert row["convention"] == "signal-only"
+    assert row["key_rate_per_pulse"] == want["key_rate_per_pulse"]
+    assert row["opt.key_rate_per_pulse"] == best["key_rate_per_pulse"]
+    assert list(row["opt.source.intensities"]) == best["parameters"]["source.intensities"]
+    # the Monte Carlo computes the all-intensities rate: no --convention there
+    bad = str(tmp_path / "bad.parquet")
+    rc, stdout, err = _cli(["sweep", "--convention", "signal-only", "--grid",
+                            "channel.length_km=60", "--out", bad], capsys)
+    assert rc == 2 and stdout == "" and "theory sweeps" in err and err.count("\n") == 1
+    assert not os.path.exists(bad)
 
 
 # --------------------------------------------------------------------------

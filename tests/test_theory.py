@@ -693,9 +693,9 @@ def test_signal_only_rate_is_not_a_bound_on_the_monte_carlo():
     Carlo's finite key beats the signal-only 'asymptotic' rate, which
     discards the decoy pulses' key (expected finite key 1.58e-3 per pulse
     against 4.26e-4 signal-only here, 25 km, 1e9 pulses); the all-intensities
-    rate bounds it.  (Equal probabilities, default source, 1e10 pulses: the
-    Monte Carlo gives 0.00653 per pulse at 0 km against 0.00613 signal-only,
-    too long a run for the suite.)"""
+    rate bounds it.  (Equal probabilities, intensities 0.5/0.1/0.0002, p_X 0.9,
+    1e10 pulses: the Monte Carlo gives 0.00653 per pulse at 0 km against
+    0.00613 signal-only, too long a run for the suite.)"""
     from qchannel.runner import simulate
     from qchannel.scenario import Scenario
 

@@ -4,13 +4,18 @@ free-space/satellite pass, optionally attacked (``[eve]``).
 Schema: :class:`qchannel.scenario.Scenario`.  Run: the link's Monte Carlo,
 sifting, finite key and post-processing (:func:`qchannel.runner.simulate`).
 Analytic twin: :func:`qchannel.theory.expect` for fiber; for a pass, the same
-closed form per time bin of constant mean loss and background.
+closed form per time bin of constant mean loss and background; both in either
+key-rate convention (``convention``: "all-intensities", what the Monte Carlo
+computes, or "signal-only").  Optimiser: :func:`qchannel.optimize.optimize`
+(intensities, their probabilities and the basis probability that maximise the
+expected finite key).
 """
 from types import SimpleNamespace
 
 import numpy as np
 
 from qchannel.jobs import Job, register
+from qchannel.optimize import PARAMETERS
 from qchannel.scenario import Scenario
 
 
@@ -24,7 +29,8 @@ def run(scenario, progress=None, keys_out=None):
     return simulate(scenario, progress=progress, keys_out=keys_out)
 
 
-def bin_expect(scenario_dict, loss_db, background_click_prob, decoy="infinite"):
+def bin_expect(scenario_dict, loss_db, background_click_prob, decoy="infinite",
+               convention="all-intensities"):
     """Closed-form expectation (``theory.expect``) for one time bin of a pass:
     the channel is a lossy line of ``loss_db`` (everything before the
     detectors) and the background adds to the dark counts per gate."""
@@ -39,19 +45,23 @@ def bin_expect(scenario_dict, loss_db, background_click_prob, decoy="infinite"):
                                 misalignment=sc["channel"]["misalignment"]),
         detector=SimpleNamespace(**{**sc["detector"], "dark_count_prob": pdc}),
         postprocess=SimpleNamespace(**sc["postprocess"]))
-    return theory.expect(ns, decoy=decoy)
+    return theory.expect(ns, decoy=decoy, convention=convention)
 
 
-def theory(scenario, decoy="infinite"):
+def theory(scenario, decoy="infinite", convention="all-intensities"):
     """The analytic twin: fiber -> ``theory.expect``; a pass -> per time bin
-    of the channel's mean transmittance (no fading sample), summed."""
+    of the channel's mean transmittance (no fading sample), summed.
+    ``convention`` names which pulses make key (:func:`qchannel.theory.expect`)."""
     from qchannel import theory as th
+    from qchannel.params import check_choice
+
+    check_choice("convention", convention, th.CONVENTIONS)
 
     if scenario.eve is not None:
         raise ValueError("qchannel theory covers the honest link: remove [eve] (the attacked "
                          "link has no closed form here; its Monte Carlo reports Eve's knowledge)")
     if not scenario.is_free_space:
-        return th.expect(scenario, decoy=decoy)
+        return th.expect(scenario, decoy=decoy, convention=convention)
     series = scenario.channel.series(scenario.run.seed, time_bin_s=scenario.run.time_bin_s,
                                      detector_efficiency=scenario.detector.efficiency,
                                      n_detectors=scenario.detector.n_detectors)
@@ -61,7 +71,7 @@ def theory(scenario, decoy="infinite"):
     bins, total_bits = [], 0.0
     for t, el, rng_km, loss, bg in zip(series.t_s, series.elevation_deg, series.range_km,
                                        series.loss_db, series.background_click_prob):
-        d = bin_expect(sc, loss, bg, decoy) if np.isfinite(loss) else None
+        d = bin_expect(sc, loss, bg, decoy, convention) if np.isfinite(loss) else None
         rate = d["key_rate_per_pulse"] if d else 0.0
         total_bits += rate * pulses_per_bin
         bins.append({"t_s": float(t), "elevation_deg": float(el), "range_km": float(rng_km),
@@ -72,6 +82,7 @@ def theory(scenario, decoy="infinite"):
     pulses = pulses_per_bin * len(bins)
     return {
         "decoy": decoy,
+        "convention": convention,
         "model": "per time bin: mean transmittance and background of the bin, asymptotic key",
         "duration_s": float(series.time_bin_s * len(bins)),
         "time_bin_s": float(series.time_bin_s),
@@ -127,18 +138,45 @@ def report(d):
     return "\n".join(lines)
 
 
+_CONVENTION_TEXT = {"all-intensities": "every intensity makes key, as in the Monte Carlo",
+                    "signal-only": "only signal pulses make key"}
+
+
 def theory_report(d):
+    conv = f"{d['convention']} convention: {_CONVENTION_TEXT[d['convention']]}"
     if "bins" in d:
         return (f"qchannel theory ({d['decoy']} decoys), pass of {d['duration_s']:.4g} s in "
                 f"{len(d['bins'])} bins of {d['time_bin_s']:g} s: mean loss "
                 f"{d['mean_loss_db']:.1f} dB\n  asymptotic secret key {d['secret_key_bits']:.4g} "
-                f"bits, {d['secret_key_rate_bps']:.4g} bit/s over the pass")
+                f"bits, {d['secret_key_rate_bps']:.4g} bit/s over the pass ({conv})")
     lines = [f"qchannel theory ({d['decoy']} decoys): channel transmittance {d['transmittance']:.4g}"]
     for row in d["intensities"]:
         lines.append(f"  mu={row['mu']:<8g} gain {row['gain']:.4e}  QBER {_fmt(row['qber'], '.4f')}")
     lines.append(f"  asymptotic key rate {d['key_rate_per_pulse']:.4g} per pulse "
                  f"(PLOB bound {_fmt(d['plob_per_pulse'])}, TGW {_fmt(d['tgw_per_pulse'])})")
+    lines.append(f"  {conv}")
     return "\n".join(lines)
+
+
+def optimize(scenario, pulses=None):
+    """The optimiser of this job: :func:`qchannel.optimize.optimize`."""
+    from qchannel.optimize import optimize as opt
+
+    return opt(scenario, pulses=pulses)
+
+
+def optimize_check(scenario, pulses=None):
+    """The checks :func:`optimize` makes before its search (a sweep runs
+    them on every point before submitting any)."""
+    from qchannel.optimize import check
+
+    check(scenario, pulses)
+
+
+def optimize_report(d):
+    from qchannel.optimize import format_optimize_report
+
+    return format_optimize_report(d)
 
 
 JOB = register(Job(
@@ -153,4 +191,10 @@ JOB = register(Job(
               "key_rate_per_pulse", "secret_key_rate_bps", "aborted", "abort_reason"),
     sweep_skip=("bins",),
     writes_keys=True,
+    optimize=optimize,
+    # what the optimiser chooses (a sweep may not also grid over them), its
+    # checks before any work and its text report
+    extra={"optimize_keys": PARAMETERS,
+           "optimize_check": optimize_check,
+           "optimize_report": optimize_report},
 ))

@@ -26,6 +26,12 @@
   finished point.  A point whose worker died (``BrokenProcessPool``, dask's
   ``KilledWorker``) is resubmitted up to ``max_retries`` times; a broken local
   process pool is replaced by a fresh one.
+* ``optimize=True`` (jobs with an optimizer: decoy BB84 over fiber): each
+  point first gets the source parameters that maximise its expected finite
+  key (:func:`qchannel.optimize.optimize`, seeded, so every executor and a
+  resumed sweep find the same ones), then runs (Monte Carlo, or theory) with
+  them; the row carries them as ``opt.<key>`` columns
+  (``opt.source.intensities``, ...) with the predicted ``opt.key_rate_per_pulse``.
 """
 import collections
 import math
@@ -40,6 +46,7 @@ from qchannel.sweep.progress import _Progress
 from qchannel.sweep.store import FORMAT, META_KEY, Store, read_meta  # noqa: F401
 
 DECOYS = ("infinite", "vacuum-weak", "none")
+CONVENTIONS = ("all-intensities", "signal-only")   # qchannel.theory.CONVENTIONS
 
 
 def _flatten(d, prefix="", out=None, skip=("scenario",)):
@@ -76,23 +83,45 @@ def _plob(scenario):
     return v if math.isfinite(v) else None
 
 
+def _opt_columns(opt):
+    """The optimiser's choice and prediction as ``opt.*`` row columns."""
+    cols = {f"opt.{k}": v for k, v in opt["parameters"].items()}
+    for k in ("key_rate_per_pulse", "secret_key_bits", "pulses", "aborted"):
+        if k in opt:
+            cols[f"opt.{k}"] = opt[k]
+    return cols
+
+
 def run_point(task):
     """Run one sweep point (a plain dict from :func:`expand`) through its
     job; returns a plain dict of scalars (the job's headline fields first,
     then the rest of its report, nested keys dotted, bulky per-bin series
-    left out).  Top-level and picklable for any executor."""
+    left out).  With ``task["optimize"]`` the job's optimizer chooses the
+    point's parameters first (``opt.*`` columns).  Top-level and picklable
+    for any executor."""
     from qchannel import jobs
 
     sc = jobs.from_dict(task["scenario"])
     job = jobs.job_for(sc)
+    opt = {}
+    if task.get("optimize"):
+        found = job.optimize(sc, pulses=task.get("opt_pulses"))
+        sc = sc.replace(**found["parameters"])
+        opt = _opt_columns(found)
     if task["mode"] == "theory":
-        kwargs = {"decoy": task["decoy"]} if job.name == "decoy-bb84" else {}
+        kwargs = {}
+        if job.name == "decoy-bb84":
+            kwargs = {"decoy": task["decoy"],
+                      "convention": task.get("convention") or CONVENTIONS[0]}
         d = job.theory(sc, **kwargs)
-        return _flatten(d, skip=("intensities", "bins") + job.sweep_skip)
+        row = _flatten(d, skip=("intensities", "bins") + job.sweep_skip)
+        row.update(opt)
+        return row
     d = job.run(sc).to_dict()
     row = {k: d.get(k) for k in job.headline}
     if job.name == "decoy-bb84":
         row["plob_per_pulse"] = _plob(sc)
+    row.update(opt)
     for k, v in _flatten(d, skip=("scenario",) + job.sweep_skip).items():
         row.setdefault(k, v)
     return row
@@ -124,7 +153,8 @@ def _table(points, rows, headline=()):
 
 
 def sweep(scenario, grid, seed=None, executor=None, out=None, resume=False, theory=False,
-          pulses=None, progress=None, decoy="infinite", max_retries=3):
+          pulses=None, progress=None, decoy="infinite", max_retries=3, convention=None,
+          optimize=False):
     """Run ``scenario`` at every point of ``grid``; returns a pandas DataFrame,
     one row per point in grid order: the grid columns, the result's scalar
     fields (nested ones dotted: ``ec.leaked_bits``, ``intensities[0].gain``,
@@ -134,8 +164,14 @@ def sweep(scenario, grid, seed=None, executor=None, out=None, resume=False, theo
     Any job of the registry sweeps (:mod:`qchannel.jobs`): the grid's keys
     are validated by the job's schema at every point, and the rows hold that
     job's report fields (``secret_key_bits``, ``chsh_s``, ``waiting_time_mean``...).
-    ``theory=True`` evaluates the job's analytic twin instead (``decoy``
-    applies to decoy BB84).
+    ``theory=True`` evaluates the job's analytic twin instead (``decoy`` and
+    ``convention``, "all-intensities" by default or "signal-only", apply to
+    decoy BB84; see :func:`qchannel.theory.expect`).
+    ``optimize=True``: each point runs with the parameters its job's
+    optimizer chooses for it (``opt.*`` columns; for decoy BB84 the source
+    parameters that maximise the expected finite key of the point's run
+    length, or of ``pulses`` with ``theory=True``).  The optimised keys may
+    not be grid keys.
     ``executor``: a ``concurrent.futures.Executor`` (not shut down here) or a
     spec string for :func:`make_executor`; ``None`` means a local process
     pool with one worker per core (Monte Carlo) or ``"serial"`` (theory, whose
@@ -147,15 +183,43 @@ def sweep(scenario, grid, seed=None, executor=None, out=None, resume=False, theo
     if isinstance(max_retries, bool) or not isinstance(max_retries, Integral) or max_retries < 0:
         raise ValueError(f"max_retries = {max_retries!r} must be an integer >= 0")
     theory = bool(theory)
+    if not isinstance(optimize, bool):
+        raise ValueError(f"optimize = {optimize!r} must be True or False")
     from qchannel import jobs
 
     job = jobs.job_for(scenario)
     if theory and job.theory is None:
         raise ValueError(f"--theory: the {job.name} job has no closed form")
+    if convention is not None:
+        if convention not in CONVENTIONS:
+            raise ValueError(f"convention = {convention!r} must be one of "
+                             f"{', '.join(map(repr, CONVENTIONS))}")
+        if not theory:
+            raise ValueError("convention applies to theory sweeps (--theory); the Monte Carlo "
+                             "computes the all-intensities rate")
+        if job.name != "decoy-bb84":
+            raise ValueError(f"convention applies to decoy-bb84 scenarios, not to a {job.name} "
+                             f"scenario")
+    if optimize:
+        if job.optimize is None:
+            raise ValueError(f"--optimize: the {job.name} job has no optimizer")
+        chosen = [k for k in grid if k in job.extra.get("optimize_keys", ())] \
+            if isinstance(grid, dict) else []
+        if chosen:
+            raise ValueError(f"grid key {chosen[0]} is what --optimize chooses: remove it from "
+                             f"the grid or drop --optimize")
     if pulses is not None and not theory:
         if isinstance(pulses, bool) or not isinstance(pulses, Real):
             raise ValueError(f"pulses = {pulses!r} must be an integer >= 1")
     points = expand(scenario, grid, seed=seed, pulses=None if theory else pulses, theory=theory)
+    opt_pulses = pulses if theory else None   # Monte Carlo: the point's own run.pulses
+    if optimize and "optimize_check" in job.extra:
+        for p in points:   # every point, before anything is submitted or written
+            try:
+                job.extra["optimize_check"](jobs.from_dict(p["scenario"]), opt_pulses)
+            except ValueError as err:
+                raise ValueError(f"--optimize: grid point {_describe(p['point'])}: {err}") \
+                    from None
     from qchannel.rng import check_seed
 
     root = None if theory else check_seed(scenario.run.seed if seed is None else seed, "seed")
@@ -163,8 +227,10 @@ def sweep(scenario, grid, seed=None, executor=None, out=None, resume=False, theo
         "format": FORMAT,
         "mode": "theory" if theory else "mc",
         "decoy": decoy if theory else None,
+        "convention": (convention or CONVENTIONS[0]) if theory else None,
+        "optimize": optimize,
         "seed": root,
-        "pulses": None if theory else (int(pulses) if pulses is not None else None),
+        "pulses": None if (theory and not optimize) or pulses is None else int(pulses),
         "scenario": scenario.to_dict(),
         "grid_keys": [k for k in grid],
     }
@@ -199,7 +265,9 @@ def sweep(scenario, grid, seed=None, executor=None, out=None, resume=False, theo
         raise
     todo = [i for i, p in enumerate(points) if p["key"] not in rows]
     mode = meta["mode"]
-    tasks = {i: {"scenario": points[i]["scenario"], "mode": mode, "decoy": decoy} for i in todo}
+    tasks = {i: {"scenario": points[i]["scenario"], "mode": mode, "decoy": decoy,
+                 "convention": convention, "optimize": optimize, "opt_pulses": opt_pulses}
+             for i in todo}
 
     owned = []  # replacement pools we created
     bar = _Progress(progress, len(points), len(points) - len(todo))
