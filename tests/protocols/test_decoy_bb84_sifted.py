@@ -13,7 +13,8 @@ def _record(alice_basis, bob_basis, slot, intensity=None, first_slot=0, n_slots=
               alice_basis=np.asarray(alice_basis, np.uint8), bob_basis=np.asarray(bob_basis, np.uint8),
               alice_bit=np.zeros(n, np.uint8), bob_bit=np.zeros(n, np.uint8),
               slot=np.asarray(slot, np.int64), sent=np.array([n_slots, 0, 0]),
-              n_slots=n_slots, first_slot=first_slot, double_click=np.zeros(n, bool))
+              n_slots=n_slots, first_slot=first_slot, double_click=np.zeros(n, bool),
+              eve_known=None, eve_guess=None)
 
 
 def test_counts_by_hand_per_bin():
