@@ -93,6 +93,17 @@ def check_bits(name, value):
     return np.ascontiguousarray(a, dtype=np.uint8)
 
 
+def check_distribution(name, values, n, of):
+    """A list of ``n`` probabilities (one per entry of the list named ``of``)
+    that sums to 1; returns a tuple of floats."""
+    probs = check_real_list(name, values, 0.0, 1.0)
+    if len(probs) != n:
+        raise ValueError(f"{name} has {len(probs)} entries but {of} has {n}: they must match")
+    if abs(sum(probs) - 1.0) > 1e-9:
+        raise ValueError(f"{name} = {list(probs)} must sum to 1 (they sum to {sum(probs):.12g})")
+    return probs
+
+
 def check_table(section, value):
     """A scenario section (a TOML table); returns it."""
     if not isinstance(value, dict):

@@ -2,8 +2,8 @@
 
 Everything here is a plain function of floats (NumPy-vectorised where it is
 natural) and this package never imports the Monte Carlo (``qchannel._core``,
-``qchannel.runner``, ``qchannel.link``, ``qchannel.protocols``): tests hold one
-against the other.
+the link models, ``qchannel.runner``, ``qchannel.protocols``,
+``qchannel.postprocess``): tests hold one against the other.
 
 Modules
 -------

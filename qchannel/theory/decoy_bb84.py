@@ -23,7 +23,8 @@ import math
 
 import numpy as np
 
-from qchannel.params import check_choice, check_prob, check_real, check_real_list
+from qchannel.params import (check_choice, check_distribution, check_prob, check_real,
+                             check_real_list)
 from qchannel.theory.bounds import channel_transmittance, plob_bound, tgw_bound
 from qchannel.theory.common import (as_scalar, check_array, check_dark_count_prob, h2,
                                     safe_div)
@@ -359,14 +360,9 @@ def _read_scenario(scenario):
                          f"free-space pass gets them per time bin from qchannel run --plot)")
     mus = check_real_list("source.intensities", list(_get(scenario, "source", "intensities")),
                           0.0, 100.0)
-    probs = check_real_list("source.intensity_probs",
-                            list(_get(scenario, "source", "intensity_probs")), 0.0, 1.0)
-    if len(probs) != len(mus):
-        raise ValueError(f"source.intensity_probs has {len(probs)} entries but "
-                         f"source.intensities has {len(mus)}: they must match")
-    if abs(sum(probs) - 1.0) > 1e-9:
-        raise ValueError(f"source.intensity_probs = {list(probs)} must sum to 1 "
-                         f"(they sum to {sum(probs):.12g})")
+    probs = check_distribution("source.intensity_probs",
+                               list(_get(scenario, "source", "intensity_probs")), len(mus),
+                               "source.intensities")
     if mus[0] <= 0.0 or any(m >= mus[0] for m in mus[1:]):
         raise ValueError(f"source.intensities = {list(mus)} must start with the largest "
                          f"(signal) intensity, > 0")

@@ -19,7 +19,8 @@ from itertools import product
 
 import numpy as np
 
-from qchannel.params import check_choice, check_int, check_prob, check_real, check_real_list
+from qchannel.params import (check_choice, check_distribution, check_int, check_prob, check_real,
+                             check_real_list)
 from qchannel.theory.common import as_scalar, check_array, check_dark_count_prob, safe_div
 
 __all__ = [
@@ -201,13 +202,7 @@ def _validate_source(intensities, intensity_probs):
         probs = tuple(1.0 / len(mus) for _ in mus)
     else:
         seq = [intensity_probs] if np.ndim(intensity_probs) == 0 else list(intensity_probs)
-        probs = check_real_list("intensity_probs", seq, 0.0, 1.0)
-        if len(probs) != len(mus):
-            raise ValueError(f"intensity_probs has {len(probs)} entries but intensities has "
-                             f"{len(mus)}: they must match")
-        if abs(sum(probs) - 1.0) > 1e-9:
-            raise ValueError(f"intensity_probs = {list(probs)} must sum to 1 "
-                             f"(they sum to {sum(probs):.12g})")
+        probs = check_distribution("intensity_probs", seq, len(mus), "intensities")
     return np.asarray(mus, dtype=float), np.asarray(probs, dtype=float)
 
 
