@@ -1,9 +1,11 @@
 """Closed-form expectations and bounds: the analytic twin of the Monte Carlo.
 
 Everything here is a plain function of floats (NumPy-vectorised where it is
-natural) and this package never imports the Monte Carlo (``qchannel._core``,
-the link models, ``qchannel.runner``, ``qchannel.protocols``,
-``qchannel.postprocess``): tests hold one against the other.
+natural) and this module never imports the Monte Carlo (``qchannel._core``,
+``qchannel.runner``, ``qchannel.link``): tests hold one against the other.
+
+It does not import ``qchannel.protocols`` or ``qchannel.postprocess`` either
+(``tests/test_shared_helpers.py`` checks what it loads).
 
 Modules
 -------
