@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from qchannel.params import check_choice, check_real, reject_unknown
+from qchannel.theory import h2
 
 __all__ = [
     "ROLES",
@@ -44,12 +45,6 @@ ROLES = ("user", "trusted-relay")
 _NODE_KEYS = ("name", "role")
 _LINK_KEYS = ("a", "b", "key_rate_bps", "length_km")
 _NET_KEYS = ("nodes", "links", "rate_model", "rate_model_params", "source", "target")
-
-
-def _h2(x):
-    if x <= 0.0 or x >= 1.0:
-        return 0.0
-    return -x * math.log2(x) - (1 - x) * math.log2(1 - x)
 
 
 def decoy_bb84_key_rate_per_pulse(length_km, attenuation_db_per_km=0.21, detector_efficiency=0.045,
@@ -73,7 +68,7 @@ def decoy_bb84_key_rate_per_pulse(length_km, attenuation_db_per_km=0.21, detecto
     e_mu = (0.5 * y0 + misalignment * gain) / q_mu
     q1 = y1 * mu * math.exp(-mu)
     e1 = (0.5 * y0 + misalignment * eta) / y1
-    r = sifting * (-q_mu * ec_efficiency * _h2(e_mu) + q1 * (1.0 - _h2(e1)))
+    r = sifting * (-q_mu * ec_efficiency * h2(e_mu) + q1 * (1.0 - h2(e1)))
     return max(0.0, r)
 
 

@@ -7,6 +7,8 @@ and the allowed range, e.g. ``channel.length_km = -1.0 is out of range: must be
 import math
 from numbers import Integral, Real
 
+import numpy as np
+
 
 def _fmt_range(lo, hi, lo_open, hi_open):
     if lo is not None and hi is not None:
@@ -70,6 +72,36 @@ def check_real_list(name, values, lo=None, hi=None, min_len=1, max_len=None):
         size = f"{min_len} to {max_len}" if max_len is not None else f"at least {min_len}"
         raise ValueError(f"{name} = {list(values)!r} must have {size} entries")
     return tuple(check_real(f"{name}[{i}]", v, lo, hi) for i, v in enumerate(values))
+
+
+def check_bits(name, value):
+    """A non-empty 1-D array of bits (bool, or any integer dtype holding only
+    0 and 1); returns it as a contiguous uint8 array (the input when it
+    already is one)."""
+    a = np.asarray(value)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of 0/1 bits, got shape {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"{name} must hold at least 1 bit")
+    if a.dtype == np.bool_:
+        return np.ascontiguousarray(a, dtype=np.uint8)
+    if a.dtype.kind not in "iu":
+        raise ValueError(f"{name} has dtype {a.dtype}: bits must be integers 0/1 (or bool)")
+    if a.max() > 1 or (a.dtype.kind == "i" and a.min() < 0):
+        i = int(np.flatnonzero((a < 0) | (a > 1))[0])
+        raise ValueError(f"{name}[{i}] = {a[i]} is out of range: bits must be 0 or 1")
+    return np.ascontiguousarray(a, dtype=np.uint8)
+
+
+def check_distribution(name, values, n, of):
+    """A list of ``n`` probabilities (one per entry of the list named ``of``)
+    that sums to 1; returns a tuple of floats."""
+    probs = check_real_list(name, values, 0.0, 1.0)
+    if len(probs) != n:
+        raise ValueError(f"{name} has {len(probs)} entries but {of} has {n}: they must match")
+    if abs(sum(probs) - 1.0) > 1e-9:
+        raise ValueError(f"{name} = {list(probs)} must sum to 1 (they sum to {sum(probs):.12g})")
+    return probs
 
 
 def check_table(section, value):

@@ -19,7 +19,7 @@ PER_PULSE_RATES = ("key_rate_per_pulse", "key_rate_per_signal_pulse")
 def _load(results):
     import pandas as pd
 
-    from qchannel.sweep import read_meta
+    from qchannel.sweep.store import read_meta
 
     if isinstance(results, pd.DataFrame):
         return results, None

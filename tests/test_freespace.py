@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from scipy.integrate import trapezoid
 
+from qchannel import atmosphere
+from qchannel import fading
 from qchannel import freespace as fs
 from qchannel.freespace import FreeSpaceChannel
 
@@ -21,36 +23,36 @@ EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 # ---------------------------------------------------------------- beams
 def test_gaussian_beam_width():
     w0, lam = 0.15, 848.6e-9
-    zr = fs.rayleigh_range(w0, lam)
+    zr = fading.rayleigh_range(w0, lam)
     assert zr == pytest.approx(math.pi * w0 ** 2 / lam)
-    assert fs.beam_radius(0.0, w0, lam) == pytest.approx(w0)
-    assert fs.beam_radius(zr, w0, lam) == pytest.approx(math.sqrt(2.0) * w0)
+    assert fading.beam_radius(0.0, w0, lam) == pytest.approx(w0)
+    assert fading.beam_radius(zr, w0, lam) == pytest.approx(math.sqrt(2.0) * w0)
     z = 1000e3  # far field (z = 12 zR): W -> lambda z / (pi W0) up to (zR/z)^2 / 2
-    assert fs.beam_radius(z, w0, lam) == pytest.approx(lam * z / (math.pi * w0), rel=0.004)
+    assert fading.beam_radius(z, w0, lam) == pytest.approx(lam * z / (math.pi * w0), rel=0.004)
     # a divergence equal to the diffraction limit reproduces the same beam
     theta = lam / (math.pi * w0)
-    assert fs.beam_radius(z, w0, lam, theta) == pytest.approx(fs.beam_radius(z, w0, lam))
-    assert fs.beam_radius(z, w0, lam, 5e-6) == pytest.approx(math.hypot(w0, 5.0), rel=1e-12)
+    assert fading.beam_radius(z, w0, lam, theta) == pytest.approx(fading.beam_radius(z, w0, lam))
+    assert fading.beam_radius(z, w0, lam, 5e-6) == pytest.approx(math.hypot(w0, 5.0), rel=1e-12)
 
 
 def test_aperture_fraction_limits():
-    assert fs.aperture_fraction(1.0, 1.0) == pytest.approx(1.0 - math.exp(-2.0))
-    assert fs.aperture_fraction(100.0, 1.0) == pytest.approx(1.0)
+    assert fading.aperture_fraction(1.0, 1.0) == pytest.approx(1.0 - math.exp(-2.0))
+    assert fading.aperture_fraction(100.0, 1.0) == pytest.approx(1.0)
     a, w = 1e-3, 1.0
-    assert fs.aperture_fraction(a, w) == pytest.approx(2.0 * a * a / (w * w), rel=1e-5)
+    assert fading.aperture_fraction(a, w) == pytest.approx(2.0 * a * a / (w * w), rel=1e-5)
     # exact off-axis fraction: r = 0 is the centred one, far off-axis -> 0
-    assert fs.aperture_fraction_offset(0.5, 1.0, 0.0) == pytest.approx(fs.aperture_fraction(0.5, 1.0))
-    assert fs.aperture_fraction_offset(0.5, 1.0, 10.0) < 1e-20
+    assert fading.aperture_fraction_offset(0.5, 1.0, 0.0) == pytest.approx(fading.aperture_fraction(0.5, 1.0))
+    assert fading.aperture_fraction_offset(0.5, 1.0, 10.0) < 1e-20
     # small aperture: fraction ~ centred * exp(-2 r^2 / W^2)
-    assert fs.aperture_fraction_offset(1e-3, 1.0, 0.7) == pytest.approx(
-        fs.aperture_fraction(1e-3, 1.0) * math.exp(-2 * 0.49), rel=1e-5)
+    assert fading.aperture_fraction_offset(1e-3, 1.0, 0.7) == pytest.approx(
+        fading.aperture_fraction(1e-3, 1.0) * math.exp(-2 * 0.49), rel=1e-5)
 
 
 @pytest.mark.parametrize("a_over_w", [0.05, 0.3, 1.0, 2.0])
 def test_vasylyev_closed_form_matches_exact(a_over_w):
     r = np.linspace(0.0, 3.0, 61)
-    exact = fs.aperture_fraction_offset(a_over_w, 1.0, r)
-    approx = fs.beam_wander_transmittance(r, a_over_w, 1.0)
+    exact = fading.aperture_fraction_offset(a_over_w, 1.0, r)
+    approx = fading.beam_wander_transmittance(r, a_over_w, 1.0)
     assert approx[0] == pytest.approx(exact[0], rel=1e-12)   # T0 exact on axis
     # not statistical: the closed form's own error, max 2.8e-9, 8.7e-5, 8.9e-3
     # and 1.26e-2 for a/W = 0.05, 0.3, 1, 2 (Vasylyev et al. 2012, Fig. 2)
@@ -59,72 +61,72 @@ def test_vasylyev_closed_form_matches_exact(a_over_w):
 
 def test_mean_fraction_under_jitter_closed_form_vs_monte_carlo():
     a, w, sigma = 0.5, 2.0, 0.8
-    x = sigma * fs.standard_normals(7, "test-x", 200_000)
-    y = sigma * fs.standard_normals(7, "test-y", 200_000)
-    samples = fs.aperture_fraction_offset(a, w, np.hypot(x, y))
-    mean = fs.mean_aperture_fraction(a, w, sigma)
+    x = sigma * fading.standard_normals(7, "test-x", 200_000)
+    y = sigma * fading.standard_normals(7, "test-y", 200_000)
+    samples = fading.aperture_fraction_offset(a, w, np.hypot(x, y))
+    mean = fading.mean_aperture_fraction(a, w, sigma)
     se = samples.std() / math.sqrt(samples.size)
     assert abs(samples.mean() - mean) < 5 * se                  # 5 sigma
     # Vasylyev's closed form, same offsets: within its model error (not a
     # statistical tolerance: the same samples, ~1 % bias at a/W = 0.25)
-    vas = fs.beam_wander_transmittance(np.hypot(x, y), a, w).mean()
+    vas = fading.beam_wander_transmittance(np.hypot(x, y), a, w).mean()
     assert vas == pytest.approx(mean, rel=0.02)
     # and its transmittance pdf integrates to one with the same mean
     # (quadrature error of 4e5 trapezoids over the integrable 1/T singularity)
-    t0 = float(fs.vasylyev_parameters(a, w)[0])
+    t0 = float(fading.vasylyev_parameters(a, w)[0])
     t = np.linspace(1e-9, t0, 400_001)[:-1]
-    pdf = fs.beam_wander_pdf(t, a, w, sigma)
+    pdf = fading.beam_wander_pdf(t, a, w, sigma)
     assert trapezoid(pdf, t) == pytest.approx(1.0, abs=2e-3)
     assert trapezoid(t * pdf, t) == pytest.approx(vas, rel=2e-3)
 
 
 # ---------------------------------------------------------------- atmosphere
 def test_air_mass_and_extinction():
-    assert fs.air_mass(90.0) == pytest.approx(1.0, abs=1e-12)
-    assert fs.air_mass(30.0) == pytest.approx(1.9927 / 0.99971, rel=1e-3)   # ~ sec(60 deg)
-    assert fs.air_mass(0.0) == pytest.approx(38.09, rel=1e-2)               # Kasten-Young horizon
-    am = fs.air_mass(np.linspace(5.0, 90.0, 50))
+    assert atmosphere.air_mass(90.0) == pytest.approx(1.0, abs=1e-12)
+    assert atmosphere.air_mass(30.0) == pytest.approx(1.9927 / 0.99971, rel=1e-3)   # ~ sec(60 deg)
+    assert atmosphere.air_mass(0.0) == pytest.approx(38.09, rel=1e-2)               # Kasten-Young horizon
+    am = atmosphere.air_mass(np.linspace(5.0, 90.0, 50))
     assert np.all(np.diff(am) < 0)
-    assert fs.slant_transmittance(0.8, 90.0) == pytest.approx(0.8)
-    assert fs.slant_transmittance(0.8, -1.0) == 0.0
+    assert atmosphere.slant_transmittance(0.8, 90.0) == pytest.approx(0.8)
+    assert atmosphere.slant_transmittance(0.8, -1.0) == 0.0
     # visibility: 3.91/V at 550 nm (q plays no role there); Kim's q
-    assert fs.visibility_attenuation_per_km(23.0, 550.0) == pytest.approx(3.91 / 23.0)
-    assert fs.visibility_q(60.0) == 1.6 and fs.visibility_q(10.0) == 1.3
-    assert fs.visibility_q(3.0) == pytest.approx(0.82) and fs.visibility_q(0.3) == 0.0
-    assert fs.visibility_q(3.0, "kruse") == pytest.approx(0.585 * 3 ** (1 / 3))
-    assert fs.horizontal_transmittance(23.0, 550.0, 2.0) == pytest.approx(math.exp(-2 * 3.91 / 23))
+    assert atmosphere.visibility_attenuation_per_km(23.0, 550.0) == pytest.approx(3.91 / 23.0)
+    assert atmosphere.visibility_q(60.0) == 1.6 and atmosphere.visibility_q(10.0) == 1.3
+    assert atmosphere.visibility_q(3.0) == pytest.approx(0.82) and atmosphere.visibility_q(0.3) == 0.0
+    assert atmosphere.visibility_q(3.0, "kruse") == pytest.approx(0.585 * 3 ** (1 / 3))
+    assert atmosphere.horizontal_transmittance(23.0, 550.0, 2.0) == pytest.approx(math.exp(-2 * 3.91 / 23))
 
 
 # ---------------------------------------------------------------- turbulence
 def test_hufnagel_valley_5_7():
     """HV 5/7: r0 = 5 cm and theta0 = 7 urad at 0.5 um, zenith."""
-    assert fs.fried_parameter_slant(0.5e-6, 90.0) == pytest.approx(0.05, rel=0.02)
-    assert fs.isoplanatic_angle(0.5e-6, 90.0) == pytest.approx(7e-6, rel=0.03)
-    r0 = fs.fried_parameter_slant(0.5e-6, 90.0)
-    assert fs.fried_parameter_slant(1.0e-6, 90.0) == pytest.approx(r0 * 2 ** 1.2, rel=1e-9)
-    assert fs.fried_parameter_slant(0.5e-6, 30.0) == pytest.approx(r0 * 2 ** -0.6, rel=1e-9)
+    assert atmosphere.fried_parameter_slant(0.5e-6, 90.0) == pytest.approx(0.05, rel=0.02)
+    assert atmosphere.isoplanatic_angle(0.5e-6, 90.0) == pytest.approx(7e-6, rel=0.03)
+    r0 = atmosphere.fried_parameter_slant(0.5e-6, 90.0)
+    assert atmosphere.fried_parameter_slant(1.0e-6, 90.0) == pytest.approx(r0 * 2 ** 1.2, rel=1e-9)
+    assert atmosphere.fried_parameter_slant(0.5e-6, 30.0) == pytest.approx(r0 * 2 ** -0.6, rel=1e-9)
     # the satellite end of an uplink sees a much larger coherence width
-    assert fs.fried_parameter_slant(0.5e-6, 90.0, direction="uplink") > 20 * r0
-    assert fs.cn2_hufnagel_valley(0.0) == pytest.approx(1.7e-14 + 2.7e-16)
+    assert atmosphere.fried_parameter_slant(0.5e-6, 90.0, direction="uplink") > 20 * r0
+    assert atmosphere.cn2_hufnagel_valley(0.0) == pytest.approx(1.7e-14 + 2.7e-16)
 
 
 def test_scintillation_index_weak_limit_and_rytov():
-    assert fs.scintillation_index(1e-3) == pytest.approx(1e-3, rel=2e-3)
-    assert fs.scintillation_index(100.0) == pytest.approx(1.0, abs=0.2)    # saturation
-    assert fs.rytov_variance_horizontal(1e-14, 1e-6, 1000.0) == pytest.approx(
+    assert atmosphere.scintillation_index(1e-3) == pytest.approx(1e-3, rel=2e-3)
+    assert atmosphere.scintillation_index(100.0) == pytest.approx(1.0, abs=0.2)    # saturation
+    assert atmosphere.rytov_variance_horizontal(1e-14, 1e-6, 1000.0) == pytest.approx(
         1.23e-14 * (2 * math.pi / 1e-6) ** (7 / 6) * 1000.0 ** (11 / 6))
-    low = fs.rytov_variance_slant(850e-9, 20.0)
-    assert low > fs.rytov_variance_slant(850e-9, 90.0)
-    assert fs.rytov_variance_slant(850e-9, 90.0) == pytest.approx(
+    low = atmosphere.rytov_variance_slant(850e-9, 20.0)
+    assert low > atmosphere.rytov_variance_slant(850e-9, 90.0)
+    assert atmosphere.rytov_variance_slant(850e-9, 90.0) == pytest.approx(
         low * (math.sin(math.radians(20.0))) ** (11 / 6))
 
 
 def test_lognormal_sampling_moments():
     """T = exp(sigma z - sigma^2/2): mean 1, variance = scintillation index."""
     s2 = 0.3
-    mu, sig = fs.lognormal_moments(s2)
+    mu, sig = fading.lognormal_moments(s2)
     n = 400_000
-    t = np.exp(mu + sig * fs.gauss_markov(11, "scintillation", n, 1e-3, 0.0))
+    t = np.exp(mu + sig * fading.gauss_markov(11, "scintillation", n, 1e-3, 0.0))
     # moments of a mean-one log-normal: E[T^k] = exp(sigma^2 k (k-1) / 2)
     m = [math.exp(sig ** 2 * k * (k - 1) / 2) for k in range(5)]
     var = m[2] - 1.0
@@ -136,7 +138,7 @@ def test_lognormal_sampling_moments():
 
 def test_correlation_time_of_series():
     n, dt, tau = 200_000, 1e-3, 10e-3
-    z = fs.gauss_markov(5, "scintillation", n, dt, tau)
+    z = fading.gauss_markov(5, "scintillation", n, dt, tau)
     rho = math.exp(-dt / tau)
     assert abs(z.mean()) < 5 * math.sqrt((1 + rho) / (1 - rho) / n)          # 5 sigma
     # sample variance of an AR(1) series: sigma = sqrt(2 (1 + rho^2) / ((1 - rho^2) n))
@@ -148,29 +150,29 @@ def test_correlation_time_of_series():
         se = math.sqrt((1 + rho) / (1 - rho) / n)   # rough standard error
         assert abs(r - expect) < 5 * se
     # independent when tau = 0: lag-1 correlation within 5 sigma = 5 / sqrt(n)
-    z0 = fs.gauss_markov(5, "scintillation", 50_000, dt, 0.0)
+    z0 = fading.gauss_markov(5, "scintillation", 50_000, dt, 0.0)
     assert abs(np.corrcoef(z0[:-1], z0[1:])[0, 1]) < 5 / math.sqrt(50_000)
 
 
 def test_reproducibility_and_blocks():
-    a = fs.gauss_markov(123, "pointing-x", 150_000, 1e-3, 5e-3)
-    b = fs.gauss_markov(123, "pointing-x", 150_000, 1e-3, 5e-3)
+    a = fading.gauss_markov(123, "pointing-x", 150_000, 1e-3, 5e-3)
+    b = fading.gauss_markov(123, "pointing-x", 150_000, 1e-3, 5e-3)
     assert np.array_equal(a, b)
     # prefixes agree across the BLOCK_BINS boundary: a bin never depends on the length
-    c = fs.gauss_markov(123, "pointing-x", 70_000, 1e-3, 5e-3)
+    c = fading.gauss_markov(123, "pointing-x", 70_000, 1e-3, 5e-3)
     assert np.array_equal(a[:70_000], c)
-    assert not np.array_equal(a, fs.gauss_markov(124, "pointing-x", 150_000, 1e-3, 5e-3))
-    assert not np.array_equal(a, fs.gauss_markov(123, "pointing-y", 150_000, 1e-3, 5e-3))
+    assert not np.array_equal(a, fading.gauss_markov(124, "pointing-x", 150_000, 1e-3, 5e-3))
+    assert not np.array_equal(a, fading.gauss_markov(123, "pointing-y", 150_000, 1e-3, 5e-3))
 
 
 # ---------------------------------------------------------------- background
 def test_background_formula():
-    nb = fs.background_photons_per_gate(1e-3, 100e-6, 1.0, 1.0, 1e-9, 850e-9, 0.5)
+    nb = atmosphere.background_photons_per_gate(1e-3, 100e-6, 1.0, 1.0, 1e-9, 850e-9, 0.5)
     omega = math.pi * (50e-6) ** 2
-    expect = 1e-3 * omega * math.pi * 0.25 * 1.0 * 1e-9 / (fs.H_PLANCK * fs.C_LIGHT / 850e-9) * 0.5
+    expect = 1e-3 * omega * math.pi * 0.25 * 1.0 * 1e-9 / (atmosphere.H_PLANCK * atmosphere.C_LIGHT / 850e-9) * 0.5
     assert nb == pytest.approx(expect, rel=1e-6)
-    assert fs.background_click_prob(1e-6, 0.5, 4) == pytest.approx(1.25e-7, rel=1e-6)
-    assert fs.background_click_prob(50.0, 1.0, 1) == pytest.approx(1.0)
+    assert atmosphere.background_click_prob(1e-6, 0.5, 4) == pytest.approx(1.25e-7, rel=1e-6)
+    assert atmosphere.background_click_prob(50.0, 1.0, 1) == pytest.approx(1.0)
 
 
 # ---------------------------------------------------------------- conventions, loss definition
@@ -178,16 +180,16 @@ def test_divergence_conventions():
     """A Gaussian beam I ~ exp(-2 theta^2 / theta_w^2) is at half maximum at
     theta_w sqrt(ln 2 / 2): its FWHM full angle is 1.1774 theta_w."""
     tw = 10.0
-    assert fs.divergence_half_angle(tw, "half-1/e2") == tw
-    assert fs.divergence_half_angle(2 * tw, "full-1/e2") == pytest.approx(tw, rel=1e-15)
+    assert fading.divergence_half_angle(tw, "half-1/e2") == tw
+    assert fading.divergence_half_angle(2 * tw, "full-1/e2") == pytest.approx(tw, rel=1e-15)
     fwhm_full = 2 * tw * math.sqrt(math.log(2) / 2)
     assert math.exp(-2 * (fwhm_full / 2) ** 2 / tw ** 2) == pytest.approx(0.5, rel=1e-15)
-    assert fs.divergence_half_angle(fwhm_full, "full-fwhm") == pytest.approx(tw, rel=1e-14)
-    assert fs.divergence_half_angle(fwhm_full / 2, "half-fwhm") == pytest.approx(tw, rel=1e-14)
+    assert fading.divergence_half_angle(fwhm_full, "full-fwhm") == pytest.approx(tw, rel=1e-14)
+    assert fading.divergence_half_angle(fwhm_full / 2, "half-fwhm") == pytest.approx(tw, rel=1e-14)
     with pytest.raises(ValueError, match="convention"):
-        fs.divergence_half_angle(10.0, "full")
+        fading.divergence_half_angle(10.0, "full")
     with pytest.raises(ValueError, match="divergence"):
-        fs.divergence_half_angle(-1.0, "full-1/e2")
+        fading.divergence_half_angle(-1.0, "full-1/e2")
 
 
 def test_downlink_turbulence_beam_spreading():
@@ -195,18 +197,18 @@ def test_downlink_turbulence_beam_spreading():
     H^(-5/3) int Cn2 h^(5/3) dh, and for a LEO downlink the broadening is
     below 0.002 dB (the turbulence is at the receiver end)."""
     H = 500e3
-    weighted = fs.cn2_moment(0.0, weight=lambda h: (h / H) ** (5.0 / 3.0))
-    assert weighted == pytest.approx(fs.cn2_moment(5.0 / 3.0) * H ** (-5.0 / 3.0), rel=1e-7)
+    weighted = atmosphere.cn2_moment(0.0, weight=lambda h: (h / H) ** (5.0 / 3.0))
+    assert weighted == pytest.approx(atmosphere.cn2_moment(5.0 / 3.0) * H ** (-5.0 / 3.0), rel=1e-7)
     lam, el, L = 848.6e-9, 19.5, 1.2e6
     W = 10e-6 * L
     k = 2 * math.pi / lam
     expect = 1 + 4.35 * weighted * (2 * L / (k * W ** 2)) ** (5 / 6) * k ** (7 / 6) * H ** (5 / 6) \
         / math.sin(math.radians(el)) ** (11 / 6)
-    f = fs.downlink_beam_spread(lam, el, L, W, H)
+    f = atmosphere.downlink_beam_spread(lam, el, L, W, H)
     assert f == pytest.approx(expect, rel=1e-7)
     assert 0.0 < 10 * math.log10(f) < 0.002
     # a stronger ground layer broadens more (the term is linear in the integral)
-    assert fs.downlink_beam_spread(lam, el, L, W, H, cn2_ground=1.7e-13) > f
+    assert atmosphere.downlink_beam_spread(lam, el, L, W, H, cn2_ground=1.7e-13) > f
 
 
 # ---------------------------------------------------------------- the Micius example
@@ -328,8 +330,8 @@ def test_micius_series_contents(micius_series):
         sig = b["wander_sigma_m"][i]
         r = np.linspace(0.0, 8 * sig, 2001)
         pdf = r / sig ** 2 * np.exp(-r ** 2 / (2 * sig ** 2))
-        t = fs.beam_wander_transmittance(r, 0.5 * ch.rx_aperture_m, b["beam_radius_m"][i])
-        exact = fs.mean_aperture_fraction(0.5 * ch.rx_aperture_m, b["beam_radius_m"][i], sig)
+        t = fading.beam_wander_transmittance(r, 0.5 * ch.rx_aperture_m, b["beam_radius_m"][i])
+        exact = fading.mean_aperture_fraction(0.5 * ch.rx_aperture_m, b["beam_radius_m"][i], sig)
         m1.append(trapezoid(t * pdf, r) / exact)
         m2.append((1 + b["scint_index"][i]) * trapezoid(t * t * pdf, r) / exact ** 2)
     mean, var = np.mean(m1), np.mean(m2) - np.mean(m1) ** 2
@@ -340,7 +342,7 @@ def test_micius_series_contents(micius_series):
     assert abs(ratio.mean() - mean) < 5 * se_mean
     assert abs(ratio.var() - var) < 5 * se_var
     # background at the detectors: the closed form with the example's receiver
-    nb = fs.background_photons_per_gate(1.5e-8, 100e-6, 1.0, 1.0, 1e-9, 848.6e-9, 0.2)
+    nb = atmosphere.background_photons_per_gate(1.5e-8, 100e-6, 1.0, 1.0, 1e-9, 848.6e-9, 0.2)
     assert np.allclose(s.background_photons_per_gate, nb, rtol=1e-12)
     # same seed, same series
     s2 = ch.series(20161219, time_bin_s=0.01, detector_efficiency=0.5, n_detectors=4)
@@ -442,7 +444,7 @@ def test_uplink_beam_wander_dominates():
         sig = bb["wander_sigma_m"][i]
         r = np.linspace(0.0, 8 * sig, 2001)
         pdf = r / sig ** 2 * np.exp(-r ** 2 / (2 * sig ** 2))
-        t = fs.beam_wander_transmittance(r, 0.15, bb["beam_radius_m"][i])
+        t = fading.beam_wander_transmittance(r, 0.15, bb["beam_radius_m"][i])
         expect.append(trapezoid(t * pdf, r) * bb["atmospheric"][i] * bb["fov"][i] * bb["rx"][i])
     ratio = s.transmittance / np.asarray(expect)
     rho = math.exp(-ch.time_bin_s / (ch.coherence_time_ms * 1e-3))

@@ -136,7 +136,7 @@ def _arm_series(scenario):
 
 def theory(scenario, decoy=None):
     """Closed-form expectation of the run (see the module docstring)."""
-    from qchannel.protocols.finite_key import binary_entropy as h
+    from qchannel.theory import h2 as h
     from qchannel.theory import entanglement as th
 
     if decoy is not None:

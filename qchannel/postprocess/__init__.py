@@ -10,10 +10,9 @@
 All randomness is addressed through :mod:`qchannel.rng` streams (purposes
 CASCADE, LDPC, VERIFICATION, PRIVACY_AMPLIFICATION).
 """
-import numpy as np
 
 from qchannel import rng as _rng
-from qchannel.params import check_choice, check_int, check_real
+from qchannel.params import check_bits, check_choice, check_int, check_real
 from qchannel.postprocess.cascade import SCHEDULES, CascadeResult, reconcile_cascade
 from qchannel.postprocess.privacy import privacy_amplify, toeplitz_hash
 from qchannel.postprocess.verification import VerificationResult, verify
@@ -31,24 +30,6 @@ __all__ = [
 
 METHODS = ("cascade", "ldpc")
 DEFAULT_SCHEDULE = "option7"
-
-
-def _bits(name, x):
-    a = np.asarray(x)
-    if a.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of 0/1 bits, got shape {a.shape}")
-    if a.size == 0:
-        raise ValueError(f"{name} must not be empty")
-    if a.dtype == np.bool_:
-        return np.ascontiguousarray(a, dtype=np.uint8)
-    if a.dtype.kind not in "iu":
-        raise ValueError(f"{name} must hold integer 0/1 bits (uint8), got dtype {a.dtype}")
-    if a.dtype != np.uint8 and (a.min() < 0 or a.max() > 1):
-        raise ValueError(f"{name} must hold only 0/1 values")
-    a = np.ascontiguousarray(a, dtype=np.uint8)
-    if a.max() > 1:
-        raise ValueError(f"{name} must hold only 0/1 values")
-    return a
 
 
 def reconcile(alice_bits, bob_bits, qber, method="cascade", *, seed, schedule=None, frame_bits=None,
@@ -72,8 +53,8 @@ def reconcile(alice_bits, bob_bits, qber, method="cascade", *, seed, schedule=No
     ``rounds`` and ``method`` (plus method-specific diagnostics).
     """
     method = check_choice("method", method, METHODS)
-    alice = _bits("alice_bits", alice_bits)
-    bob = _bits("bob_bits", bob_bits)
+    alice = check_bits("alice_bits", alice_bits)
+    bob = check_bits("bob_bits", bob_bits)
     if alice.shape[0] != bob.shape[0]:
         raise ValueError(
             f"alice_bits and bob_bits must have equal lengths, got {alice.shape[0]} and {bob.shape[0]}"

@@ -61,6 +61,7 @@ import numpy as np
 
 from qchannel._core import cascade as _core
 from qchannel.params import check_choice, check_int, check_real
+from qchannel.theory import h2
 
 __all__ = ["CascadeResult", "SCHEDULES", "block_sizes", "reconcile_cascade", "h2"]
 
@@ -69,14 +70,6 @@ DEFAULT_FRAME_BITS = 1 << 16
 SCHEDULES = ("original", "biconf", "yanetal", "option7", "option8")
 
 _HALF = -2  # kernel code for "n // 2"
-
-
-def h2(p):
-    """Binary entropy in bits (0 at p in {0, 1})."""
-    p = float(p)
-    if p <= 0.0 or p >= 1.0:
-        return 0.0
-    return -p * math.log2(p) - (1.0 - p) * math.log2(1.0 - p)
 
 
 def _schedule_spec(schedule, qber):

@@ -75,7 +75,8 @@ import numpy as np
 
 from qchannel import rng
 from qchannel._core import ldpc as _core
-from qchannel.params import check_int, check_real
+from qchannel.params import check_bits, check_int, check_real
+from qchannel.theory import h2
 
 DECODERS = ("auto", "scms", "spa", "minsum")
 
@@ -190,14 +191,6 @@ _F_START_SCMS = [
     (0.11, 1.12),
 ]
 SCMS_AUTO_F = 1.15
-
-
-def h2(p):
-    """Binary entropy in bits."""
-    p = float(p)
-    if p <= 0.0 or p >= 1.0:
-        return 0.0
-    return -p * math.log2(p) - (1.0 - p) * math.log2(1.0 - p)
 
 
 # --------------------------------------------------------------------- codes
@@ -384,23 +377,6 @@ class LdpcResult:
     rescued_frames: int = 0
 
 
-def _check_bits(name, a):
-    arr = np.asarray(a)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of 0/1 bits, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} must not be empty")
-    if arr.dtype == np.bool_:
-        return arr.astype(np.uint8)
-    if not (np.issubdtype(arr.dtype, np.integer)):
-        if np.issubdtype(arr.dtype, np.floating) and np.all((arr == 0) | (arr == 1)):
-            return arr.astype(np.uint8)
-        raise ValueError(f"{name} must hold integer 0/1 bits, got dtype {arr.dtype}")
-    if arr.min() < 0 or arr.max() > 1:
-        raise ValueError(f"{name} must hold only 0/1 values")
-    return np.ascontiguousarray(arr, dtype=np.uint8)
-
-
 def _frame_layout(N, frame_bits):
     frames = -(-N // frame_bits)
     base, extra = divmod(N, frames)
@@ -477,8 +453,8 @@ def reconcile_ldpc(alice_bits, bob_bits, qber, seed, frame_bits=None, *,
         "minsum" (plain normalised min-sum, kept for comparison: it does not
         converge on this family near capacity).
     """
-    alice = _check_bits("alice_bits", alice_bits)
-    bob = _check_bits("bob_bits", bob_bits)
+    alice = check_bits("alice_bits", alice_bits)
+    bob = check_bits("bob_bits", bob_bits)
     if alice.shape[0] != bob.shape[0]:
         raise ValueError(f"alice_bits and bob_bits must have equal lengths, got "
                          f"{alice.shape[0]} and {bob.shape[0]}")

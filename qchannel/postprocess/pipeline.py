@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qchannel import rng
+from qchannel.theory import h2
 
 #: Sifted bits reconciled and verified together: one frame of the method, so
 #: that a frame failing verification costs only its own bits.
@@ -66,10 +67,6 @@ class KeyDistillation:
             "qber_estimate": self.qber_estimate,
             "qber_actual": self.qber_actual,
         }
-
-
-def _h2(p):
-    return 0.0 if p <= 0 or p >= 1 else float(-p * np.log2(p) - (1 - p) * np.log2(1 - p))
 
 
 def frame_edges(n, frame_bits):
@@ -131,7 +128,7 @@ def reconcile_and_verify(alice, bob, qber_estimate, method, seed, eps_cor, frame
                 out.discarded_bits += len(fa)
     out.corrected_bits = sum(len(k) for k in kept_a)
     if n and out.qber_actual > 0:
-        out.efficiency = out.leaked_bits / (n * _h2(out.qber_actual))
+        out.efficiency = out.leaked_bits / (n * h2(out.qber_actual))
     cat = lambda parts: np.concatenate(parts) if parts else np.empty(0, np.uint8)
     return out, cat(kept_a), cat(kept_b)
 

@@ -26,32 +26,14 @@ import numpy as np
 
 from qchannel import rng as _rng
 from qchannel._core import toeplitz as _tk
-from qchannel.params import check_int
+from qchannel.params import check_bits, check_int
 
 __all__ = ["toeplitz_hash", "privacy_amplify", "seed_words"]
 
 
-def _as_bits(name, bits):
-    """A 1-D uint8 array of 0/1 (ValueError naming ``name`` otherwise)."""
-    a = np.asarray(bits)
-    if a.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of bits, got shape {a.shape}")
-    if a.dtype == np.bool_:
-        return np.ascontiguousarray(a, dtype=np.uint8)
-    if a.dtype.kind not in "iu":
-        raise ValueError(f"{name} must hold integer bits 0/1, got dtype {a.dtype}")
-    if a.dtype != np.uint8:
-        if a.size and (a.min() < 0 or a.max() > 1):
-            raise ValueError(f"{name} must hold only 0 and 1")
-        a = a.astype(np.uint8)
-    return np.ascontiguousarray(a)
-
-
-def _pack(name, bits):
-    words, orr = _tk.pack_bits(bits)
-    if orr > 1:
-        raise ValueError(f"{name} must hold only 0 and 1")
-    return words
+def _pack(bits):
+    """Checked bits (:func:`qchannel.params.check_bits`) -> little-endian uint64 words."""
+    return _tk.pack_bits(bits)[0]
 
 
 def seed_words(seed, purpose, block, nbits):
@@ -86,19 +68,17 @@ def toeplitz_hash(bits, seed_bits, out_len, *, method="auto"):
 
     Returns a uint8 array of ``out_len`` bits, exactly the GF(2) product.
     """
-    bits = _as_bits("bits", bits)
+    bits = check_bits("bits", bits)
     n = bits.shape[0]
-    if n < 1:
-        raise ValueError("bits must hold at least 1 bit")
     out_len = check_int("out_len", out_len, 1)
-    seed_bits = _as_bits("seed_bits", seed_bits)
+    seed_bits = check_bits("seed_bits", seed_bits)
     if seed_bits.shape[0] != n + out_len - 1:
         raise ValueError(
             f"seed_bits has length {seed_bits.shape[0]}; must be n + out_len - 1 = {n + out_len - 1}"
         )
     if method not in ("auto", "direct", "fft"):
         raise ValueError(f"method = {method!r} must be one of 'auto', 'direct', 'fft'")
-    return _hash_words(_pack("bits", bits), n, _pack("seed_bits", seed_bits), out_len, method)
+    return _hash_words(_pack(bits), n, _pack(seed_bits), out_len, method)
 
 
 def privacy_amplify(key_bits, out_len, seed, block=0):
@@ -110,14 +90,12 @@ def privacy_amplify(key_bits, out_len, seed, block=0):
     so Alice and Bob (sharing the public seed) get the same matrix.
     ``out_len`` may be 0 (nothing extractable): an empty array is returned.
     """
-    key_bits = _as_bits("key_bits", key_bits)
+    key_bits = check_bits("key_bits", key_bits)
     n = key_bits.shape[0]
-    if n < 1:
-        raise ValueError("key_bits must hold at least 1 bit")
     out_len = check_int("out_len", out_len, 0, n)
     seed = _rng.check_seed(seed)
     block = check_int("block", block, 0, _rng.BLOCK_MAX)
     if out_len == 0:
         return np.zeros(0, dtype=np.uint8)
     s_words = seed_words(seed, _rng.Purpose.PRIVACY_AMPLIFICATION, block, n + out_len - 1)
-    return _hash_words(_pack("key_bits", key_bits), n, s_words, out_len, "auto")
+    return _hash_words(_pack(key_bits), n, s_words, out_len, "auto")

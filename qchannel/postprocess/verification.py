@@ -16,8 +16,8 @@ import numpy as np
 
 from qchannel import rng as _rng
 from qchannel._core import toeplitz as _tk
-from qchannel.params import check_int, check_real
-from qchannel.postprocess.privacy import _as_bits, _pack, seed_words
+from qchannel.params import check_bits, check_int, check_real
+from qchannel.postprocess.privacy import _pack, seed_words
 
 __all__ = ["VerificationResult", "tag_length", "verification_tag", "verify"]
 
@@ -48,14 +48,12 @@ def _tag(words, n, t, seed, block, s_words=None):
 
 def verification_tag(bits, tag_bits, seed, block=0):
     """The ``tag_bits``-bit Toeplitz tag of ``bits`` (uint8 array)."""
-    bits = _as_bits("bits", bits)
+    bits = check_bits("bits", bits)
     n = bits.shape[0]
-    if n < 1:
-        raise ValueError("bits must hold at least 1 bit")
     t = check_int("tag_bits", tag_bits, 1)
     seed = _rng.check_seed(seed)
     block = check_int("block", block, 0, _rng.BLOCK_MAX)
-    return _tag(_pack("bits", bits), n, t, seed, block)
+    return _tag(_pack(bits), n, t, seed, block)
 
 
 def verify(alice_bits, bob_bits, eps_cor, seed, block=0):
@@ -64,19 +62,17 @@ def verify(alice_bits, bob_bits, eps_cor, seed, block=0):
     Equal keys always match; different keys match with probability
     ``2**-tag_bits <= eps_cor`` over the seed.
     """
-    alice = _as_bits("alice_bits", alice_bits)
-    bob = _as_bits("bob_bits", bob_bits)
+    alice = check_bits("alice_bits", alice_bits)
+    bob = check_bits("bob_bits", bob_bits)
     n = alice.shape[0]
     if n != bob.shape[0]:
         raise ValueError(
             f"alice_bits and bob_bits must have equal lengths, got {n} and {bob.shape[0]}"
         )
-    if n < 1:
-        raise ValueError("alice_bits must hold at least 1 bit")
     t = tag_length(eps_cor)
     seed = _rng.check_seed(seed)
     block = check_int("block", block, 0, _rng.BLOCK_MAX)
-    aw, bw = _pack("alice_bits", alice), _pack("bob_bits", bob)
+    aw, bw = _pack(alice), _pack(bob)
     s_words = seed_words(seed, _rng.Purpose.VERIFICATION, block, n + t - 1)
     ta = _tag(aw, n, t, seed, block, s_words)
     tb = _tag(bw, n, t, seed, block, s_words)

@@ -87,6 +87,7 @@ from dataclasses import asdict, dataclass
 from typing import Optional, Sequence
 
 from qchannel.params import check_choice, check_prob, check_real, check_real_list
+from qchannel.theory import h2 as binary_entropy
 
 __all__ = [
     "FiniteKeyResult",
@@ -123,11 +124,6 @@ _PROB_SUM_TOL = 1e-9
 # --------------------------------------------------------------------------
 # elementary functions
 # --------------------------------------------------------------------------
-def binary_entropy(x: float) -> float:
-    """h(x) = -x log2 x - (1-x) log2(1-x), with h(0) = h(1) = 0."""
-    if x <= 0.0 or x >= 1.0:
-        return 0.0
-    return -x * math.log2(x) - (1.0 - x) * math.log2(1.0 - x)
 
 
 def hoeffding_delta(n: float, eps: float) -> float:

@@ -59,6 +59,7 @@ from qchannel.links.repeater import (ChainDidNotDeliver, ChainSamples,  # noqa: 
                                      RepeaterChainLink)
 from qchannel.params import (check_choice, check_int, check_prob, check_real,
                              reject_unknown)
+from qchannel.theory import h2 as binary_entropy
 
 __all__ = [
     "RepeaterConfig",
@@ -84,15 +85,6 @@ _PURIFICATION = ("none", "dejmps", "bbpssw")
 # --------------------------------------------------------------------------
 # Closed forms used by the Python layer
 # --------------------------------------------------------------------------
-def binary_entropy(x):
-    """h2(x) in bits, 0 at x in {0, 1}; works on scalars and arrays."""
-    x = np.asarray(x, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = -x * np.log2(x) - (1 - x) * np.log2(1 - x)
-    h = np.where((x <= 0) | (x >= 1), 0.0, h)
-    return float(h) if h.ndim == 0 else h
-
-
 def swap_werner_fidelity(f1, f2):
     """Fidelity after swapping two Werner pairs: F1 F2 + (1 - F1)(1 - F2) / 3."""
     return f1 * f2 + (1 - f1) * (1 - f2) / 3

@@ -19,6 +19,7 @@ from functools import lru_cache
 import numpy as np
 
 from qchannel.params import check_int, check_prob, check_real
+from qchannel.theory.common import h2
 
 #: The Markov chain's state space grows doubly exponentially with the depth.
 MAX_STATES = 200_000
@@ -84,7 +85,5 @@ def chain_werner_fidelity(initial_fidelity, segments):
 
 
 def bbm92_key_fraction_werner(fidelity):
-    from qchannel.theory import h2
-
     e = 2.0 * (1.0 - fidelity) / 3.0     # (1 - w) / 2 with w = (4F - 1) / 3
     return max(0.0, 1.0 - 2.0 * float(h2(e)))
