@@ -3,8 +3,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from qchannel.params import (check_choice, check_prob, check_real, check_real_list,
-                             check_table, reject_unknown)
+from qchannel.params import (check_choice, check_distribution, check_prob, check_real,
+                             check_real_list, check_table, reject_unknown)
 from qchannel.theory.entanglement import STATISTICS as PAIR_STATISTICS
 
 MAX_INTENSITIES = 16
@@ -39,14 +39,8 @@ class DecoyBB84Source:
                     f"{s}.intensities = {list(mus)} must be strictly decreasing (signal first)")
         if mus[0] <= 0.0:
             raise ValueError(f"{s}.intensities[0] = {mus[0]} must be > 0")
-        probs = check_real_list(f"{s}.intensity_probs", self.intensity_probs, 0.0, 1.0, 1,
-                                MAX_INTENSITIES)
-        if len(probs) != len(mus):
-            raise ValueError(f"{s}.intensity_probs has {len(probs)} entries but "
-                             f"{s}.intensities has {len(mus)}: they must match")
-        if abs(sum(probs) - 1.0) > 1e-9:
-            raise ValueError(f"{s}.intensity_probs = {list(probs)} must sum to 1 "
-                             f"(they sum to {sum(probs):.12g})")
+        probs = check_distribution(f"{s}.intensity_probs", self.intensity_probs, len(mus),
+                                   f"{s}.intensities")
         object.__setattr__(self, "intensities", mus)
         object.__setattr__(self, "intensity_probs", probs)
         object.__setattr__(self, "key_basis_prob",
