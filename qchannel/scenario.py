@@ -314,6 +314,12 @@ class Scenario(ScenarioBase):
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
     eve: object = None   # qchannel.eve.EveConfig: the link is attacked
 
+    def __post_init__(self):
+        # keys that are valid alone but not together (qchannel.jobs.decoy_bb84)
+        from qchannel.jobs.decoy_bb84 import check_combined
+
+        check_combined(self)
+
     @classmethod
     def from_dict(cls, d):
         if not isinstance(d, dict):

@@ -79,6 +79,16 @@ class _Result:
         return dict(self._d)
 
 
+def check(scenario):
+    """Before any work: memory for the delivered pairs the run keeps (waiting
+    time, state and fidelity of each realisation)."""
+    from qchannel.jobs import memory as mem
+
+    n = scenario.config.realisations
+    mem.refuse_if_too_big(n * mem.REPEATER_REALISATION_BYTES, f"{n:.3g} realisations",
+                          "lower repeater.realisations")
+
+
 def run(scenario, progress=None, keys_out=None):
     """The chain's Monte Carlo; a chain that cannot deliver (a realisation
     past ``max_attempts``) is a result with ``aborted`` and its reason, as a
@@ -168,4 +178,5 @@ register(Job(
               "fidelity_mean", "key_rate_per_channel_use", "key_rate_bps",
               "plob_per_channel_use", "beats_plob", "aborted", "abort_reason"),
     sweep_skip=("waiting_time_histogram_attempts",),
+    check=check,
 ))
