@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from qchannel.jobs import Job, register
-from qchannel.scenario import Scenario
+from qchannel.scenario import MAX_PULSES, Scenario
 
 
 def check_combined(sc):
@@ -97,6 +97,13 @@ def check(sc):
                       f"{n_bins:.3g} time bins of {dt:g} s over {dur:.4g} s",
                       "raise run.time_bin_s"))
         slots_per_bin = max(1, int(round(dt * src.rep_rate_hz)))
+        if slots_per_bin * n_bins > MAX_PULSES:
+            horizontal = sc.channel.type == "free-space"
+            raise ValueError(f"the {dur:.4g} s of the {'run' if horizontal else 'pass'} at "
+                             f"source.rep_rate_hz = {src.rep_rate_hz:g} are "
+                             f"{slots_per_bin * n_bins:.3g} pulses, more than 2^56: lower "
+                             f"source.rep_rate_hz" + (" or channel.duration_s" if horizontal
+                                                      else ""))
         report_slots = max(1, int(round(sc.run.report_bin_s * src.rep_rate_hz)))
         n_report = -(-slots_per_bin * n_bins // report_slots)
         parts.append((n_report * mem.REPORT_BIN_BYTES + min(n_report, n_bins)

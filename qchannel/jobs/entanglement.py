@@ -91,7 +91,12 @@ def _fiber_bins(cfg, pulses):
 
     if cfg.time_bin_s is None:
         return pulses, 1
+    from qchannel.scenario import MAX_PULSES
+
     rate = cfg.source.rep_rate_hz
+    if cfg.time_bin_s * rate > MAX_PULSES:   # the link model would overflow its slot count
+        raise ValueError(f"channel.time_bin_s = {cfg.time_bin_s:g} is out of range: must be <= "
+                         f"{MAX_PULSES / rate:.4g} s (2^56 slots at source.rep_rate_hz)")
     bin_slots = max(1, int(round(cfg.time_bin_s * rate)))
     n_bins = -(-pulses // bin_slots)
     if n_bins > MAX_BINS:

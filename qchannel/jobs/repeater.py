@@ -13,6 +13,7 @@ decoherence.  With a cutoff or finite memories those are bounds, and the
 report names them so (``*_lower_bound`` / ``*_upper_bound``).
 """
 from qchannel.jobs import Job, register
+from qchannel.params import reject_unknown
 from qchannel.scenario import RunSection, TableScenario, reject_run_pulses
 
 
@@ -21,10 +22,7 @@ def _section(tables):
     section = dict(tables.get("repeater", {}))
     reject_run_pulses(tables, "repeater-chain", "its size is repeater.realisations")
     run = tables.get("run", {})
-    unknown = sorted(set(run) - {"seed"})
-    if unknown:
-        raise ValueError(f"run.{unknown[0]} is not a known key of a repeater-chain scenario; "
-                         f"allowed keys: seed")
+    reject_unknown("run", run, ("seed",))
     if "seed" in section:
         raise ValueError("repeater.seed: give the seed as run.seed")
     if "seed" in run:
@@ -53,9 +51,7 @@ class RepeaterScenario(TableScenario):
         from qchannel.protocols.repeater import RepeaterConfig
 
         check_choice("protocol.type", tables["protocol"].get("type"), (cls.job,))
-        unknown = sorted(set(tables["protocol"]) - {"type"})
-        if unknown:
-            raise ValueError(f"protocol.{unknown[0]} is not a known key; allowed keys: type")
+        reject_unknown("protocol", tables["protocol"], ("type",))
         if "repeater" not in tables:
             raise ValueError("a repeater-chain scenario needs a [repeater] section "
                              "(segments, success_prob or total_length_km, ...)")
