@@ -244,8 +244,8 @@ class TableScenario(ScenarioBase):
             raise ValueError("a scenario must be a table of sections")
         unknown = sorted(set(d) - set(cls.SECTIONS), key=str)
         if unknown:
-            raise ValueError(f"[{key_name(unknown[0])}] is not a known section of a {cls.job} scenario; "
-                             f"allowed sections: {', '.join(cls.SECTIONS)}")
+            raise ValueError(f"[{key_name(unknown[0])}] is not a known section of a {cls.job} "
+                             f"scenario; allowed sections: {', '.join(cls.SECTIONS)}")
         for name, section in d.items():
             if not isinstance(section, dict):
                 raise ValueError(f"{name} must be a section ([{name}]), not {section!r}")

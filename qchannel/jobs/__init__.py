@@ -43,8 +43,9 @@ class Job:
     ``run(scenario, progress=None, keys_out=None)`` returns a result with
     ``to_dict()``.  ``check(scenario)`` (optional) makes the checks that need
     more than the schema (memory a run will need, ...) and raises ValueError
-    naming the key to change; it runs before any work.  ``theory(scenario, decoy)`` returns a JSON-able dict or is
-    None.  ``report(d)`` formats a result dict as text.  ``headline`` lists
+    naming the key to change; it runs before any work (and returns the
+    memory estimate in bytes).  ``theory(scenario, decoy)`` returns a
+    JSON-able dict or is None.  ``report(d)`` formats a result dict as text.  ``headline`` lists
     the result fields a sweep puts first; ``sweep_skip`` the bulky per-bin
     fields it leaves out of its rows (they stay in ``qchannel run --json``)."""
 

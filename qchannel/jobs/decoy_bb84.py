@@ -130,11 +130,11 @@ def check(sc):
         parts.append((kept * mem.EVE_BIT_BYTES, f"{kept:.3g} of Eve's guesses kept",
                       "lower eve.max_hash_bits"))
     if not parts:
-        return
+        return mem.BASELINE_BYTES
     total = sum(b for b, _, _ in parts)
     parts.sort(key=lambda x: -x[0])
     what = "; ".join(f"{w}: {mem.fmt_bytes(b)}" for b, w, _ in parts if b >= 0.1 * total)
-    mem.refuse_if_too_big(total, what, parts[0][2])
+    return mem.refuse_if_too_big(total, what, parts[0][2])
 
 
 def _fmt(x, spec=".4g"):

@@ -150,8 +150,8 @@ def check(scenario):
                     (coinc * mem.COINCIDENCE_BYTES, f"about {coinc:.3g} coincidence records",
                      coinc_change)], key=lambda x: -x[0])
     total = sum(b for b, _, _ in parts)
-    mem.refuse_if_too_big(total, "; ".join(f"{w}: {mem.fmt_bytes(b)}" for b, w, _ in parts),
-                          parts[0][2])
+    what = "; ".join(f"{w}: {mem.fmt_bytes(b)}" for b, w, _ in parts)
+    return mem.refuse_if_too_big(total, what, parts[0][2])
 
 
 class BBM92Scenario(EntanglementScenario):

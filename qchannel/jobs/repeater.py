@@ -81,8 +81,8 @@ def check(scenario):
     from qchannel.jobs import memory as mem
 
     n = scenario.config.realisations
-    mem.refuse_if_too_big(n * mem.REPEATER_REALISATION_BYTES, f"{n:.3g} realisations",
-                          "lower repeater.realisations")
+    return mem.refuse_if_too_big(n * mem.REPEATER_REALISATION_BYTES, f"{n:.3g} realisations",
+                                 "lower repeater.realisations")
 
 
 def run(scenario, progress=None, keys_out=None):

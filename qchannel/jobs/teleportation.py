@@ -47,9 +47,8 @@ def check(scenario):
     from qchannel.protocols.teleportation import expect_teleportation
 
     events = expect_teleportation(scenario.config)["events_expected"]
-    mem.refuse_if_too_big(events * mem.TELEPORTATION_EVENT_BYTES,
-                          f"about {events:.3g} heralded events",
-                          "lower run.pulses")
+    return mem.refuse_if_too_big(events * mem.TELEPORTATION_EVENT_BYTES,
+                                 f"about {events:.3g} heralded events", "lower run.pulses")
 
 
 def run(scenario, progress=None, keys_out=None):
