@@ -123,8 +123,8 @@ def check(sc):
     if pp.ec != "estimate":
         parts.append((sifted * mem.SIFTED_BIT_BYTES[pp.ec],
                       f"about {sifted:.3g} sifted bits kept for postprocess.ec = {pp.ec!r}",
-                      "lower run.pulses (or the pass's length) or set postprocess.ec = "
-                      "'estimate'"))
+                      ("lower run.pulses" if not sc.is_free_space else "shorten the pass")
+                      + " or set postprocess.ec = 'estimate'"))
     if sc.eve is not None and sc.eve.max_hash_bits:
         kept = min(sifted, sc.eve.max_hash_bits)
         parts.append((kept * mem.EVE_BIT_BYTES, f"{kept:.3g} of Eve's guesses kept",
