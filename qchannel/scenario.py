@@ -328,8 +328,7 @@ class Scenario(ScenarioBase):
         unknown = sorted(set(d) - set(SECTIONS) - {"eve"}, key=str)
         if unknown:
             raise ValueError(f"[{key_name(unknown[0])}] is not a known section of a decoy-bb84 "
-                             f"scenario; "
-                             f"allowed sections: {', '.join(SECTIONS)}")
+                             f"scenario; allowed sections: {', '.join(SECTIONS)}")
         parts = {}
         for name, kind in SECTIONS.items():
             section = d.get(name, {})

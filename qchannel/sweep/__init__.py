@@ -241,8 +241,8 @@ def sweep(scenario, grid, seed=None, executor=None, out=None, resume=False, theo
                 store.put(key, res)
             bar.update()
             fill()
-    except KeyboardInterrupt:
-        for ex in owned + [current, executor]:
+    except KeyboardInterrupt:   # stop the pools we made now, not after their points
+        for ex in owned + ([executor] if close is not None else []):
             abandon(ex)
         raise
     finally:
