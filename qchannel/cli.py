@@ -79,9 +79,9 @@ def _cmd_run(args):
             raise ValueError("--plot draws a free-space or satellite pass of decoy BB84; this "
                              f"is a {job.name} scenario over "
                              f"{'fiber' if job.name == 'decoy-bb84' else 'its own links'}")
-        from qchannel.outputs import check_output_file
+        from qchannel.outputs import check_image_file
 
-        check_output_file(args.plot, "--plot")
+        check_image_file(args.plot, "--plot")
     progress = Progress() if sys.stderr.isatty() else None
     try:
         result = run_scenario(scenario, progress=progress, keys_out=args.keys_out)

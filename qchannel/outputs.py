@@ -53,3 +53,19 @@ def check_output_dir(path, name):
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ValueError(f"{name} {path}: {parent} is not writable")
     return path
+
+
+#: Image formats ``--plot`` writes without anything beyond matplotlib and
+#: Pillow (pgf needs LaTeX, avif a recent Pillow: they would fail after the run).
+IMAGE_FORMATS = ("png", "pdf", "svg", "svgz", "eps", "ps", "jpg", "jpeg", "tif", "tiff", "webp")
+
+
+def check_image_file(path, name):
+    """``path`` can be written as an image: a writable file whose extension
+    (none means PNG) is a format matplotlib writes here."""
+    path = check_output_file(path, name)
+    ext = os.path.splitext(path)[1].lstrip(".").lower()
+    if ext and ext not in IMAGE_FORMATS:
+        raise ValueError(f"{name} {path}: .{ext} is not an image format qchannel writes; use "
+                         f"one of {', '.join('.' + f for f in IMAGE_FORMATS)}")
+    return path

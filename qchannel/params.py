@@ -20,12 +20,23 @@ def _fmt_range(lo, hi, lo_open, hi_open):
     return "finite"
 
 
+def _show(value):
+    """A value for a message: its repr, a huge integer abbreviated."""
+    if isinstance(value, Integral) and not isinstance(value, bool) and abs(value) >= 10**21:
+        digits = int(abs(value).bit_length() * math.log10(2)) + 1
+        return f"{'-' if value < 0 else ''}~10^{digits - 1}"
+    return repr(value)
+
+
 def check_real(name, value, lo=None, hi=None, lo_open=False, hi_open=False):
     """A finite real number within [lo, hi] (ends open on request); returns float."""
     allowed = _fmt_range(lo, hi, lo_open, hi_open)
     if isinstance(value, bool) or not isinstance(value, Real):
         raise ValueError(f"{name} = {value!r} must be a number {allowed}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:   # an integer beyond the float range
+        raise ValueError(f"{name} = {_show(value)} must be a finite number {allowed}") from None
     if not math.isfinite(value):
         raise ValueError(f"{name} = {value} must be a finite number {allowed}")
     if lo is not None and (value < lo or (lo_open and value == lo)):
@@ -43,6 +54,7 @@ def check_prob(name, value, lo_open=False, hi_open=False):
 def check_int(name, value, lo=None, hi=None):
     """An integer within [lo, hi].  Floats with an integral value (1e10) are accepted."""
     allowed = _fmt_range(lo, hi, False, False)
+    given = value
     if isinstance(value, bool):
         raise ValueError(f"{name} = {value!r} must be an integer {allowed}")
     if isinstance(value, Real) and not isinstance(value, Integral):
@@ -53,7 +65,7 @@ def check_int(name, value, lo=None, hi=None):
         raise ValueError(f"{name} = {value!r} must be an integer {allowed}")
     value = int(value)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise ValueError(f"{name} = {value} is out of range: must be {allowed}")
+        raise ValueError(f"{name} = {_show(given)} is out of range: must be {allowed}")
     return value
 
 
@@ -111,13 +123,18 @@ def check_table(section, value):
     return value
 
 
+def key_name(key):
+    """A key as a message shows it: a plain name as is, anything else (a
+    newline, a space, a number from Python) quoted."""
+    return key if isinstance(key, str) and key.replace("-", "_").isidentifier() else repr(key)
+
+
 def reject_unknown(section, given, allowed):
     """Raise for keys of a scenario section that the section does not define."""
-    unknown = sorted(set(given) - set(allowed))
+    unknown = sorted(set(given) - set(allowed), key=str)
     if unknown:
-        raise ValueError(
-            f"{section}.{unknown[0]} is not a known key; allowed keys: {', '.join(sorted(allowed))}"
-        )
+        raise ValueError(f"{section}.{key_name(unknown[0])} is not a known key; allowed keys: "
+                         f"{', '.join(sorted(allowed))}")
 
 
 def parse_number(text):

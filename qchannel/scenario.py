@@ -19,7 +19,7 @@ from qchannel.freespace import CHANNEL_TYPES as FREE_SPACE_TYPES
 from qchannel.freespace import FreeSpaceChannel
 from qchannel.detectors import DetectorSet
 from qchannel.links.base import MAX_PULSES
-from qchannel.params import (check_choice, check_int, check_prob, check_real,
+from qchannel.params import (check_choice, check_int, check_prob, check_real, key_name,
                              reject_unknown)
 from qchannel.rng import SEED_MAX
 from qchannel.sources import DecoyBB84Source
@@ -29,6 +29,7 @@ try:  # Python >= 3.11
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+MAX_SCENARIO_BYTES = 16 * 2**20   # a scenario file is read whole: /dev/zero must not be
 
 
 @dataclass(frozen=True)
@@ -241,10 +242,10 @@ class TableScenario(ScenarioBase):
     def from_dict(cls, d):
         if not isinstance(d, dict):
             raise ValueError("a scenario must be a table of sections")
-        unknown = sorted(set(d) - set(cls.SECTIONS))
+        unknown = sorted(set(d) - set(cls.SECTIONS), key=str)
         if unknown:
-            raise ValueError(f"[{unknown[0]}] is not a known section of a {cls.job} scenario; "
-                             f"allowed sections: {', '.join(cls.SECTIONS)}")
+            raise ValueError(f"[{key_name(unknown[0])}] is not a known section of a {cls.job} "
+                             f"scenario; allowed sections: {', '.join(cls.SECTIONS)}")
         for name, section in d.items():
             if not isinstance(section, dict):
                 raise ValueError(f"{name} must be a section ([{name}]), not {section!r}")
@@ -314,14 +315,20 @@ class Scenario(ScenarioBase):
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
     eve: object = None   # qchannel.eve.EveConfig: the link is attacked
 
+    def __post_init__(self):
+        # keys that are valid alone but not together (qchannel.jobs.decoy_bb84)
+        from qchannel.jobs.decoy_bb84 import check_combined
+
+        check_combined(self)
+
     @classmethod
     def from_dict(cls, d):
         if not isinstance(d, dict):
             raise ValueError("a scenario must be a table of sections")
-        unknown = sorted(set(d) - set(SECTIONS) - {"eve"})
+        unknown = sorted(set(d) - set(SECTIONS) - {"eve"}, key=str)
         if unknown:
-            raise ValueError(f"[{unknown[0]}] is not a known section of a decoy-bb84 scenario; "
-                             f"allowed sections: {', '.join(SECTIONS)}")
+            raise ValueError(f"[{key_name(unknown[0])}] is not a known section of a decoy-bb84 "
+                             f"scenario; allowed sections: {', '.join(SECTIONS)}")
         parts = {}
         for name, kind in SECTIONS.items():
             section = d.get(name, {})
@@ -332,9 +339,6 @@ class Scenario(ScenarioBase):
             from qchannel.eve import EveConfig
 
             parts["eve"] = EveConfig.from_dict(d["eve"], "eve")
-            if not isinstance(parts["channel"], FiberChannel):
-                raise ValueError(f"[eve] attacks a fiber link: channel.type = "
-                                 f"{parts['channel'].type!r} must be 'fiber' with an [eve] section")
         return cls(**parts)
 
     @classmethod
@@ -360,28 +364,46 @@ class Scenario(ScenarioBase):
 def read_toml(path):
     """The raw tables of a scenario file, with one-line errors naming the file."""
     import os
+    import stat
 
-    if os.path.isdir(path):
-        raise ValueError(f"scenario file {path} is a directory, not a TOML file")
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        path = os.fspath(path)
+        mode = os.stat(path).st_mode
+    except TypeError:
+        raise ValueError(f"a scenario file is given by its path, not {path!r}") from None
     except FileNotFoundError:
         raise ValueError(f"scenario file {path} does not exist") from None
+    except (OSError, ValueError) as err:   # ValueError: a NUL byte in the name
+        raise ValueError(f"scenario file {path!r} cannot be read: "
+                         f"{getattr(err, 'strerror', None) or err}") from None
+    if stat.S_ISDIR(mode):
+        raise ValueError(f"scenario file {path} is a directory, not a TOML file")
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+        raise ValueError(f"scenario file {path} is not a regular file (a device or a socket)")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_SCENARIO_BYTES + 1)
     except OSError as err:
         raise ValueError(f"scenario file {path} cannot be read: {err.strerror or err}") from None
+    if len(raw) > MAX_SCENARIO_BYTES:
+        raise ValueError(f"scenario file {path} is larger than {MAX_SCENARIO_BYTES // 2**20} MiB: "
+                         f"a scenario is a short text file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        hint = (" (it looks like UTF-16: save it as UTF-8)"
-                if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "")
+        hint = (" (it looks like UTF-16 or UTF-32: save it as UTF-8)"
+                if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or raw[:4] == b"\x00\x00\xfe\xff"
+                else "")
         raise ValueError(f"scenario file {path} is not UTF-8 text: byte {err.start} "
                          f"cannot be decoded{hint}") from None
     if "\x00" in text:
         raise ValueError(f"scenario file {path} is not a text file (it holds NUL bytes)")
     try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
+        return tomllib.loads(text.removeprefix("\ufeff"))   # a UTF-8 byte-order mark is fine
+    except RecursionError:
+        raise ValueError(f"scenario file {path} is not valid TOML for qchannel: arrays or "
+                         f"tables nested too deeply") from None
+    except ValueError as err:   # TOMLDecodeError, or an integer too long to convert
         raise ValueError(f"scenario file {path} is not valid TOML: {err}") from None
 
 

@@ -46,6 +46,33 @@ class DecoyBB84Source:
         object.__setattr__(self, "key_basis_prob",
                            check_prob(f"{s}.key_basis_prob", self.key_basis_prob, lo_open=True))
 
+    def check_finite_key(self, section="source", passive=False):
+        """The combined constraints of the finite key of Lim et al., PRA 89,
+        022307 (2014), which every decoy-BB84 run computes: exactly three
+        intensities with mu1 > mu2 + mu3 and mu2 > mu3 >= 0, each sent
+        (Eqs. (2)-(4) divide by p_k), and Z-basis pulses to estimate the
+        phase error (key_basis_prob < 1).  ValueError naming the key."""
+        s, mus, probs = section, list(self.intensities), list(self.intensity_probs)
+        if len(mus) != 3:
+            raise ValueError(f"{s}.intensities = {mus} has {len(mus)} entries: the finite key "
+                             f"(Lim et al. 2014) needs exactly 3 (signal mu1, decoy mu2, weakest "
+                             f"mu3)")
+        if not mus[0] > mus[1] + mus[2]:
+            raise ValueError(f"{s}.intensities = {mus} is out of range: the decoy bounds of Lim "
+                             f"et al. 2014 need mu1 > mu2 + mu3 (here {mus[0]:g} <= "
+                             f"{mus[1] + mus[2]:g}) and mu2 > mu3 >= 0")
+        for k, p in enumerate(probs):
+            if not p > 0.0:
+                raise ValueError(f"{s}.intensity_probs[{k}] = {p:g} is out of range: must be in "
+                                 f"(0, 1]: the finite key (Lim et al. 2014) needs every intensity "
+                                 f"sent")
+        if not self.key_basis_prob < 1.0:
+            why = ("no Z-basis pulses are sent" + (" and Bob's beam splitter sends no light to "
+                                                    "his Z detectors" if passive else ""))
+            raise ValueError(f"{s}.key_basis_prob = {self.key_basis_prob:g} is out of range: must "
+                             f"be in (0, 1): the finite key estimates the phase error from the Z "
+                             f"basis, and with 1 {why}")
+
     @classmethod
     def from_dict(cls, d, section="source"):
         reject_unknown(section, d, cls.KEYS)

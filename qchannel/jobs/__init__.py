@@ -43,8 +43,9 @@ class Job:
     ``run(scenario, progress=None, keys_out=None)`` returns a result with
     ``to_dict()``.  ``check(scenario)`` (optional) makes the checks that need
     more than the schema (memory a run will need, ...) and raises ValueError
-    naming the key to change; it runs before any work.  ``theory(scenario, decoy)`` returns a JSON-able dict or is
-    None.  ``report(d)`` formats a result dict as text.  ``headline`` lists
+    naming the key to change; it runs before any work (and returns the
+    memory estimate in bytes).  ``theory(scenario, decoy)`` returns a
+    JSON-able dict or is None.  ``report(d)`` formats a result dict as text.  ``headline`` lists
     the result fields a sweep puts first; ``sweep_skip`` the bulky per-bin
     fields it leaves out of its rows (they stay in ``qchannel run --json``)."""
 
@@ -132,10 +133,16 @@ def load(path=None):
     try:
         return from_dict(read_toml(path))
     except ValueError as err:
-        msg = str(err)
-        raise ValueError(msg if str(path) in msg else f"{path}: {msg}") from None
+        msg, shown = str(err), str(path)
+        raise ValueError(msg if shown in msg or repr(shown) in msg
+                         else f"{shown}: {msg}") from None
 
 
 def job_for(scenario) -> Job:
-    """The job of a validated scenario object."""
-    return get(scenario.job)
+    """The job of a validated scenario object (ValueError for anything else)."""
+    name = getattr(scenario, "job", None)
+    job = get(name) if isinstance(name, str) and name in names() else None
+    if job is None or not isinstance(scenario, job.schema):
+        raise ValueError(f"expected a scenario (from qchannel.load_scenario or a job's "
+                         f"schema.from_dict), not {type(scenario).__name__} {scenario!r:.60}")
+    return job

@@ -16,7 +16,130 @@ import numpy as np
 
 from qchannel.jobs import Job, register
 from qchannel.optimize import PARAMETERS
-from qchannel.scenario import Scenario
+from qchannel.scenario import MAX_PULSES, Scenario
+
+
+def check_combined(sc):
+    """Keys that are valid alone but not together.  Runs whenever a decoy-BB84
+    scenario is built (load, ``replace``, every sweep point), so ``qchannel
+    run`` and ``qchannel theory`` refuse them before any work."""
+    sc.source.check_finite_key("source", passive=sc.detector.basis_choice == "passive")
+    pp = sc.postprocess
+    if pp.ldpc_decoder != "auto" and pp.ec != "ldpc":
+        raise ValueError(f"postprocess.ldpc_decoder = {pp.ldpc_decoder!r} applies to "
+                         f"postprocess.ec = 'ldpc' only, not {pp.ec!r}")
+    if sc.is_free_space:
+        if sc.run.pulses is not None:
+            raise ValueError("run.pulses does not apply to a free-space or satellite channel: "
+                             "the pass (or channel.duration_s) and source.rep_rate_hz set the "
+                             "pulses")
+        if sc.eve is not None:
+            raise ValueError(f"[eve] needs a fiber channel (channel.type = 'fiber'), not "
+                             f"channel.type = {sc.channel.type!r}")
+        return
+    if sc.run.time_bin_s is not None:
+        raise ValueError(f"run.time_bin_s = {sc.run.time_bin_s:g} applies to free-space and "
+                         f"satellite channels: a fiber link has one constant loss; remove it")
+    if sc.eve is not None and sc.eve.position_km > sc.channel.length_km:
+        raise ValueError(f"eve.position_km = {sc.eve.position_km:g} is out of range: must be "
+                         f"<= channel.length_km = {sc.channel.length_km:g}")
+
+
+def _sifted_per_pulse(sc, transmittance, background_click_prob=0.0):
+    """Expected sifted (X-X) detections per pulse: the link's click
+    probability per intensity (afterpulses on top) times P(X, X)."""
+    from qchannel.links.prepare_measure import click_tables
+
+    src, det = sc.source, sc.detector
+    pdc = 1.0 - (1.0 - det.dark_count_prob) * (1.0 - background_click_prob)
+    _, click = click_tables(src.intensities, src.intensity_probs, src.key_basis_prob,
+                            transmittance * det.efficiency, sc.channel.misalignment, pdc,
+                            det.n_detectors)
+    detections = float(np.dot(src.intensity_probs, click)) * (1.0 + det.afterpulse_prob)
+    return detections * src.key_basis_prob ** 2
+
+
+def _pass_bins(sc):
+    """(duration_s, time_bin_s, bins) of a free-space run or satellite pass,
+    as ``FreeSpaceChannel.pass_geometry`` will cut it, without its arrays
+    (a TLE pass is searched: no pass is a ValueError here, before the work)."""
+    import math
+
+    from qchannel import orbits
+
+    ch = sc.channel
+    dt = sc.run.time_bin_s if sc.run.time_bin_s is not None else ch.time_bin_s
+    if ch.type == "free-space":
+        return ch.duration_s, dt, max(1, int(round(ch.duration_s / dt)))
+    orbit = ch._orbit          # built by the channel's validation
+    if isinstance(orbit, orbits.TLEOrbit):
+        station = orbits.GroundStation(ch.station_lat_deg, ch.station_lon_deg, ch.station_alt_m)
+        dur = orbit.find_next_pass(station, ch.start_utc, ch.min_elevation_deg,
+                                   ch.pass_search_hours).duration_s
+    else:
+        dur = orbit.duration_s if ch.pass_duration_s is None else ch.pass_duration_s
+    return dur, dt, max(1, int(math.floor(dur / dt)))
+
+
+def check(sc):
+    """Before any work: the memory the run needs (bins of a pass, report
+    bins, sifted bits kept for real error correction, Eve's kept bits),
+    refused with the estimate and the key to change (see
+    :mod:`qchannel.jobs.memory`)."""
+    from qchannel.jobs import memory as mem
+    from qchannel.links.prepare_measure import outcome_codes
+
+    src, pp = sc.source, sc.postprocess
+    parts = []   # (bytes, what, change)
+    if not sc.is_free_space:
+        pulses = sc.run.pulses or sc.run.DEFAULT_PULSES
+        sifted = pulses * _sifted_per_pulse(sc, sc.channel.transmittance())
+    else:
+        dur, dt, n_bins = _pass_bins(sc)
+        n_codes = len(outcome_codes(len(src.intensities), sc.detector.n_detectors))
+        guide = 1 << (n_codes - 1).bit_length()
+        parts.append((n_bins * (mem.PASS_BIN_BYTES + 8 * n_codes + 2 * guide),
+                      f"{n_bins:.3g} time bins of {dt:g} s over {dur:.4g} s",
+                      "raise run.time_bin_s"))
+        slots_per_bin = max(1, int(round(dt * src.rep_rate_hz)))
+        if slots_per_bin * n_bins > MAX_PULSES:
+            horizontal = sc.channel.type == "free-space"
+            raise ValueError(f"the {dur:.4g} s of the {'run' if horizontal else 'pass'} at "
+                             f"source.rep_rate_hz = {src.rep_rate_hz:g} are "
+                             f"{slots_per_bin * n_bins:.3g} pulses, more than 2^56: lower "
+                             f"source.rep_rate_hz" + (" or channel.duration_s" if horizontal
+                                                      else ""))
+        report_slots = max(1, int(round(sc.run.report_bin_s * src.rep_rate_hz)))
+        n_report = -(-slots_per_bin * n_bins // report_slots)
+        parts.append((n_report * mem.REPORT_BIN_BYTES + min(n_report, n_bins)
+                      * mem.REPORT_ROW_BYTES,
+                      f"{n_report:.3g} report bins of {sc.run.report_bin_s:g} s",
+                      "raise run.report_bin_s"))
+        sifted = 0.0
+        if pp.ec != "estimate" and sum(b for b, _, _ in parts) < (mem.available_bytes() or 2**62):
+            # the pass's mean loss on a coarse grid (at most ~1000 bins)
+            coarse = max(dt, dur / 1000.0)
+            series = sc.channel.series(sc.run.seed, time_bin_s=coarse,
+                                       detector_efficiency=sc.detector.efficiency,
+                                       n_detectors=sc.detector.n_detectors)
+            slots = coarse * src.rep_rate_hz
+            sifted = sum(slots * _sifted_per_pulse(sc, float(t), float(b)) for t, b in
+                         zip(series.mean_transmittance, series.background_click_prob))
+    if pp.ec != "estimate":
+        parts.append((sifted * mem.SIFTED_BIT_BYTES[pp.ec],
+                      f"about {sifted:.3g} sifted bits kept for postprocess.ec = {pp.ec!r}",
+                      ("lower run.pulses" if not sc.is_free_space else "shorten the pass")
+                      + " or set postprocess.ec = 'estimate'"))
+    if sc.eve is not None and sc.eve.max_hash_bits:
+        kept = min(sifted, sc.eve.max_hash_bits)
+        parts.append((kept * mem.EVE_BIT_BYTES, f"{kept:.3g} of Eve's guesses kept",
+                      "lower eve.max_hash_bits"))
+    if not parts:
+        return mem.BASELINE_BYTES
+    total = sum(b for b, _, _ in parts)
+    parts.sort(key=lambda x: -x[0])
+    what = "; ".join(f"{w}: {mem.fmt_bytes(b)}" for b, w, _ in parts if b >= 0.1 * total)
+    return mem.refuse_if_too_big(total, what, parts[0][2])
 
 
 def _fmt(x, spec=".4g"):
@@ -62,6 +185,12 @@ def theory(scenario, decoy="infinite", convention="all-intensities"):
                          "link has no closed form here; its Monte Carlo reports Eve's knowledge)")
     if not scenario.is_free_space:
         return th.expect(scenario, decoy=decoy, convention=convention)
+    from qchannel.jobs import memory as mem
+
+    dur, dt, n_bins = _pass_bins(scenario)
+    mem.refuse_if_too_big(n_bins * mem.THEORY_BIN_BYTES,
+                          f"{n_bins:.3g} time bins of {dt:g} s over {dur:.4g} s",
+                          "raise run.time_bin_s")
     series = scenario.channel.series(scenario.run.seed, time_bin_s=scenario.run.time_bin_s,
                                      detector_efficiency=scenario.detector.efficiency,
                                      n_detectors=scenario.detector.n_detectors)
@@ -197,4 +326,5 @@ JOB = register(Job(
     extra={"optimize_keys": PARAMETERS,
            "optimize_check": optimize_check,
            "optimize_report": optimize_report},
+    check=check,
 ))

@@ -69,13 +69,89 @@ class EntanglementScenario(TableScenario):
             run["pulses"] = 1    # placeholder for validation; the pass sets the count
         pulses, seed, chunk = parse_run(run)
         if satellite is not None:
+            if cfg.time_bin_s is not None:
+                raise ValueError("channel.time_bin_s does not apply with [satellite]: the pass "
+                                 "is cut into bins of satellite.time_bin_s")
             pulses = None
+        else:
+            _fiber_bins(cfg, pulses)
         return SimpleNamespace(link=cfg, protocol=proto, postprocess=post, pulses=pulses,
                                seed=seed, chunk_blocks=chunk, satellite=satellite)
 
     @classmethod
     def run_config(cls, tables, config):
         return RunSection(seed=config.seed, pulses=config.pulses)
+
+
+def _fiber_bins(cfg, pulses):
+    """(bin_slots, bins) of a run over constant arms, as the link model cuts
+    it (``channel.time_bin_s``, default one bin); too many bins is a
+    ValueError here, at load, instead of when the link is built."""
+    from qchannel.links.entangled import MAX_BINS
+
+    if cfg.time_bin_s is None:
+        return pulses, 1
+    from qchannel.scenario import MAX_PULSES
+
+    rate = cfg.source.rep_rate_hz
+    if cfg.time_bin_s * rate > MAX_PULSES:   # the link model would overflow its slot count
+        raise ValueError(f"channel.time_bin_s = {cfg.time_bin_s:g} is out of range: must be <= "
+                         f"{MAX_PULSES / rate:.4g} s (2^56 slots at source.rep_rate_hz)")
+    bin_slots = max(1, int(round(cfg.time_bin_s * rate)))
+    n_bins = -(-pulses // bin_slots)
+    if n_bins > MAX_BINS:
+        raise ValueError(f"channel.time_bin_s = {cfg.time_bin_s:g} cuts run.pulses = {pulses:.4g} "
+                         f"({pulses / rate:.4g} s) into {n_bins:.4g} time bins: at most "
+                         f"{MAX_BINS}; raise channel.time_bin_s to at least "
+                         f"{pulses / rate / MAX_BINS:.3g} s")
+    return bin_slots, n_bins
+
+
+def check(scenario):
+    """Before any work: the memory the run needs (time bins of the run or of
+    the pass, coincidence records kept for the analysis), refused with the
+    estimate and the key to change (:mod:`qchannel.jobs.memory`).  For a
+    satellite pass, the pass is searched (no common pass is a ValueError)."""
+    from qchannel.jobs import memory as mem
+    from qchannel.theory import entanglement as th
+
+    c = scenario.config
+    rate = c.link.source.rep_rate_hz
+    if c.satellite is None:
+        _, n_bins = _fiber_bins(c.link, c.pulses)
+        coinc = c.pulses * th.expected_rates(c.link)["coincidence"]
+        bins_what = f"{n_bins:.3g} time bins"
+        bins_change = "raise channel.time_bin_s"
+        coinc_change = "lower run.pulses"
+    else:
+        from qchannel import orbits
+        from qchannel.dual_downlink import pass_transmittances
+
+        sat = scenario.to_dict()["satellite"]
+        min_el, dt, hours, chan = c.satellite
+        alice = chan["alice"]
+        station = orbits.GroundStation(alice.station_lat_deg, alice.station_lon_deg,
+                                       alice.station_alt_m)
+        orbit = orbits.TLEOrbit(sat["tle_line1"], sat["tle_line2"], name="satellite.tle")
+        dur = orbit.find_next_pass(station, orbits.parse_utc(sat["start_utc"],
+                                                             "satellite.start_utc"),
+                                   min_el, hours).duration_s
+        n_bins = max(1, int(dur // dt))
+        bins_what = f"up to {n_bins:.3g} time bins of {dt:g} s"
+        bins_change = "raise satellite.time_bin_s"
+        coinc_change = "shorten the pass (satellite.min_elevation_deg)"
+        mem.refuse_if_too_big(n_bins * mem.ENTANGLEMENT_BIN_BYTES, bins_what, bins_change)
+        # expected coincidences from the pass's mean loss on a coarse grid
+        geo = pass_transmittances({**sat, "time_bin_s": min(max(dt, 1.0), 600.0)})
+        slots = geo["time_bin_s"] * rate
+        coinc = sum(slots * th.expected_rates(c.link, float(a), float(b))["coincidence"]
+                    for a, b in zip(geo["alice_transmittance"], geo["bob_transmittance"]))
+    parts = sorted([(n_bins * mem.ENTANGLEMENT_BIN_BYTES, bins_what, bins_change),
+                    (coinc * mem.COINCIDENCE_BYTES, f"about {coinc:.3g} coincidence records",
+                     coinc_change)], key=lambda x: -x[0])
+    total = sum(b for b, _, _ in parts)
+    what = "; ".join(f"{w}: {mem.fmt_bytes(b)}" for b, w, _ in parts)
+    return mem.refuse_if_too_big(total, what, parts[0][2])
 
 
 class BBM92Scenario(EntanglementScenario):
@@ -241,7 +317,7 @@ _COMMON = dict(run=run, report=report, theory=theory, theory_report=theory_repor
                headline=("seed", "pulses", "coincidences", "sifted_bits", "qber", "chsh_s",
                          "chsh_s_std", "secret_key_bits", "secret_key_rate_bps", "aborted",
                          "abort_reason"),
-               sweep_skip=("per_bin", "singles"))
+               sweep_skip=("per_bin", "singles"), check=check)
 
 register(Job(name="bbm92", schema=BBM92Scenario,
              summary="entanglement-based QKD (Bennett, Brassard, Mermin 1992) with CHSH checks",

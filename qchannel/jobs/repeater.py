@@ -13,6 +13,7 @@ decoherence.  With a cutoff or finite memories those are bounds, and the
 report names them so (``*_lower_bound`` / ``*_upper_bound``).
 """
 from qchannel.jobs import Job, register
+from qchannel.params import reject_unknown
 from qchannel.scenario import RunSection, TableScenario, reject_run_pulses
 
 
@@ -21,10 +22,7 @@ def _section(tables):
     section = dict(tables.get("repeater", {}))
     reject_run_pulses(tables, "repeater-chain", "its size is repeater.realisations")
     run = tables.get("run", {})
-    unknown = sorted(set(run) - {"seed"})
-    if unknown:
-        raise ValueError(f"run.{unknown[0]} is not a known key of a repeater-chain scenario; "
-                         f"allowed keys: seed")
+    reject_unknown("run", run, ("seed",))
     if "seed" in section:
         raise ValueError("repeater.seed: give the seed as run.seed")
     if "seed" in run:
@@ -53,9 +51,7 @@ class RepeaterScenario(TableScenario):
         from qchannel.protocols.repeater import RepeaterConfig
 
         check_choice("protocol.type", tables["protocol"].get("type"), (cls.job,))
-        unknown = sorted(set(tables["protocol"]) - {"type"})
-        if unknown:
-            raise ValueError(f"protocol.{unknown[0]} is not a known key; allowed keys: type")
+        reject_unknown("protocol", tables["protocol"], ("type",))
         if "repeater" not in tables:
             raise ValueError("a repeater-chain scenario needs a [repeater] section "
                              "(segments, success_prob or total_length_km, ...)")
@@ -77,6 +73,16 @@ class _Result:
 
     def to_dict(self):
         return dict(self._d)
+
+
+def check(scenario):
+    """Before any work: memory for the delivered pairs the run keeps (waiting
+    time, state and fidelity of each realisation)."""
+    from qchannel.jobs import memory as mem
+
+    n = scenario.config.realisations
+    return mem.refuse_if_too_big(n * mem.REPEATER_REALISATION_BYTES, f"{n:.3g} realisations",
+                                 "lower repeater.realisations")
 
 
 def run(scenario, progress=None, keys_out=None):
@@ -168,4 +174,5 @@ register(Job(
               "fidelity_mean", "key_rate_per_channel_use", "key_rate_bps",
               "plob_per_channel_use", "beats_plob", "aborted", "abort_reason"),
     sweep_skip=("waiting_time_histogram_attempts",),
+    check=check,
 ))

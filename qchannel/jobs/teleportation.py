@@ -40,6 +40,17 @@ class TeleportationScenario(TableScenario):
         return cls.from_dict({"run": {"pulses": 10**9}})
 
 
+def check(scenario):
+    """Before any work: memory for the heralded events the run draws (their
+    expected number from the closed form), refused with the estimate."""
+    from qchannel.jobs import memory as mem
+    from qchannel.protocols.teleportation import expect_teleportation
+
+    events = expect_teleportation(scenario.config)["events_expected"]
+    return mem.refuse_if_too_big(events * mem.TELEPORTATION_EVENT_BYTES,
+                                 f"about {events:.3g} heralded events", "lower run.pulses")
+
+
 def run(scenario, progress=None, keys_out=None):
     from qchannel.protocols.teleportation import run_teleportation
 
@@ -81,4 +92,5 @@ register(Job(
     headline=("seed", "pulses", "events", "event_rate_hz", "fidelity", "fidelity_std",
               "beats_classical"),
     sweep_skip=("per_state",),
+    check=check,
 ))

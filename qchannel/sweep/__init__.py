@@ -39,7 +39,7 @@ import queue
 from numbers import Integral, Real
 
 from qchannel.sweep.executors import (SerialExecutor, _hint, _replacement, _window,  # noqa: F401
-                                      _worker_lost, local_pool, make_executor)
+                                      _worker_lost, abandon, local_pool, make_executor)
 from qchannel.sweep.grid import (_describe, check_grid, expand, parse_grid,  # noqa: F401
                                  parse_values, point_key, point_seed)
 from qchannel.sweep.progress import _Progress
@@ -316,6 +316,10 @@ def sweep(scenario, grid, seed=None, executor=None, out=None, resume=False, theo
                 store.put(key, res)
             bar.update()
             fill()
+    except KeyboardInterrupt:   # stop the pools we made now, not after their points
+        for ex in owned + ([executor] if close is not None else []):
+            abandon(ex)
+        raise
     finally:
         bar.close()
         for f in pending:

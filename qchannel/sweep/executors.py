@@ -12,7 +12,12 @@ WORKER_LOST = ("BrokenProcessPool", "BrokenExecutor", "KilledWorker", "CommClose
 
 def _worker_init():
     """Local pool workers die with their parent, the driver (Linux), so a
-    killed driver leaves no orphans burning cores."""
+    killed driver leaves no orphans burning cores.  They ignore Ctrl-C (the
+    terminal sends it to the whole process group): the driver stops them
+    (:func:`abandon`) and reports the interruption once."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         try:
             import ctypes
@@ -24,6 +29,13 @@ def _worker_init():
                 os._exit(1)
         except Exception:  # pragma: no cover - best effort
             pass
+
+
+def abandon(executor):
+    """After Ctrl-C: stop a local pool's workers now instead of waiting for
+    their points (points already stored stay for ``--resume``)."""
+    for proc in list((getattr(executor, "_processes", None) or {}).values()):
+        proc.terminate()
 
 
 class SerialExecutor(cf.Executor):

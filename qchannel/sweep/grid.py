@@ -80,6 +80,19 @@ def _describe(point):
     return ", ".join(f"{k}={v}" for k, v in point.items())
 
 
+def _check_point(sc, point):
+    """The job's checks beyond the schema (memory, passes) for one Monte
+    Carlo point, before any point runs."""
+    from qchannel import jobs
+
+    job = jobs.job_for(sc)
+    if job.check is not None:
+        try:
+            job.check(sc)
+        except ValueError as err:
+            raise ValueError(f"grid point {_describe(point)}: {err}") from None
+
+
 def expand(scenario, grid, seed=None, pulses=None, theory=False):
     """The sweep's points, in grid order: a list of dicts with ``point`` (grid
     key -> validated value), ``key``, ``seed`` and ``scenario`` (a plain dict,
@@ -113,6 +126,7 @@ def expand(scenario, grid, seed=None, pulses=None, theory=False):
         else:
             entry["seed"] = point_seed(root, point)
             sc = sc.replace(**{"run.seed": entry["seed"]})
+            _check_point(sc, point)
         entry["scenario"] = sc.to_dict()
         points.append(entry)
     return points
