@@ -31,14 +31,16 @@ def simulate(scenario=None, seed=None, pulses=None, progress=None, keys_out=None
     only: a pass sets its own length).  Returns a result whose ``to_dict()``
     is the CLI's JSON report; with real error correction (``postprocess.ec``)
     ``keys_out`` is a directory that receives both final keys as packed
-    binary files.  Other jobs: :func:`run_scenario`."""
+    binary files.  The job's checks (memory, outputs) run first.  Other
+    jobs: :func:`run_scenario`."""
     from qchannel.scenario import Scenario
 
     if scenario is None:
-        scenario = Scenario()
+        scenario = Scenario.default()
     if not isinstance(scenario, Scenario):
-        raise ValueError(f"simulate() runs decoy-BB84 scenarios; this is a {scenario.job} "
-                         f"scenario: use qchannel.run_scenario")
+        raise ValueError(f"simulate() runs decoy-BB84 scenarios, not "
+                         f"{getattr(scenario, 'job', type(scenario).__name__)!r}: use "
+                         f"qchannel.run_scenario")
     overrides = {}
     if seed is not None:
         overrides["run.seed"] = check_seed(seed)
@@ -49,6 +51,11 @@ def simulate(scenario=None, seed=None, pulses=None, progress=None, keys_out=None
         overrides["run.pulses"] = pulses
     if overrides:
         scenario = scenario.replace(**overrides)
+    return run_scenario(scenario, progress=progress, keys_out=keys_out)
+
+
+def run_decoy_bb84(scenario, progress=None, keys_out=None):
+    """The decoy-BB84 job's work (its checks have run: :func:`run_scenario`)."""
     if keys_out is not None:
         check_keys_out(scenario, keys_out)
     run = scenario.run
@@ -102,7 +109,7 @@ def run_scenario(scenario, progress=None, keys_out=None):
     """Run a validated scenario of any job through the registry."""
     from qchannel import jobs
 
-    job = jobs.job_for(scenario)
+    job = jobs.job_for(scenario)            # ValueError for anything but a scenario
     if keys_out is not None and not job.writes_keys:
         raise ValueError(f"--keys-out applies to decoy-bb84 scenarios, not to a {job.name} "
                          f"scenario")
@@ -138,9 +145,12 @@ def pass_bins(counts, series, scenario, report_slots):
     bins = []
     n_report = len(counts.bin_sent)
     report_s = report_slots / rep
+    # t_fine is sorted: report bin i holds the contiguous slice of time bins
+    # with i * report_s <= t < (i + 1) * report_s (O(bins), not O(bins^2))
+    edges = np.searchsorted(t_fine, np.arange(n_report + 1) * report_s, side="left")
     for i in range(n_report):
-        sel = (t_fine >= i * report_s) & (t_fine < (i + 1) * report_s)
-        if not sel.any():
+        sel = slice(edges[i], edges[i + 1])
+        if edges[i + 1] <= edges[i]:
             continue
         sent = int(counts.bin_sent[i])
         sifted = int(counts.bin_sifted[i])

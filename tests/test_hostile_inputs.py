@@ -468,7 +468,10 @@ def _interrupt(args, wait_for, group):
 def test_sigint_during_a_long_run_exits_130_without_traceback(group):
     # 1e13 pulses: hours of work; SIGINT after the import and the start
     started = time.monotonic()
-    rc, out, err = _interrupt(["run", "--pulses", "1e13"],
+    # (a file with the leakage estimate: the no-file default keeps its sifted
+    # bits for LDPC, which 1e13 pulses would not fit in memory)
+    rc, out, err = _interrupt(["run", os.path.join(ROOT, "examples", "decoy_bb84_50km.toml"),
+                               "--pulses", "1e13"],
                               lambda: time.monotonic() - started > 4, group)
     assert rc == 130, err
     assert err == "qchannel: interrupted\n" and out == ""
@@ -477,7 +480,8 @@ def test_sigint_during_a_long_run_exits_130_without_traceback(group):
 def test_sigint_during_a_sweep_on_a_local_pool(tmp_path):
     out_file = tmp_path / "s.parquet"
     parts = tmp_path / "s.parquet.parts"
-    rc, out, err = _interrupt(["sweep", "--grid", "channel.length_km=10,20,30,40", "--pulses",
+    rc, out, err = _interrupt(["sweep", os.path.join(ROOT, "examples", "decoy_bb84_50km.toml"),
+                               "--grid", "channel.length_km=10,20,30,40", "--pulses",
                                "1e13", "--executor", "local:2", "--out", str(out_file)],
                               lambda: parts.exists(), True)
     assert rc == 130, err

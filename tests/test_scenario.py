@@ -1,6 +1,5 @@
 """Scenario files: the documented example loads, and every kind of bad input
 is rejected with a message naming the key and the allowed range."""
-import glob
 import os
 
 import pytest
@@ -15,14 +14,6 @@ def test_issue_example_loads_as_written():
     assert sc.source.intensities == (0.5, 0.1, 0.0002)
     assert sc.run.pulses == 10**10 and isinstance(sc.run.pulses, int)
     assert sc.channel.transmittance() == pytest.approx(0.1)
-
-
-@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(ROOT, "examples", "*.toml"))))
-def test_every_example_is_valid_toml(path):
-    import tomllib
-
-    with open(path, "rb") as f:
-        assert isinstance(tomllib.load(f), dict)
 
 
 BAD = [

@@ -147,9 +147,9 @@ def _fmt(x, spec=".4g"):
 
 
 def run(scenario, progress=None, keys_out=None):
-    from qchannel.runner import simulate
+    from qchannel.runner import run_decoy_bb84
 
-    return simulate(scenario, progress=progress, keys_out=keys_out)
+    return run_decoy_bb84(scenario, progress=progress, keys_out=keys_out)
 
 
 def bin_expect(scenario_dict, loss_db, background_click_prob, decoy="infinite",

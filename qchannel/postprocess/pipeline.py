@@ -153,6 +153,18 @@ def write_keys(out, directory):
     import os
 
     os.makedirs(directory, exist_ok=True)
-    for name, key in (("alice", out.alice_key), ("bob", out.bob_key)):
-        with open(os.path.join(directory, f"{name}.key"), "wb") as f:
-            f.write(np.packbits(key if key is not None else np.empty(0, np.uint8)).tobytes())
+    # both keys to temporary names first, then renamed: an interrupted write
+    # leaves no half pair of keys behind
+    tmp = []
+    try:
+        for name, key in (("alice", out.alice_key), ("bob", out.bob_key)):
+            path = os.path.join(directory, f".{name}.key.tmp-{os.getpid()}")
+            tmp.append((path, os.path.join(directory, f"{name}.key")))
+            with open(path, "wb") as f:
+                f.write(np.packbits(key if key is not None else np.empty(0, np.uint8)).tobytes())
+        for path, final in tmp:
+            os.replace(path, final)
+    finally:
+        for path, _ in tmp:
+            if os.path.exists(path):
+                os.unlink(path)

@@ -39,6 +39,7 @@ import queue
 from numbers import Integral, Real
 
 from qchannel.sweep.executors import (SerialExecutor, _hint, _replacement, _window,  # noqa: F401
+                                      check_executor_spec,
                                       _worker_lost, abandon, local_pool, make_executor)
 from qchannel.sweep.grid import (_describe, check_grid, expand, parse_grid,  # noqa: F401
                                  parse_values, point_key, point_seed)
@@ -211,6 +212,13 @@ def sweep(scenario, grid, seed=None, executor=None, out=None, resume=False, theo
     if pulses is not None and not theory:
         if isinstance(pulses, bool) or not isinstance(pulses, Real):
             raise ValueError(f"pulses = {pulses!r} must be an integer >= 1")
+    # the cheap checks first: the output path and the executor's spec
+    if out is not None:
+        from qchannel.outputs import check_output_file
+
+        check_output_file(out, "out")
+    if isinstance(executor, str):
+        check_executor_spec(executor)
     points = expand(scenario, grid, seed=seed, pulses=None if theory else pulses, theory=theory)
     opt_pulses = pulses if theory else None   # Monte Carlo: the point's own run.pulses
     if optimize and "optimize_check" in job.extra:

@@ -68,6 +68,30 @@ def local_pool(workers=None):
                                   initializer=_worker_init)
 
 
+def check_executor_spec(spec):
+    """The syntax of an executor spec, checked without starting anything."""
+    if not isinstance(spec, str):
+        raise ValueError(f"executor = {spec!r} must be an Executor or one of "
+                         f"serial, local, local:N, dask:ADDRESS, mpi")
+    kind, _, arg = spec.partition(":")
+    if kind == "local" and arg:
+        try:
+            n = int(arg)
+        except ValueError:
+            raise ValueError(f"executor = {spec!r}: N in local:N must be an integer") from None
+        if not 1 <= n <= 4096:
+            raise ValueError(f"executor = {spec!r}: workers = {n} must be an integer in "
+                             f"[1, 4096]")
+        return
+    if kind == "dask" and not arg:
+        raise ValueError("executor = 'dask' needs a scheduler: dask:ADDRESS or "
+                         "dask:scheduler.json")
+    if (kind in ("serial", "mpi", "local") and not arg) or (kind == "dask" and arg):
+        return
+    raise ValueError(f"executor = {spec!r} must be one of serial, local, local:N, "
+                     f"dask:ADDRESS, mpi")
+
+
 def make_executor(spec):
     """An executor from a spec string: ``serial``, ``local``, ``local:N``,
     ``dask:ADDRESS`` (a running scheduler, e.g. ``dask:tcp://host:8786`` or

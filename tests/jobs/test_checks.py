@@ -122,7 +122,7 @@ def test_sifted_bit_estimate_bounds_the_measured_peak():
     """The kept-bits estimate is the right size: the traced peak of a real
     cascade run lies between 1/4 of it and the estimate itself."""
     sc = Scenario.from_dict({"source": {"key_basis_prob": 0.5}, "channel": {"length_km": 10.0},
-                             "run": {"pulses": 2e8, "seed": 3}, "postprocess": {"ec": "cascade"}})
+                             "run": {"pulses": 3e8, "seed": 3}, "postprocess": {"ec": "cascade"}})
     est = jobs.job_for(sc).check(sc) - memory.BASELINE_BYTES
     tracemalloc.start()
     try:
