@@ -106,5 +106,6 @@ cdef inline int check_csr(const int32_t[::1] row_ptr, const int32_t[::1] cols,
         raise ValueError(f"row_ptr[-1] = {row_ptr[m]} must equal len(cols) = {E}")
     for j in range(E):
         if cols[j] < 0 or cols[j] >= n:
-            raise ValueError(f"cols[{j}] = {cols[j]} is out of range: must be in [0, {n - 1}]")
+            raise ValueError(f"cols[{j}] = {cols[j]}: column index out of range, must be in "
+                             f"[0, {n - 1}]")
     return 0

@@ -29,6 +29,8 @@ import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport uint8_t, uint64_t, int64_t
 
+from qchannel._core.checks cimport int_arg
+
 cnp.import_array()
 
 cdef extern from "toeplitz_impl.h":
@@ -149,37 +151,51 @@ HAS_CLMUL = CPU_LEVEL >= 1
 cdef int _level(level) except -1:
     if level is None:
         return CPU_LEVEL
-    level = int(level)
-    if not 0 <= level <= CPU_LEVEL:
+    level = int_arg("level", level, 0, 2)
+    if level > CPU_LEVEL:
         raise ValueError(f"level = {level} is not available on this CPU (max {CPU_LEVEL})")
     return level
 
 
 def gf128_mul_reference(a, b):
     """Field product in GF(2^128) with Python integers (for tests)."""
-    return _gf_mul(int(a), int(b))
+    return _gf_mul(int_arg("a", a, 0, 2**128 - 1), int_arg("b", b, 0, 2**128 - 1))
 
 
 def cantor_basis(count):
-    """The first ``count`` Cantor basis elements of GF(2^128) as Python ints."""
-    return _cantor_basis(int(count))
+    """The first ``count`` Cantor basis elements of GF(2^128) as Python ints
+    (there are 128: a Cantor basis spans the subfield GF(2^(2^k)), k <= 7)."""
+    return _cantor_basis(int_arg("count", count, 0, 128))
 
 
-def additive_fft(cnp.ndarray coeffs, int K, bint inverse=False, level=None):
+def additive_fft(cnp.ndarray coeffs not None, K, bint inverse=False, level=None):
     """Forward (monomial coefficients -> values at omega(lambda), lambda < 2^K,
     omega(lambda) = sum_j lambda_j beta_j) or inverse additive FFT of 2^K
     GF(2^128) elements given as a (2^K, 2) uint64 array (lo, hi).  For tests."""
+    # twiddle tables cover 2^KMAX points
+    cdef int K_ = int_arg("K", K, 0, KMAX)
+    if coeffs.ndim != 2 or coeffs.shape[0] != (1 << K) or coeffs.shape[1] != 2:
+        raise ValueError(f"coeffs has shape {np.shape(coeffs)}: must be (2**K, 2) = "
+                         f"({1 << K}, 2)")
     cdef cnp.ndarray[cnp.uint64_t, ndim=2] x = np.ascontiguousarray(coeffs, dtype=np.uint64).copy()
-    assert x.shape[0] == (1 << K) and x.shape[1] == 2
     cdef cnp.ndarray[cnp.uint64_t, ndim=2] wt = _omega_tables()
     cdef int lvl = _level(level)
     with nogil:
-        qc_fft_run(lvl, <qc_u128 *>x.data, K, <const qc_u128 *>wt.data, _NBYTES, inverse)
+        qc_fft_run(lvl, <qc_u128 *>x.data, K_, <const qc_u128 *>wt.data, _NBYTES, inverse)
     return x
 
 
-def fft_plan(Py_ssize_t n, Py_ssize_t m):
+cdef tuple _sizes(n, m):
+    # n input bits and m output bits: both >= 1, and n + m - 1 seed bits
+    # addressable in size_t with room to spare
+    n = int_arg("n", n, 1, 2**56)
+    m = int_arg("m", m, 1, 2**56)
+    return n, m
+
+
+def fft_plan(n, m):
     """(K, h, J, cost) of the cheapest FFT plan, or None."""
+    n, m = _sizes(n, m)
     cdef size_t h = 0, J = 0
     cdef double c
     best = None
@@ -201,9 +217,10 @@ def fft_plan(Py_ssize_t n, Py_ssize_t m):
 _DIRECT_WEIGHT = 0.55
 
 
-def choose_method(Py_ssize_t n, Py_ssize_t m):
+def choose_method(n, m):
     """"direct" or "fft" for an n-bit input and m-bit output (the cheaper by
     the cost model; both are exact)."""
+    n, m = _sizes(n, m)
     nw = (n + 63) // 64
     direct = nw * ((m + 63) // 64 + 2) * _DIRECT_WEIGHT
     plan = fft_plan(n, m)
@@ -212,7 +229,7 @@ def choose_method(Py_ssize_t n, Py_ssize_t m):
     return "fft"
 
 
-def pack_bits(cnp.ndarray bits):
+def pack_bits(cnp.ndarray bits not None):
     """uint8 0/1 array -> (uint64 little-endian bit words, OR of all bytes)."""
     cdef const uint8_t[::1] v = np.ascontiguousarray(bits, dtype=np.uint8)
     cdef Py_ssize_t n = v.shape[0]
@@ -224,28 +241,33 @@ def pack_bits(cnp.ndarray bits):
     return w, orr
 
 
-def unpack_bits(cnp.ndarray words, Py_ssize_t n):
+def unpack_bits(cnp.ndarray words not None, n):
     """uint64 little-endian bit words -> uint8 0/1 array of length n."""
     cdef cnp.ndarray[cnp.uint64_t, ndim=1] w = np.ascontiguousarray(words, dtype=np.uint64)
-    assert w.shape[0] * 64 >= n
-    cdef cnp.ndarray[cnp.uint8_t, ndim=1] out = np.empty(n, dtype=np.uint8)
-    if n:
+    cdef Py_ssize_t n_ = int_arg("n", n, 0, 64 * w.shape[0])
+    cdef cnp.ndarray[cnp.uint8_t, ndim=1] out = np.empty(n_, dtype=np.uint8)
+    if n_:
         with nogil:
-            qc_unpack_bits(<const uint64_t *>w.data, n, <uint8_t *>out.data)
+            qc_unpack_bits(<const uint64_t *>w.data, n_, <uint8_t *>out.data)
     return out
 
 
-def middle_product_words(cnp.ndarray s_words, cnp.ndarray b_words, Py_ssize_t n, Py_ssize_t m,
+def middle_product_words(cnp.ndarray s_words not None, cnp.ndarray b_words not None, n, m,
                          method="auto", level=None, fft_k=None):
     """Packed Toeplitz product: s_words holds n + m - 1 seed bits, b_words n
     input bits (little-endian uint64 words; bits past the ends are ignored).
     Returns ceil(m / 64) words holding T @ b.  ``method`` ("auto", "direct",
     "fft") and ``level`` (instruction set, see CPU_LEVEL) never change the
     result, only the speed."""
-    assert n >= 1 and m >= 1
+    n, m = _sizes(n, m)
     cdef cnp.ndarray[cnp.uint64_t, ndim=1] s = np.ascontiguousarray(s_words, dtype=np.uint64)
     cdef cnp.ndarray[cnp.uint64_t, ndim=1] b = np.ascontiguousarray(b_words, dtype=np.uint64)
-    assert s.shape[0] * 64 >= n + m - 1 and b.shape[0] * 64 >= n
+    if s.shape[0] * 64 < n + m - 1:
+        raise ValueError(f"s_words has {s.shape[0]} words: needs n + m - 1 = {n + m - 1} bits")
+    if b.shape[0] * 64 < n:
+        raise ValueError(f"b_words has {b.shape[0]} words: needs n = {n} bits")
+    if method not in ("auto", "direct", "fft"):
+        raise ValueError(f"method = {method!r} must be one of 'auto', 'direct', 'fft'")
     cdef Py_ssize_t nw = (n + 63) // 64
     if n & 63:
         # bits of b past n must be zero
@@ -257,20 +279,22 @@ def middle_product_words(cnp.ndarray s_words, cnp.ndarray b_words, Py_ssize_t n,
     cdef int hw = 1 if lvl >= 1 else 0
     cdef int rc = 0
     cdef int K
+    cdef size_t n_ = n, m_ = m
     if method == "auto":
         method = choose_method(n, m)
     if method == "direct":
         with nogil:
-            rc = qc_mp_direct(<const uint64_t *>s.data, <const uint64_t *>b.data, n, m,
+            rc = qc_mp_direct(<const uint64_t *>s.data, <const uint64_t *>b.data, n_, m_,
                               <uint64_t *>out.data, hw)
     elif method == "fft":
         plan = fft_plan(n, m)
         if plan is None:
-            raise ValueError("no FFT plan")
-        K = plan[0] if fft_k is None else int(fft_k)   # fft_k: tuning/tests only
+            raise ValueError(f"no FFT plan for n = {n}, m = {m}: use method='direct'")
+        # fft_k: tuning/tests only; too small a K is reported by the kernel (rc -2)
+        K = plan[0] if fft_k is None else int_arg("fft_k", fft_k, 1, KPLAN_MAX)
         wt = _omega_tables()
         with nogil:
-            rc = qc_mp_fft(<const uint64_t *>s.data, <const uint64_t *>b.data, n, m,
+            rc = qc_mp_fft(<const uint64_t *>s.data, <const uint64_t *>b.data, n_, m_,
                            <uint64_t *>out.data, lvl, <const qc_u128 *>wt.data, _NBYTES, K)
     else:
         raise ValueError(f"method = {method!r} must be one of 'auto', 'direct', 'fft'")
