@@ -72,6 +72,16 @@ cdef inline void _swap_edges(int32_t e1, int32_t e2, int32_t* ec, int32_t* eslot
     eslot[e2] = s1
 
 
+cdef inline int32_t _next_stamp(int32_t stamp, int32_t* mark, Py_ssize_t m) noexcept nogil:
+    # Marks are stamps; restart them all before the stamp would overflow.
+    cdef Py_ssize_t i
+    if stamp == 0x7fffffff:
+        for i in range(m):
+            mark[i] = 0
+        stamp = 0
+    return stamp + 1
+
+
 cdef int64_t _first_conflict(int32_t v, const int32_t* vptr, const int32_t* ev,
                              const int32_t* ec, const int32_t* cptr,
                              const int32_t* cslot, int32_t* mark,
@@ -119,7 +129,8 @@ def build_graph(const int32_t[::1] var_deg not None, const int32_t[::1] chk_deg 
 
     Returns ``(row_ptr, cols, unresolved)``: the check-major CSR of H (columns
     sorted within each row) and the number of variables still on a 4-cycle or
-    double edge when the swap budget ran out (0 in practice).
+    double edge when the swap budget ran out (0 in practice).  Every
+    argument is checked first (ValueError naming it).
     """
     cdef uint64_t seed_ = int_arg("seed", seed, 0, 2**64 - 1)
     cdef uint32_t purpose_ = int_arg("purpose", purpose, 0, 2**32 - 1)
@@ -223,11 +234,7 @@ def build_graph(const int32_t[::1] var_deg not None, const int32_t[::1] chk_deg 
                     # never end)
                     own = vptr[v + 1] - (vptr[v] if vptr[v] > nfix else nfix)
                     while True:
-                        if stamp == 0x7fffffff:     # marks are stamps: restart them
-                            for i in range(m):
-                                mark[i] = 0
-                            stamp = 0
-                        stamp += 1
+                        stamp = _next_stamp(stamp, &mark[0], m)
                         conflict = _first_conflict(v, &vptr[0], &ev[0], &ec[0], &cptr[0],
                                                    &cslot[0], &mark[0], stamp,
                                                    0x7fffffff if cycles else 3)
@@ -248,6 +255,17 @@ def build_graph(const int32_t[::1] var_deg not None, const int32_t[::1] chk_deg 
                         if qtail - qhead < qcap:
                             queue[qtail % qcap] = ev[r]
                             qtail += 1
+                if unresolved > 0:
+                    # count each variable once (the queue may hold it several
+                    # times); no random draw, so no result changes
+                    unresolved = 0
+                    for v in range(n):
+                        if vptr[v + 1] <= nfix:
+                            continue
+                        stamp = _next_stamp(stamp, &mark[0], m)
+                        if _first_conflict(v, &vptr[0], &ev[0], &ec[0], &cptr[0], &cslot[0],
+                                           &mark[0], stamp, 0x7fffffff if cycles else 3) >= 0:
+                            unresolved += 1
                 if cycles and unresolved == 0:
                     break
     finally:
@@ -387,7 +405,8 @@ def decode_layered(const int32_t[::1] row_ptr not None, const int32_t[::1] cols 
     hard decisions L < 0 -- or -max_iter on failure.
     """
     _check_decoder(row_ptr, cols, syn, R, L)
-    cdef int iters = int_arg("max_iter", max_iter, 0, 2**31 - 1)
+    # max_iter >= 1: with 0 a failure would return -0, read as success
+    cdef int iters = int_arg("max_iter", max_iter, 1, 2**31 - 1)
     cdef float alpha_ = real_arg("alpha", alpha, 0.0, 1.0)
     cdef Py_ssize_t m = row_ptr.shape[0] - 1, c, dmax = 1
     for c in range(m):
@@ -417,7 +436,8 @@ def decode_spa(const int32_t[::1] row_ptr not None, const int32_t[::1] cols not 
     may be reported one iteration late, never early.
     """
     _check_decoder(row_ptr, cols, syn, R, L)
-    cdef int iters = int_arg("max_iter", max_iter, 0, 2**31 - 1)
+    # max_iter >= 1: with 0 a failure would return -0, read as success
+    cdef int iters = int_arg("max_iter", max_iter, 1, 2**31 - 1)
     cdef Py_ssize_t m = row_ptr.shape[0] - 1, c, dmax = 1
     for c in range(m):
         if row_ptr[c + 1] - row_ptr[c] > dmax:

@@ -165,7 +165,8 @@ def gf128_mul_reference(a, b):
 def cantor_basis(count):
     """The first ``count`` Cantor basis elements of GF(2^128) as Python ints
     (there are 128: a Cantor basis spans the subfield GF(2^(2^k)), k <= 7)."""
-    return _cantor_basis(int_arg("count", count, 0, 128))
+    count = int_arg("count", count, 0, 128)
+    return _cantor_basis(count)[:count]
 
 
 def additive_fft(cnp.ndarray coeffs not None, K, bint inverse=False, level=None):
