@@ -373,7 +373,7 @@ static int cs_frame(cs_state *S, const uint8_t *a, const uint8_t *b, uint8_t *bo
         S->alive = al; S->cap_err = nerr;
     }
     for (i = 0, e = 0; i < n; i++) if (a[i] != b[i]) S->E[e++] = i;
-    memset(S->alive, 1, nerr);
+    if (nerr) memset(S->alive, 1, nerr);      /* alive is NULL while no frame had errors */
     S->n = n; S->nerr = nerr; S->ncorr = 0; S->npass = 0;
     S->leak = 0; S->rounds = 0; S->hlen = 0; S->seq = 0; S->nask = 0;
     *biconf_iters = 0;
