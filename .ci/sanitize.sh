@@ -19,9 +19,9 @@
 # One third-party report is suppressed: sgp4's C++ extension strcpy's a
 # string onto itself in sgp4init (not our code; see SUPPRESSIONS).
 #
-# Run time on the 2-core development machine, shared with other jobs (load
-# ~4): about 12 minutes (build 5.5, tests 5, examples 2); on an idle 2-core
-# machine about half that.
+# Run time on the 2-core development machine, shared with other jobs:
+# 7 minutes (build 4, tests 2.2, examples 0.8) at a load of ~2.5, up to ~12
+# minutes at a load of ~5.
 #
 # Usage: .ci/sanitize.sh   (PYTHON=... picks the interpreter, JOBS=... the build jobs)
 set -euo pipefail
