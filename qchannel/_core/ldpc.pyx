@@ -389,8 +389,13 @@ cdef int _check_decoder(const int32_t[::1] row_ptr, const int32_t[::1] cols,
     # O(m + E) once per call; a decoding costs O(E) per iteration.
     check_csr(row_ptr, cols, L.shape[0])
     check_len("R", R.shape[0], cols.shape[0])
+    cdef Py_ssize_t c
     if syn.shape[0] < row_ptr.shape[0] - 1:
         raise ValueError(f"syn has length {syn.shape[0]}: needs the {row_ptr.shape[0] - 1} checks")
+    for c in range(row_ptr.shape[0] - 1):
+        # (the two decoders would read another byte differently)
+        if syn[c] > 1:
+            raise ValueError(f"syn[{c}] = {syn[c]}: syndrome entries must be bits 0/1")
     return 0
 
 
