@@ -768,6 +768,38 @@ def test_fuzz_toeplitz_additive_fft(data):
     _fuzz(data, k_tk.additive_fft, args, check)
 
 
+# ------------------------------------------------------------------ targeted cases
+
+def test_repeater_times_saturate_instead_of_overflowing():
+    # p ~ 1e-30: a geometric gap near 1e30 slots does not fit int64 (the cast
+    # was undefined behaviour and delivered garbage); every realisation is
+    # past max_slots, also with max_slots and the cutoff at 2^62.
+    n = 5
+    init = np.array([0.9] + [0.1 / 3] * 3)
+
+    def run(log1m_p, cutoff, max_slots):
+        wait, states, stored = np.zeros(n, np.int64), np.zeros((n, 4)), np.zeros(n)
+        lost = k_rep.simulate_chain(1, 2, 0, n, 4, log1m_p, 0.9, init, 0, 0.0, 0, cutoff,
+                                    max_slots, wait, states, stored)
+        return lost, wait, states
+    for cutoff, max_slots in [(-1, 10**6), (2**62, 2**62), (5, 2**62)]:
+        lost, wait, _ = run(-1e-30, cutoff, max_slots)
+        assert lost == n and np.all(wait == -1)
+    # a cutoff of 2^62 slots never fires: same chains as no cutoff at all
+    a, b = run(math.log1p(-0.01), -1, 2**62), run(math.log1p(-0.01), 2**62, 2**62)
+    assert a[0] == b[0] == 0 and np.array_equal(a[1], b[1]) and np.array_equal(a[2], b[2])
+
+
+def test_degree2_pairs_and_build_graph_stop_when_impossible():
+    # both used to loop for ever: two checks cannot take two pairs at
+    # distance >= 3, and one variable with a double edge has no swap partner
+    with pytest.raises(ValueError, match="no room"):
+        k_ldpc.degree2_pairs(2, np.zeros(0, np.int32), 2, 1, 2, 3, 3, 3)
+    row_ptr, cols, unresolved = k_ldpc.build_graph(np.array([2], np.int32),
+                                                   np.array([2], np.int32), 1, 2, 3)
+    assert unresolved == 1 and cols.tolist() == [0, 0]
+
+
 # ------------------------------------------------------------------ python -O
 
 # Inputs that the kernels once guarded only with ``assert`` (or not at all):
