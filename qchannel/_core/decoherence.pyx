@@ -20,14 +20,18 @@
 #                   gamma = 1 - exp(-t/T1) followed by pure dephasing so that
 #                   the coherence decays as exp(-t/T2) in total (T2 <= 2 T1):
 #                   p_phi = (1 - exp(-t/T2 + t/(2 T1))) / 2.
-#   (Nielsen & Chuang, Sec. 8.3.)  The kernels do no validation beyond cheap
-#   asserts; the Python layer checks parameters.
+#   (Nielsen & Chuang, Sec. 8.3.)  Every entry point checks its arguments
+#   (ValueError naming them) before touching memory.
 import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport uint32_t, uint64_t, int64_t
 from libc.math cimport log, sqrt, cos, sin, exp, M_PI
 
+from libc.math cimport INFINITY
+from libc.float cimport DBL_MAX, DBL_MIN
+
 from qchannel._core.philox cimport PhiloxStream, stream_init, next_double
+from qchannel._core.checks cimport int_arg, real_arg, check_len, check_doubles
 
 
 cdef inline double gaussian(PhiloxStream* s) noexcept nogil:
@@ -38,27 +42,32 @@ cdef inline double gaussian(PhiloxStream* s) noexcept nogil:
     return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2)
 
 
-def drift_walk(uint64_t seed, uint32_t purpose, uint32_t block, int64_t n_bins,
-               double step_sigma, int64_t reset_every):
+def drift_walk(seed, purpose, block, n_bins, step_sigma, reset_every):
     """Polarisation rotation angle (rad) in each of ``n_bins`` time bins.
 
     phi[0] = 0; phi[k] = 0 when ``reset_every > 0`` and k % reset_every == 0,
-    else phi[k - 1] + step_sigma * N(0, 1).  Step k always draws from the same
-    stream position, so the series does not depend on how it is used."""
-    assert n_bins >= 0 and step_sigma >= 0.0
-    out_np = np.zeros(n_bins, dtype=np.float64)
+    else phi[k - 1] + step_sigma * N(0, 1) (``reset_every`` = 0: no reset).
+    Step k always draws from the same stream position, so the series does not
+    depend on how it is used."""
+    cdef uint64_t seed_ = int_arg("seed", seed, 0, 2**64 - 1)
+    cdef uint32_t purpose_ = int_arg("purpose", purpose, 0, 2**32 - 1)
+    cdef uint32_t block_ = int_arg("block", block, 0, 2**32 - 1)
+    cdef int64_t n = int_arg("n_bins", n_bins, 0, 2**63 - 1)
+    cdef double sigma = real_arg("step_sigma", step_sigma, 0.0, DBL_MAX)
+    cdef int64_t reset = int_arg("reset_every", reset_every, 0, 2**63 - 1)
+    out_np = np.zeros(n, dtype=np.float64)
     cdef double[::1] out = out_np
     cdef PhiloxStream s
     cdef int64_t k
     cdef double phi = 0.0, g
-    stream_init(&s, seed, purpose, block)
+    stream_init(&s, seed_, purpose_, block_)
     with nogil:
-        for k in range(n_bins):
+        for k in range(n):
             g = gaussian(&s)
-            if k == 0 or (reset_every > 0 and k % reset_every == 0):
+            if k == 0 or (reset > 0 and k % reset == 0):
                 phi = 0.0
             else:
-                phi += step_sigma * g
+                phi += sigma * g
             out[k] = phi
     return out_np
 
@@ -115,10 +124,20 @@ cdef void pauli_channel(cplx* rho, const double* w, int qubit) noexcept nogil:
         rho[i] = acc[i]
 
 
-def depolarize(cplx[:, :, ::1] rho, const double[::1] p, int qubit):
+cdef int _check_batch(const cplx[:, :, ::1] rho, const double[::1] v, str name) except -1:
+    # rho: (N, 4, 4); v: one parameter per matrix
+    if rho.shape[1] != 4 or rho.shape[2] != 4:
+        raise ValueError(f"rho has shape ({rho.shape[0]}, {rho.shape[1]}, {rho.shape[2]}): "
+                         "must be (N, 4, 4)")
+    check_len(name, v.shape[0], rho.shape[0])
+    return 0
+
+
+def depolarize(cplx[:, :, ::1] rho not None, const double[::1] p not None, qubit):
     """In place: depolarising channel of probability p[n] on ``qubit`` of rho[n]."""
-    assert rho.shape[1] == 4 and rho.shape[2] == 4 and p.shape[0] == rho.shape[0]
-    assert qubit == 0 or qubit == 1
+    cdef int q = int_arg("qubit", qubit, 0, 1)
+    _check_batch(rho, p, "p")
+    check_doubles("p", &p[0], p.shape[0], 0.0, 1.0)
     cdef Py_ssize_t n
     cdef double w[4]
     with nogil:
@@ -127,14 +146,15 @@ def depolarize(cplx[:, :, ::1] rho, const double[::1] p, int qubit):
             w[1] = 0.25 * p[n]
             w[2] = 0.25 * p[n]
             w[3] = 0.25 * p[n]
-            pauli_channel(&rho[n, 0, 0], w, qubit)
+            pauli_channel(&rho[n, 0, 0], w, q)
     return np.asarray(rho)
 
 
-def dephase(cplx[:, :, ::1] rho, const double[::1] p, int qubit):
+def dephase(cplx[:, :, ::1] rho not None, const double[::1] p not None, qubit):
     """In place: phase flip Z with probability p[n] on ``qubit`` of rho[n]."""
-    assert rho.shape[1] == 4 and rho.shape[2] == 4 and p.shape[0] == rho.shape[0]
-    assert qubit == 0 or qubit == 1
+    cdef int q = int_arg("qubit", qubit, 0, 1)
+    _check_batch(rho, p, "p")
+    check_doubles("p", &p[0], p.shape[0], 0.0, 1.0)
     cdef Py_ssize_t n
     cdef double w[4]
     with nogil:
@@ -143,15 +163,20 @@ def dephase(cplx[:, :, ::1] rho, const double[::1] p, int qubit):
             w[1] = 0.0
             w[2] = 0.0
             w[3] = p[n]
-            pauli_channel(&rho[n, 0, 0], w, qubit)
+            pauli_channel(&rho[n, 0, 0], w, q)
     return np.asarray(rho)
 
 
-def memory_decay(cplx[:, :, ::1] rho, const double[::1] t, double t1, double t2, int qubit):
+def memory_decay(cplx[:, :, ::1] rho not None, const double[::1] t not None, t1, t2, qubit):
     """In place: T1/T2 decay of ``qubit`` stored for t[n] seconds (t1, t2 > 0,
     t2 <= 2 t1; t1 = inf allowed for pure dephasing).  |0> is the ground state."""
-    assert rho.shape[1] == 4 and rho.shape[2] == 4 and t.shape[0] == rho.shape[0]
-    assert qubit == 0 or qubit == 1 and t2 > 0.0 and t1 > 0.0 and t2 <= 2.0 * t1 * (1 + 1e-12)
+    cdef int q = int_arg("qubit", qubit, 0, 1)
+    cdef double t1_ = real_arg("t1", t1, DBL_MIN, INFINITY)
+    cdef double t2_ = real_arg("t2", t2, DBL_MIN, INFINITY)
+    if t2_ > 2.0 * t1_ * (1 + 1e-12):
+        raise ValueError(f"t2 = {t2_} must not exceed 2 t1 = {2.0 * t1_}")
+    _check_batch(rho, t, "t")
+    check_doubles("t", &t[0], t.shape[0], 0.0, DBL_MAX)
     cdef Py_ssize_t n
     cdef int i
     cdef double gamma, pphi
@@ -161,7 +186,7 @@ def memory_decay(cplx[:, :, ::1] rho, const double[::1] t, double t1, double t2,
     cdef double w[4]
     with nogil:
         for n in range(rho.shape[0]):
-            gamma = 1.0 - exp(-t[n] / t1)
+            gamma = 1.0 - exp(-t[n] / t1_)
             # amplitude damping: K0 = diag(1, sqrt(1-gamma)), K1 = sqrt(gamma)|0><1|
             K0[0] = 1.0
             K0[1] = 0.0
@@ -173,15 +198,15 @@ def memory_decay(cplx[:, :, ::1] rho, const double[::1] t, double t1, double t2,
             K1[3] = 0.0
             for i in range(16):
                 acc[i] = 0.0
-            apply_left_right(&rho[n, 0, 0], acc, K0, qubit, 1.0)
-            apply_left_right(&rho[n, 0, 0], acc, K1, qubit, 1.0)
+            apply_left_right(&rho[n, 0, 0], acc, K0, q, 1.0)
+            apply_left_right(&rho[n, 0, 0], acc, K1, q, 1.0)
             for i in range(16):
                 rho[n, i >> 2, i & 3] = acc[i]
-            pphi = 0.5 * (1.0 - exp(-t[n] / t2 + 0.5 * t[n] / t1))
+            pphi = 0.5 * (1.0 - exp(-t[n] / t2_ + 0.5 * t[n] / t1_))
             if pphi > 0.0:
                 w[0] = 1.0 - pphi
                 w[1] = 0.0
                 w[2] = 0.0
                 w[3] = pphi
-                pauli_channel(&rho[n, 0, 0], w, qubit)
+                pauli_channel(&rho[n, 0, 0], w, q)
     return np.asarray(rho)

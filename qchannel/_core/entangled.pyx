@@ -38,15 +38,18 @@
 #
 # Randomness: stream (seed, ENTANGLEMENT, block) for the events of block
 # ``block``; blocks are fixed slices of slots, so results do not depend on the
-# chunking.  Pure function over arrays; cheap asserts only.
+# chunking.  Pure function over arrays; every argument is checked on entry.
 import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, realloc, free
-from libc.math cimport log, log1p, expm1, exp, floor
+from libc.math cimport log, log1p, expm1, exp, floor, sqrt, INFINITY
+from libc.float cimport DBL_MAX
 
 from qchannel._core.philox cimport PhiloxStream, stream_init, next_u32, next_double
 from qchannel._core.sampling cimport binomial
+from qchannel._core.checks cimport (int_arg, real_arg, check_len, check_doubles, check_i64,
+                                    check_nondecreasing)
 
 cdef enum:
     PURPOSE_ENTANGLEMENT = 30
@@ -64,6 +67,7 @@ FLAG_ACCIDENTAL = F_ACCIDENTAL    # no pair had both photons detected
 FLAG_EVE = F_EVE                  # Eve intercepted a pair detected on both sides
 
 cdef int64_t NEVER = -(1LL << 62)
+cdef int64_t MAX_SLOTS = 1LL << 60    # slot - last_click stays far from int64 overflow
 
 
 cdef struct Buf:
@@ -109,6 +113,7 @@ cdef int buf_push(Buf* b, int64_t slot, int a_set, int b_set, int a_bit, int b_b
 
 
 cdef inline int find_segment(const int64_t* seg_start, int n_seg, int64_t slot) noexcept nogil:
+    # Last segment starting at or before ``slot``; always in [0, n_seg).
     cdef int lo = 0, hi = n_seg - 1, mid
     while lo < hi:
         mid = (lo + hi + 1) >> 1
@@ -167,15 +172,15 @@ cdef inline int side_clicks(PhiloxStream* s, int64_t n, double eta, double d,
     return dark
 
 
-def run_block(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_slots,
-              const int64_t[::1] seg_start, const double[::1] gap_scale,
-              const double[:, ::1] n_cdf, const double[:, ::1] side,
-              const double[::1] a_cdf, const double[::1] b_cdf,
-              const double[:, :, ::1] corr, int mode,
-              double eve_fraction, const double[:, :, ::1] corr_ae,
-              const double[:, :, ::1] corr_eb,
-              int64_t dead_a, int64_t dead_b, int64_t[::1] last_click,
-              double expected_events=0.0):
+def run_block(seed, block, block_start, n_slots,
+              const int64_t[::1] seg_start not None, const double[::1] gap_scale not None,
+              const double[:, ::1] n_cdf not None, const double[:, ::1] side not None,
+              const double[::1] a_cdf not None, const double[::1] b_cdf not None,
+              const double[:, :, ::1] corr not None, mode,
+              eve_fraction, const double[:, :, ::1] corr_ae not None,
+              const double[:, :, ::1] corr_eb not None,
+              dead_a, dead_b, int64_t[::1] last_click not None,
+              expected_events=0.0):
     """Simulate slots [block_start, block_start + n_slots).
 
     Per segment g: ``gap_scale[g]`` = 1 / log(1 - P(event)) (0: none);
@@ -184,27 +189,87 @@ def run_block(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_slot
     correlation of Alice's setting i and Bob's j.  ``a_cdf``, ``b_cdf``:
     cumulative setting probabilities.  ``mode`` 0: events are coincidences,
     1: any click (dead time; singles counted).  Eve tables
-    ``corr_ae[g, i, e]``, ``corr_eb[g, e, j]``.
+    ``corr_ae[g, i, e]``, ``corr_eb[g, e, j]`` (read only when
+    ``eve_fraction`` > 0).
 
     Returns (slot, a_set, b_set, a_bit, b_bit, flags, singles[2]) for the
     coincidences; ``singles`` counts slots with a click at Alice / Bob
-    (mode 1 only, else zeros).  ``last_click`` is updated in place."""
-    cdef int n_seg = gap_scale.shape[0]
-    cdef int NMAX = n_cdf.shape[1]
-    cdef int nA = a_cdf.shape[0], nB = b_cdf.shape[0], nE = corr_ae.shape[2]
-    assert seg_start.shape[0] == n_seg + 1 and side.shape[1] >= 6
-    assert corr.shape[0] == n_seg and corr.shape[1] == nA and corr.shape[2] == nB
-    assert last_click.shape[0] == 4 and NMAX >= 1 and (mode == 0 or mode == 1)
-    assert eve_fraction <= 0.0 or (corr_ae.shape[0] == n_seg and corr_eb.shape[0] == n_seg
-                                   and corr_eb.shape[1] == nE and nE > 0)
+    (mode 1 only, else zeros).  ``last_click`` is updated in place.
+    Every argument is checked first (ValueError naming it): O(n_seg) for the
+    segment boundaries, and the table rows of the segments this block touches."""
+    cdef uint64_t seed_ = int_arg("seed", seed, 0, 2**64 - 1)
+    cdef uint32_t block_ = int_arg("block", block, 0, 2**32 - 1)
+    cdef int64_t start = int_arg("block_start", block_start, 0, MAX_SLOTS)
+    cdef int64_t n_sl = int_arg("n_slots", n_slots, 0, MAX_SLOTS - start)
+    cdef int mode_ = int_arg("mode", mode, 0, 1)
+    cdef double eve_f = real_arg("eve_fraction", eve_fraction, 0.0, 1.0)
+    cdef int64_t dead_a_ = int_arg("dead_a", dead_a, 0, MAX_SLOTS)
+    cdef int64_t dead_b_ = int_arg("dead_b", dead_b, 0, MAX_SLOTS)
+    cdef double expected = real_arg("expected_events", expected_events, 0.0, INFINITY)
+    cdef Py_ssize_t n_seg_ = gap_scale.shape[0], nA_ = a_cdf.shape[0], nB_ = b_cdf.shape[0]
+    cdef Py_ssize_t nE_ = corr_ae.shape[2], rows, gi
+    if not 1 <= n_seg_ <= 2**30:
+        raise ValueError(f"gap_scale has {n_seg_} segments: must be in [1, 2**30]")
+    check_len("seg_start", seg_start.shape[0], n_seg_ + 1)
+    check_len("n_cdf rows", n_cdf.shape[0], n_seg_)
+    check_len("side rows", side.shape[0], n_seg_)
+    check_len("side columns", side.shape[1], 6)
+    if not 1 <= n_cdf.shape[1] <= 2**20:
+        raise ValueError(f"n_cdf has {n_cdf.shape[1]} photon numbers: must be in [1, 2**20]")
+    if not (1 <= nA_ <= 256 and 1 <= nB_ <= 256):
+        raise ValueError(f"a_cdf, b_cdf have {nA_}, {nB_} settings: each must be in [1, 256]")
+    check_len("corr rows", corr.shape[0], n_seg_)
+    check_len("corr axis 1 (Alice's settings)", corr.shape[1], nA_)
+    check_len("corr axis 2 (Bob's settings)", corr.shape[2], nB_)
+    check_len("last_click", last_click.shape[0], 4)
+    if eve_f > 0.0:
+        if not 1 <= nE_ <= 2**16:
+            raise ValueError(f"corr_ae has {nE_} Eve settings: must be in [1, 65536] "
+                             "when eve_fraction > 0")
+        check_len("corr_ae rows", corr_ae.shape[0], n_seg_)
+        check_len("corr_ae axis 1 (Alice's settings)", corr_ae.shape[1], nA_)
+        check_len("corr_eb rows", corr_eb.shape[0], n_seg_)
+        check_len("corr_eb axis 1 (Eve's settings)", corr_eb.shape[1], nE_)
+        check_len("corr_eb axis 2 (Bob's settings)", corr_eb.shape[2], nB_)
+    check_nondecreasing("seg_start", &seg_start[0], n_seg_ + 1)
+    if seg_start[0] > start or seg_start[n_seg_] < start + n_sl:
+        raise ValueError(f"slots [{start}, {start + n_sl}) are not inside the segments "
+                         f"[{seg_start[0]}, {seg_start[n_seg_]})")
+    # last clicks lie before this block (NEVER = -2^62 for none yet)
+    check_i64("last_click", &last_click[0], 4, NEVER, start)
+    # cumulative sums may end a rounding error above 1
+    check_doubles("a_cdf", &a_cdf[0], nA_, 0.0, 1.0 + 1e-9)
+    check_doubles("b_cdf", &b_cdf[0], nB_, 0.0, 1.0 + 1e-9)
+    # Per-segment tables: only the rows of the segments this block touches are read.
+    cdef int g_lo = find_segment(&seg_start[0], <int>n_seg_, start)
+    cdef int g_hi = find_segment(&seg_start[0], <int>n_seg_, start + n_sl - 1 if n_sl else start)
+    rows = g_hi - g_lo + 1
+    check_doubles("gap_scale", &gap_scale[g_lo], rows, -DBL_MAX, 0.0)
+    check_doubles("n_cdf", &n_cdf[g_lo, 0], rows * n_cdf.shape[1], 0.0, 1.0 + 1e-9)
+    for gi in range(g_lo, g_hi + 1):
+        check_doubles("side (eta_a, eta_b, dark_a, dark_b)", &side[gi, 0], 4, 0.0, 1.0)
+        # log1p(-eta) may be -inf (eta = 1), never NaN or positive
+        check_doubles("side (log1p(-eta_a), log1p(-eta_b))", &side[gi, 4], 2, -INFINITY, 0.0)
+    check_doubles("corr", &corr[g_lo, 0, 0], rows * nA_ * nB_, -1.0 - 1e-9, 1.0 + 1e-9)
+    if eve_f > 0.0:
+        check_doubles("corr_ae", &corr_ae[g_lo, 0, 0], rows * nA_ * nE_, -1.0 - 1e-9, 1.0 + 1e-9)
+        check_doubles("corr_eb", &corr_eb[g_lo, 0, 0], rows * nE_ * nB_, -1.0 - 1e-9, 1.0 + 1e-9)
+
+    cdef int n_seg = <int>n_seg_
+    cdef int NMAX = <int>n_cdf.shape[1]
+    cdef int nA = <int>nA_, nB = <int>nB_, nE = <int>nE_
 
     cdef PhiloxStream ts, es
-    stream_init(&ts, seed, PURPOSE_ENTANGLEMENT, block)
-    stream_init(&es, seed, PURPOSE_EVE, block)
+    stream_init(&ts, seed_, PURPOSE_ENTANGLEMENT, block_)
+    stream_init(&es, seed_, PURPOSE_EVE, block_)
     cdef Buf out
-    if buf_init(&out, <int64_t>(expected_events * 1.1 + 10.0 * expected_events ** 0.5 + 64)) < 0:
+    # initial capacity from the expected count, never above one event per slot
+    cdef double cap = expected * 1.1 + 10.0 * sqrt(expected)
+    if cap > <double>n_sl:
+        cap = <double>n_sl
+    if buf_init(&out, <int64_t>cap + 64) < 0:
         raise MemoryError()
-    cdef int64_t block_end = block_start + n_slots
+    cdef int64_t block_end = start + n_sl
     cdef int64_t pos, seg_end, slot, n, kA, kB, need, i, both
     cdef int g, a_set, b_set, ca, cb, maskA, maskB, darkA, darkB, flags, a_bit, b_bit
     cdef int err = 0, e_set, r, inB
@@ -212,12 +277,12 @@ def run_block(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_slot
     cdef const double* ncdf
     cdef int64_t singles_a = 0, singles_b = 0
     cdef int64_t* last = &last_click[0]
-    cdef uint32_t eve_thr = <uint32_t>(eve_fraction * 4294967295.0) if eve_fraction < 1.0 else 0xFFFFFFFFu
-    cdef bint eve_on = eve_fraction > 0.0
+    cdef uint32_t eve_thr = <uint32_t>(eve_f * 4294967295.0) if eve_f < 1.0 else 0xFFFFFFFFu
+    cdef bint eve_on = eve_f > 0.0
 
     with nogil:
-        g = find_segment(&seg_start[0], n_seg, block_start)
-        pos = block_start
+        g = find_segment(&seg_start[0], n_seg, start)
+        pos = start
         while g < n_seg and pos < block_end and err == 0:
             seg_end = seg_start[g + 1] if seg_start[g + 1] < block_end else block_end
             scale = gap_scale[g]
@@ -238,7 +303,7 @@ def run_block(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_slot
                     qB = (1.0 - dB) * (1.0 - dB) * exp(n * side[g, 5])
                     ca = 1
                     cb = 1
-                    if mode == 1:
+                    if mode_ == 1:
                         # which sides clicked, given at least one did
                         pa = (1.0 - qA) * qB
                         pb = qA * (1.0 - qB)
@@ -289,15 +354,15 @@ def run_block(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_slot
                             maskA |= 1 << (next_u32(&ts) & 1)
                         elif inB:
                             maskB |= 1 << (next_u32(&ts) & 1)
-                    if mode == 1:
+                    if mode_ == 1:
                         # dead time, then singles
-                        if maskA & 1 and slot - last[0] <= dead_a:
+                        if maskA & 1 and slot - last[0] <= dead_a_:
                             maskA &= ~1
-                        if maskA & 2 and slot - last[1] <= dead_a:
+                        if maskA & 2 and slot - last[1] <= dead_a_:
                             maskA &= ~2
-                        if maskB & 1 and slot - last[2] <= dead_b:
+                        if maskB & 1 and slot - last[2] <= dead_b_:
                             maskB &= ~1
-                        if maskB & 2 and slot - last[3] <= dead_b:
+                        if maskB & 2 and slot - last[3] <= dead_b_:
                             maskB &= ~2
                         if maskA & 1:
                             last[0] = slot
@@ -347,9 +412,13 @@ def run_block(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_slot
             data[:, 4].copy(), np.array([singles_a, singles_b], dtype=np.int64))
 
 
-def binomial_draw(uint64_t seed, uint32_t purpose, uint32_t block, int64_t n, double p):
+def binomial_draw(seed, purpose, block, n, p):
     """One Binomial(n, p) deviate from stream (seed, purpose, block) (exact)."""
-    assert n >= 0 and 0.0 <= p <= 1.0
+    cdef uint64_t seed_ = int_arg("seed", seed, 0, 2**64 - 1)
+    cdef uint32_t purpose_ = int_arg("purpose", purpose, 0, 2**32 - 1)
+    cdef uint32_t block_ = int_arg("block", block, 0, 2**32 - 1)
+    cdef int64_t n_ = int_arg("n", n, 0, 2**63 - 1)
+    cdef double p_ = real_arg("p", p, 0.0, 1.0)
     cdef PhiloxStream s
-    stream_init(&s, seed, purpose, block)
-    return int(binomial(&s, n, p))
+    stream_init(&s, seed_, purpose_, block_)
+    return int(binomial(&s, n_, p_))

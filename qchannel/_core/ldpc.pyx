@@ -27,6 +27,7 @@ import numpy as np
 cimport numpy as cnp
 
 from qchannel._core.philox cimport PhiloxStream, stream_init, next_u32, next_below
+from qchannel._core.checks cimport int_arg, real_arg, check_len, check_i32, check_csr
 
 cnp.import_array()
 
@@ -71,6 +72,16 @@ cdef inline void _swap_edges(int32_t e1, int32_t e2, int32_t* ec, int32_t* eslot
     eslot[e2] = s1
 
 
+cdef inline int32_t _next_stamp(int32_t stamp, int32_t* mark, Py_ssize_t m) noexcept nogil:
+    # Marks are stamps; restart them all before the stamp would overflow.
+    cdef Py_ssize_t i
+    if stamp == 0x7fffffff:
+        for i in range(m):
+            mark[i] = 0
+        stamp = 0
+    return stamp + 1
+
+
 cdef int64_t _first_conflict(int32_t v, const int32_t* vptr, const int32_t* ev,
                              const int32_t* ec, const int32_t* cptr,
                              const int32_t* cslot, int32_t* mark,
@@ -96,10 +107,9 @@ cdef int64_t _first_conflict(int32_t v, const int32_t* vptr, const int32_t* ev,
     return -1
 
 
-def build_graph(const int32_t[::1] var_deg, const int32_t[::1] chk_deg,
-                uint64_t seed, uint32_t purpose, uint32_t block,
-                const int32_t[::1] fixed_checks=None, int64_t max_swaps=-1,
-                int64_t cycle_swaps=-1):
+def build_graph(const int32_t[::1] var_deg not None, const int32_t[::1] chk_deg not None,
+                seed, purpose, block, const int32_t[::1] fixed_checks=None, max_swaps=-1,
+                cycle_swaps=-1):
     """Random Tanner graph with the given node degrees and girth >= 6.
 
     Repair runs in two phases: 4-cycles and double edges are removed by
@@ -119,20 +129,32 @@ def build_graph(const int32_t[::1] var_deg, const int32_t[::1] chk_deg,
 
     Returns ``(row_ptr, cols, unresolved)``: the check-major CSR of H (columns
     sorted within each row) and the number of variables still on a 4-cycle or
-    double edge when the swap budget ran out (0 in practice).
+    double edge when the swap budget ran out (0 in practice).  Every
+    argument is checked first (ValueError naming it).
     """
+    cdef uint64_t seed_ = int_arg("seed", seed, 0, 2**64 - 1)
+    cdef uint32_t purpose_ = int_arg("purpose", purpose, 0, 2**32 - 1)
+    cdef uint32_t block_ = int_arg("block", block, 0, 2**32 - 1)
+    cdef int64_t swap_cap = int_arg("max_swaps", max_swaps, -2**63, 2**63 - 1)
+    cdef int64_t cycle_cap = int_arg("cycle_swaps", cycle_swaps, -2**63, 2**63 - 1)
     cdef Py_ssize_t n = var_deg.shape[0], m = chk_deg.shape[0]
     cdef int64_t E = 0, Ec = 0, i
+    if n > 2**30 or m > 2**30:
+        raise ValueError(f"var_deg, chk_deg have {n}, {m} entries: at most 2**30 each")
+    check_i32("var_deg", &var_deg[0], n, 0, 2**31 - 1)
+    check_i32("chk_deg", &chk_deg[0], m, 0, 2**31 - 1)
     for i in range(n):
         E += var_deg[i]
     for i in range(m):
         Ec += chk_deg[i]
-    assert E == Ec, "variable and check degree sums differ"
-    assert E < 2**31 - 1
-    if max_swaps < 0:
-        max_swaps = 50 * E
-    if cycle_swaps < 0 or cycle_swaps > max_swaps:
-        cycle_swaps = max_swaps
+    if E != Ec:
+        raise ValueError(f"variable and check degree sums differ: {E} != {Ec}")
+    if not 1 <= E < 2**31 - 1:
+        raise ValueError(f"the graph has {E} edges: must be in [1, 2**31 - 1)")
+    if swap_cap < 0:
+        swap_cap = 50 * E
+    if cycle_cap < 0 or cycle_cap > swap_cap:
+        cycle_cap = swap_cap
 
     vptr_a = np.zeros(n + 1, dtype=np.int32)
     cptr_a = np.zeros(m + 1, dtype=np.int32)
@@ -150,19 +172,21 @@ def build_graph(const int32_t[::1] var_deg, const int32_t[::1] chk_deg,
     cdef PhiloxStream s
     cdef int64_t j, qhead, qtail, qcap, swaps = 0, unresolved = 0
     cdef int32_t tmp, v, c, stamp = 0, r, e
-    cdef int64_t conflict, nfix = 0, budget
+    cdef int64_t conflict, nfix = 0, budget, own
     cdef int phase
     cdef bint cycles
     if fixed_checks is not None:
         nfix = fixed_checks.shape[0]
-        assert nfix <= E
+        if nfix >= E:
+            raise ValueError(f"fixed_checks has {nfix} entries: must be below the {E} edges")
+        check_i32("fixed_checks", &fixed_checks[0], nfix, 0, m - 1)
         # Put the fixed check ends first, the remaining sockets after them.
         left = np.asarray(chk_deg, dtype=np.int64) - np.bincount(
             np.asarray(fixed_checks), minlength=m)[:m]
-        assert (left >= 0).all(), "fixed edges exceed check degrees"
+        if not (left >= 0).all():
+            raise ValueError("fixed_checks: fixed edges exceed check degrees")
         ec_a[:nfix] = fixed_checks
         ec_a[nfix:] = np.repeat(np.arange(m, dtype=np.int32), left)
-    assert nfix < E
 
     qcap = 4 * n + 16
     queue = <int32_t*>malloc(qcap * sizeof(int32_t))
@@ -173,7 +197,7 @@ def build_graph(const int32_t[::1] var_deg, const int32_t[::1] chk_deg,
         raise MemoryError()
     try:
         with nogil:
-            stream_init(&s, seed, purpose, block)
+            stream_init(&s, seed_, purpose_, block_)
             # Fisher-Yates shuffle of the check sockets = uniform configuration model.
             j = E - 1
             while j > nfix:
@@ -194,7 +218,7 @@ def build_graph(const int32_t[::1] var_deg, const int32_t[::1] chk_deg,
             # among variables of degree <= 3.
             for phase in range(2):
                 cycles = phase == 0
-                budget = cycle_swaps if cycles else max_swaps
+                budget = cycle_cap if cycles else swap_cap
                 unresolved = 0
                 for i in range(n):
                     queue[i] = <int32_t>i
@@ -205,8 +229,12 @@ def build_graph(const int32_t[::1] var_deg, const int32_t[::1] chk_deg,
                     qhead += 1
                     if vptr[v + 1] <= nfix:
                         continue            # all edges fixed: repaired from the other side
+                    # edges of v that may be swapped: if no free edge belongs to
+                    # another variable, no swap can repair v (and drawing one would
+                    # never end)
+                    own = vptr[v + 1] - (vptr[v] if vptr[v] > nfix else nfix)
                     while True:
-                        stamp += 1
+                        stamp = _next_stamp(stamp, &mark[0], m)
                         conflict = _first_conflict(v, &vptr[0], &ev[0], &ec[0], &cptr[0],
                                                    &cslot[0], &mark[0], stamp,
                                                    0x7fffffff if cycles else 3)
@@ -215,7 +243,7 @@ def build_graph(const int32_t[::1] var_deg, const int32_t[::1] chk_deg,
                         if swaps >= budget:
                             unresolved += 1
                             break
-                        if conflict < nfix:
+                        if conflict < nfix or own >= E - nfix:
                             unresolved += 1
                             break
                         r = <int32_t>(nfix + next_below(&s, <uint32_t>(E - nfix)))
@@ -227,6 +255,17 @@ def build_graph(const int32_t[::1] var_deg, const int32_t[::1] chk_deg,
                         if qtail - qhead < qcap:
                             queue[qtail % qcap] = ev[r]
                             qtail += 1
+                if unresolved > 0:
+                    # count each variable once (the queue may hold it several
+                    # times); no random draw, so no result changes
+                    unresolved = 0
+                    for v in range(n):
+                        if vptr[v + 1] <= nfix:
+                            continue
+                        stamp = _next_stamp(stamp, &mark[0], m)
+                        if _first_conflict(v, &vptr[0], &ev[0], &ec[0], &cptr[0], &cslot[0],
+                                           &mark[0], stamp, 0x7fffffff if cycles else 3) >= 0:
+                            unresolved += 1
                 if cycles and unresolved == 0:
                     break
     finally:
@@ -239,8 +278,10 @@ def build_graph(const int32_t[::1] var_deg, const int32_t[::1] chk_deg,
     return cptr_a, cols_a, int(unresolved)
 
 
-def count_4cycles_vars(const int32_t[::1] row_ptr, const int32_t[::1] cols, Py_ssize_t n):
+def count_4cycles_vars(const int32_t[::1] row_ptr not None, const int32_t[::1] cols not None, n):
     """Number of variables lying on a 4-cycle or double edge (test helper)."""
+    n = int_arg("n", n, 0, 2**31 - 2)
+    check_csr(row_ptr, cols, n)
     cdef Py_ssize_t m = row_ptr.shape[0] - 1, E = cols.shape[0]
     # variable-major view
     order = np.argsort(np.asarray(cols), kind="stable")
@@ -267,12 +308,15 @@ def count_4cycles_vars(const int32_t[::1] row_ptr, const int32_t[::1] cols, Py_s
 
 # ---------------------------------------------------------------- syndrome
 
-def syndrome(const int32_t[::1] row_ptr, const int32_t[::1] cols,
-             const uint8_t[::1] x, uint8_t[::1] out):
-    """out[c] = XOR of x over the variables of check c."""
+def syndrome(const int32_t[::1] row_ptr not None, const int32_t[::1] cols not None,
+             const uint8_t[::1] x not None, uint8_t[::1] out not None):
+    """out[c] = XOR of x over the variables of check c (the CSR is checked
+    against len(x) first: O(m + E), as much as the product itself)."""
+    check_csr(row_ptr, cols, x.shape[0])
     cdef Py_ssize_t m = row_ptr.shape[0] - 1, c, j
     cdef uint8_t p
-    assert out.shape[0] >= m
+    if out.shape[0] < m:
+        raise ValueError(f"out has length {out.shape[0]}: needs the {m} checks")
     with nogil:
         for c in range(m):
             p = 0
@@ -340,9 +384,24 @@ cdef int _decode(const int32_t* rp, const int32_t* cols, const uint8_t* syn,
     return -max_iter
 
 
-def decode_layered(const int32_t[::1] row_ptr, const int32_t[::1] cols,
-                   const uint8_t[::1] syn, float[::1] R, float[::1] L,
-                   int max_iter, float alpha):
+cdef int _check_decoder(const int32_t[::1] row_ptr, const int32_t[::1] cols,
+                        const uint8_t[::1] syn, float[::1] R, float[::1] L) except -1:
+    # O(m + E) once per call; a decoding costs O(E) per iteration.
+    check_csr(row_ptr, cols, L.shape[0])
+    check_len("R", R.shape[0], cols.shape[0])
+    cdef Py_ssize_t c
+    if syn.shape[0] < row_ptr.shape[0] - 1:
+        raise ValueError(f"syn has length {syn.shape[0]}: needs the {row_ptr.shape[0] - 1} checks")
+    for c in range(row_ptr.shape[0] - 1):
+        # (the two decoders would read another byte differently)
+        if syn[c] > 1:
+            raise ValueError(f"syn[{c}] = {syn[c]}: syndrome entries must be bits 0/1")
+    return 0
+
+
+def decode_layered(const int32_t[::1] row_ptr not None, const int32_t[::1] cols not None,
+                   const uint8_t[::1] syn not None, float[::1] R not None,
+                   float[::1] L not None, max_iter, alpha):
     """Layered normalised min-sum syndrome decoding, in place on (R, L).
 
     Start a decoding with R = 0 and L = channel LLRs; to continue after a
@@ -350,8 +409,11 @@ def decode_layered(const int32_t[::1] row_ptr, const int32_t[::1] cols,
     number of iterations run (>= 0) on success -- every check satisfied by the
     hard decisions L < 0 -- or -max_iter on failure.
     """
+    _check_decoder(row_ptr, cols, syn, R, L)
+    # max_iter >= 1: with 0 a failure would return -0, read as success
+    cdef int iters = int_arg("max_iter", max_iter, 1, 2**31 - 1)
+    cdef float alpha_ = real_arg("alpha", alpha, 0.0, 1.0)
     cdef Py_ssize_t m = row_ptr.shape[0] - 1, c, dmax = 1
-    assert R.shape[0] == cols.shape[0] and syn.shape[0] >= m
     for c in range(m):
         if row_ptr[c + 1] - row_ptr[c] > dmax:
             dmax = row_ptr[c + 1] - row_ptr[c]
@@ -361,13 +423,14 @@ def decode_layered(const int32_t[::1] row_ptr, const int32_t[::1] cols,
     cdef int res
     with nogil:
         res = _decode(&row_ptr[0], &cols[0], &syn[0], m, &R[0], &L[0], T,
-                      max_iter, alpha)
+                      iters, alpha_)
     free(T)
     return res
 
 
-def decode_spa(const int32_t[::1] row_ptr, const int32_t[::1] cols,
-               const uint8_t[::1] syn, float[::1] R, float[::1] L, int max_iter):
+def decode_spa(const int32_t[::1] row_ptr not None, const int32_t[::1] cols not None,
+               const uint8_t[::1] syn not None, float[::1] R not None, float[::1] L not None,
+               max_iter):
     """Layered sum-product syndrome decoding (tabulated phi), in place on (R, L).
 
     Same contract as :func:`decode_layered`: start with R = 0 and L = channel
@@ -377,9 +440,10 @@ def decode_spa(const int32_t[::1] row_ptr, const int32_t[::1] cols,
     which every check was satisfied right after its own update, so success
     may be reported one iteration late, never early.
     """
+    _check_decoder(row_ptr, cols, syn, R, L)
+    # max_iter >= 1: with 0 a failure would return -0, read as success
+    cdef int iters = int_arg("max_iter", max_iter, 1, 2**31 - 1)
     cdef Py_ssize_t m = row_ptr.shape[0] - 1, c, dmax = 1
-    assert R.shape[0] == cols.shape[0] and syn.shape[0] >= m
-    assert row_ptr[m] == cols.shape[0]
     for c in range(m):
         if row_ptr[c + 1] - row_ptr[c] > dmax:
             dmax = row_ptr[c + 1] - row_ptr[c]
@@ -389,7 +453,7 @@ def decode_spa(const int32_t[::1] row_ptr, const int32_t[::1] cols,
     cdef int res
     with nogil:
         res = decode_spa_c(&row_ptr[0], &cols[0], &syn[0], m, &R[0], &L[0], T, T + dmax,
-                           max_iter)
+                           iters)
     free(T)
     return res
 
@@ -403,9 +467,10 @@ def phi_table():
     return out, PHI_MBITS, PHI_EMIN
 
 
-def hard_decision(const float[::1] L, uint8_t[::1] out):
+def hard_decision(const float[::1] L not None, uint8_t[::1] out not None):
     """out[v] = 1 where L[v] < 0."""
     cdef Py_ssize_t i, n = L.shape[0]
+    check_len("out", out.shape[0], n)
     with nogil:
         for i in range(n):
             out[i] = L[i] < 0
@@ -417,38 +482,39 @@ def scms_simd():
     return _HAVE_AVX2
 
 
-def scms_reset_lane(int lane, const int8_t[::1] ch, int8_t[:, ::1] L, uint32_t[::1] qsign,
-                    uint32_t[::1] qnz, uint8_t[:, ::1] m1s, uint8_t[:, ::1] m2s,
-                    uint8_t[:, ::1] idx, uint32_t[::1] par):
+def scms_reset_lane(lane, const int8_t[::1] ch not None, int8_t[:, ::1] L not None,
+                    uint32_t[::1] qsign not None, uint32_t[::1] qnz not None,
+                    uint8_t[:, ::1] m1s not None, uint8_t[:, ::1] m2s not None,
+                    uint8_t[:, ::1] idx not None, uint32_t[::1] par not None):
     """Start lane ``lane`` of the SCMS state afresh: posteriors = channel LLRs
     ``ch``, no messages (see :func:`decode_scms_lanes`)."""
     cdef Py_ssize_t n = L.shape[0], m = m1s.shape[0], E = qsign.shape[0], i
-    if not 0 <= lane < SCMS_W:
-        raise ValueError(f"lane = {lane} must be in [0, {SCMS_W})")
+    cdef int lane_ = int_arg("lane", lane, 0, SCMS_W - 1)
     if ch.shape[0] != n or qnz.shape[0] != E or par.shape[0] != m or m2s.shape[0] != m \
             or idx.shape[0] != m or L.shape[1] != SCMS_W or m1s.shape[1] != SCMS_W \
             or m2s.shape[1] != SCMS_W or idx.shape[1] != SCMS_W:
         raise ValueError("scms_reset_lane: inconsistent state shapes")
-    cdef uint32_t keep = ~(<uint32_t>1 << lane)
+    cdef uint32_t keep = ~(<uint32_t>1 << lane_)
     with nogil:
         for i in range(n):
-            L[i, lane] = ch[i]
+            L[i, lane_] = ch[i]
         for i in range(E):
             qsign[i] &= keep
             qnz[i] &= keep
         for i in range(m):
             par[i] &= keep
-            m1s[i, lane] = 0
-            m2s[i, lane] = 0
-            idx[i, lane] = 0
+            m1s[i, lane_] = 0
+            m2s[i, lane_] = 0
+            idx[i, lane_] = 0
 
 
-def decode_scms_lanes(const int32_t[::1] row_ptr, const int32_t[::1] cols,
-                      const uint32_t[::1] syn, int8_t[:, ::1] L, uint32_t[::1] qsign,
-                      uint32_t[::1] qnz, uint8_t[:, ::1] m1s, uint8_t[:, ::1] m2s,
-                      uint8_t[:, ::1] idx, uint32_t[::1] par, uint32_t active,
-                      int32_t[::1] budget, int32_t[::1] iters, uint8_t[:, ::1] hard,
-                      int A, int B, int C=127, bint simd=True):
+def decode_scms_lanes(const int32_t[::1] row_ptr not None, const int32_t[::1] cols not None,
+                      const uint32_t[::1] syn not None, int8_t[:, ::1] L not None,
+                      uint32_t[::1] qsign not None, uint32_t[::1] qnz not None,
+                      uint8_t[:, ::1] m1s not None, uint8_t[:, ::1] m2s not None,
+                      uint8_t[:, ::1] idx not None, uint32_t[::1] par not None, active,
+                      int32_t[::1] budget not None, int32_t[::1] iters not None,
+                      uint8_t[:, ::1] hard not None, A, B, C=127, bint simd=True):
     """Layered self-corrected min-sum on 32 frame lanes (see ldpc_scms.h).
 
     State arrays, updated in place so that decoding continues across calls and
@@ -462,12 +528,20 @@ def decode_scms_lanes(const int32_t[::1] row_ptr, const int32_t[::1] cols,
     out of ``budget[l]`` iterations (returns 0); ``iters[l]`` counts the
     iterations run.  ``simd=False`` forces the scalar kernel (bit-identical).
     """
+    check_csr(row_ptr, cols, L.shape[0])
+    cdef uint32_t active_ = int_arg("active", active, 0, 2**32 - 1)
+    cdef int A_ = int_arg("A", A, -2**31, 2**31 - 1)
+    cdef int B_ = int_arg("B", B, -2**31, 2**31 - 1)
+    cdef int C_ = int_arg("C", C, -2**31, 2**31 - 1)
+    if not (0 < A_ <= 32 and 0 <= B_ <= 127 and 0 < C_ <= 127):
+        raise ValueError(f"decode_scms_lanes: A = {A_}, B = {B_}, C = {C_}: need A in (0, 32], "
+                         "B in [0, 127], C in (0, 127]")
     cdef Py_ssize_t n = L.shape[0], m = row_ptr.shape[0] - 1, E = cols.shape[0], c, dmax = 1
     if L.shape[1] != SCMS_W or m1s.shape[1] != SCMS_W or m2s.shape[1] != SCMS_W \
             or idx.shape[1] != SCMS_W or hard.shape[0] != SCMS_W or hard.shape[1] != n \
             or budget.shape[0] != SCMS_W or iters.shape[0] != SCMS_W:
         raise ValueError("decode_scms_lanes: lane dimension must be 32")
-    if row_ptr[m] != E or qsign.shape[0] != E or qnz.shape[0] != E or syn.shape[0] < m \
+    if qsign.shape[0] != E or qnz.shape[0] != E or syn.shape[0] < m \
             or m1s.shape[0] != m or m2s.shape[0] != m or idx.shape[0] != m \
             or par.shape[0] != m:
         raise ValueError("decode_scms_lanes: inconsistent state shapes")
@@ -476,11 +550,6 @@ def decode_scms_lanes(const int32_t[::1] row_ptr, const int32_t[::1] cols,
             dmax = row_ptr[c + 1] - row_ptr[c]
     if dmax > 255:
         raise ValueError("decode_scms_lanes: check degree above 255")
-    for c in range(E):
-        if cols[c] < 0 or cols[c] >= n:
-            raise ValueError("decode_scms_lanes: column index out of range")
-    if not (0 < A <= 32 and 0 <= B <= 127 and 0 < C <= 127):
-        raise ValueError("decode_scms_lanes: A in (0, 32], B in [0, 127], C in (0, 127]")
     cdef int8_t* T = <int8_t*>malloc(dmax * SCMS_W)
     cdef uint32_t* S = <uint32_t*>malloc(dmax * sizeof(uint32_t))
     if T == NULL or S == NULL:
@@ -491,15 +560,15 @@ def decode_scms_lanes(const int32_t[::1] row_ptr, const int32_t[::1] cols,
     cdef int use = 1 if (simd and _HAVE_AVX2) else 0
     with nogil:
         done = scms_run(n, m, &row_ptr[0], &cols[0], &syn[0], &L[0, 0], &qsign[0],
-                        &qnz[0], &m1s[0, 0], &m2s[0, 0], &idx[0, 0], &par[0], T, S, A, B, C,
-                        active, &budget[0], &iters[0], &hard[0, 0], use)
+                        &qnz[0], &m1s[0, 0], &m2s[0, 0], &idx[0, 0], &par[0], T, S, A_, B_, C_,
+                        active_, &budget[0], &iters[0], &hard[0, 0], use)
     free(T)
     free(S)
     return int(done)
 
 
-def degree2_pairs(Py_ssize_t m, const int32_t[::1] chain, Py_ssize_t count, uint64_t seed,
-                  uint32_t purpose, uint32_t block, int min_cycle=12, int max_deg=6):
+def degree2_pairs(m, const int32_t[::1] chain not None, count, seed, purpose, block,
+                  min_cycle=12, max_deg=6):
     """Check pairs for ``count`` degree-2 variables beyond a staircase.
 
     Degree-2 variables are edges of a graph on the checks; a cycle of length L
@@ -511,39 +580,53 @@ def degree2_pairs(Py_ssize_t m, const int32_t[::1] chain, Py_ssize_t count, uint
     those with fewer than ``max_deg`` - 1 degree-2 neighbours.  Returns an
     int32 array (count, 2) and the number of pairs that had to accept a
     shorter cycle (still >= 4: after 10 000 draws any check at distance >= 3).
+    Raises ValueError when the checks run out of room for ``count`` pairs
+    (found by a scan that draws no random number, so it changes no result).
     """
-    cdef int K = max_deg
+    cdef int K = int_arg("max_deg", max_deg, 3, 2**16)
+    cdef Py_ssize_t m_ = int_arg("m", m, 2, (2**31 - 1) // K)
+    cdef Py_ssize_t count_ = int_arg("count", count, 0, 2**31 - 1)
+    cdef int mc = int_arg("min_cycle", min_cycle, 3, 2**30)
+    cdef uint64_t seed_ = int_arg("seed", seed, 0, 2**64 - 1)
+    cdef uint32_t purpose_ = int_arg("purpose", purpose, 0, 2**32 - 1)
+    cdef uint32_t block_ = int_arg("block", block, 0, 2**32 - 1)
     cdef Py_ssize_t i, head, tail, tries
-    cdef int32_t c, c1, c2, u, w, depth_lim = min_cycle - 2
+    cdef int32_t c, c1, c2, u, w, depth_lim = mc - 2
     cdef int32_t stamp = 0
-    cdef int64_t relaxed = 0
-    adj_a = np.full(m * K, -1, dtype=np.int32)
-    deg_a = np.zeros(m, dtype=np.int32)
-    mark_a = np.zeros(m, dtype=np.int32)
-    dist_a = np.zeros(m, dtype=np.int32)
-    queue_a = np.zeros(m, dtype=np.int32)
-    out_a = np.zeros((count, 2), dtype=np.int32)
+    cdef int64_t relaxed = 0, open_checks = m_
+    cdef int err = 0
+    check_i32("chain", &chain[0], chain.shape[0], 0, m_ - 1)
+    adj_a = np.full(m_ * K, -1, dtype=np.int32)
+    deg_a = np.zeros(m_, dtype=np.int32)
+    mark_a = np.zeros(m_, dtype=np.int32)
+    dist_a = np.zeros(m_, dtype=np.int32)
+    queue_a = np.zeros(m_, dtype=np.int32)
+    out_a = np.zeros((count_, 2), dtype=np.int32)
     cdef int32_t[::1] adj = adj_a, deg = deg_a, mark = mark_a, dist = dist_a, queue = queue_a
     cdef int32_t[:, ::1] out = out_a
     cdef PhiloxStream s
-    if min_cycle < 3 or K < 3:
-        raise ValueError("degree2_pairs: min_cycle >= 3 and max_deg >= 3")
-    for i in range(chain.shape[0]):
-        if chain[i] < 0 or chain[i] >= m:
-            raise ValueError("degree2_pairs: chain entry out of range")
     for i in range(chain.shape[0] - 1):
         c1 = chain[i]
         c2 = chain[i + 1]
+        if deg[c1] >= K or deg[c2] >= K:
+            raise ValueError(f"chain: check {c1 if deg[c1] >= K else c2} appears in more "
+                             f"than max_deg = {K} chain edges")
         adj[c1 * K + deg[c1]] = c2
         deg[c1] += 1
         adj[c2 * K + deg[c2]] = c1
         deg[c2] += 1
+    for i in range(m_):
+        if deg[i] >= K - 1:
+            open_checks -= 1
     with nogil:
-        stream_init(&s, seed, purpose, block)
-        for i in range(count):
-            c1 = <int32_t>next_below(&s, <uint32_t>m)
+        stream_init(&s, seed_, purpose_, block_)
+        for i in range(count_):
+            if open_checks < 2:
+                err = 1
+                break
+            c1 = <int32_t>next_below(&s, <uint32_t>m_)
             while deg[c1] >= K - 1:
-                c1 = <int32_t>next_below(&s, <uint32_t>m)
+                c1 = <int32_t>next_below(&s, <uint32_t>m_)
             # Ball of radius min_cycle - 2 around c1.
             stamp += 1
             mark[c1] = stamp
@@ -565,17 +648,31 @@ def degree2_pairs(Py_ssize_t m, const int32_t[::1] chain, Py_ssize_t count, uint
                         tail += 1
             tries = 0
             while True:
-                c2 = <int32_t>next_below(&s, <uint32_t>m)
+                c2 = <int32_t>next_below(&s, <uint32_t>m_)
                 tries += 1
                 if deg[c2] < K - 1 and c2 != c1 and (
                         mark[c2] != stamp or (tries > 10000 and dist[c2] >= 3)):
                     break
+                if tries == 10000:
+                    # from now on any open check at distance >= 3 will do: is there one?
+                    for c in range(m_):
+                        if deg[c] < K - 1 and c != c1 and (mark[c] != stamp or dist[c] >= 3):
+                            break
+                    else:
+                        err = 1
+                        break
+            if err:
+                break
             if mark[c2] == stamp:
                 relaxed += 1
             adj[c1 * K + deg[c1]] = c2
             deg[c1] += 1
             adj[c2 * K + deg[c2]] = c1
             deg[c2] += 1
+            open_checks -= (deg[c1] == K - 1) + (deg[c2] == K - 1)
             out[i, 0] = c1
             out[i, 1] = c2
+    if err:
+        raise ValueError(f"degree2_pairs: no room for {count_} pairs among m = {m_} checks "
+                         f"(max_deg = {K}, chain of {chain.shape[0]}): stopped at pair {i}")
     return out_a, int(relaxed)

@@ -34,4 +34,7 @@ cdef inline uint32_t next_below(PhiloxStream* s, uint32_t n) noexcept nogil:
 cdef inline uint64_t next_geometric_gap(PhiloxStream* s, double log1m_p) noexcept nogil:
     # Number of failures before the next success for success probability p,
     # given log1m_p = log(1 - p) < 0.  Inversion: floor(log U / log(1-p)).
-    return <uint64_t>floor(log(next_double(s)) / log1m_p)
+    # Saturates at 2^62: casting a double at or past 2^64 (tiny p) or a NaN
+    # to an integer is undefined behaviour.
+    cdef double g = floor(log(next_double(s)) / log1m_p)
+    return <uint64_t>g if 0.0 <= g < 4611686018427387904.0 else (1ULL << 62)

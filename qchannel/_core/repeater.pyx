@@ -31,15 +31,17 @@ Randomness: realisation ``r`` reads stream (seed, purpose, block = r >> 16)
 from counter ``(r & 0xFFFF) << 48``, so each realisation has its own
 substream and the arrays do not depend on how the realisations are chunked.
 
-The kernel is a pure function over arrays and does no validation beyond
-cheap asserts; ``qchannel.protocols.repeater`` validates and derives.
+The kernel is a pure function over arrays; every entry point checks its
+arguments (ValueError naming them); ``qchannel.protocols.repeater`` derives
+them from a scenario.
 """
 import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport uint32_t, uint64_t, int64_t
-from libc.math cimport exp
+from libc.math cimport exp, INFINITY
 
 from qchannel._core.philox cimport PhiloxStream, stream_init, next_double, next_geometric_gap
+from qchannel._core.checks cimport int_arg, real_arg, check_len, check_doubles
 
 cdef enum:
     BLOCK_SHIFT = 16            # 65536 realisations per stream block
@@ -59,6 +61,12 @@ DECOHERENCE_CODES = {"none": DECO_NONE, "depolarising": DECO_DEPOLARISING,
                      "dephasing": DECO_DEPHASING}
 PURIFICATION_CODES = {"none": PUR_NONE, "dejmps": PUR_DEJMPS, "bbpssw": PUR_BBPSSW}
 BLOCK_SIZE = 1 << BLOCK_SHIFT
+
+# Realisation r reads stream block r >> 16, a uint32: r < 2^48.
+cdef int64_t MAX_REALISATIONS = 1LL << 48
+# Slot times saturate at max_slots + 1 (see ``later``); cutoffs and gaps are
+# at most 2^62, so no sum of two times overflows int64.
+cdef int64_t MAX_SLOTS = 1LL << 62
 
 
 cdef struct Link:
@@ -154,9 +162,17 @@ cdef inline double purify(int scheme, double* a, double* b, double* out) noexcep
     return N
 
 
+cdef inline int64_t later(const Ctx* x, int64_t t, int64_t dt) noexcept nogil:
+    # t + dt saturated at max_t + 1 (t <= max_t + 1, 0 <= dt <= 2^62).  Any
+    # pair later than max_t loses its realisation whatever its exact slot, so
+    # saturating changes no result and keeps every sum below 2^63.
+    return t + dt if dt <= x.max_t - t else x.max_t + 1
+
+
 cdef inline void raw_pair(Ctx* x, int64_t t0, Link* out) noexcept nogil:
     cdef int k
-    out.t = t0 + 1 + <int64_t>next_geometric_gap(&x.s, x.log1m_p)
+    cdef uint64_t g = next_geometric_gap(&x.s, x.log1m_p)     # <= 2^62
+    out.t = later(x, later(x, t0, 1), <int64_t>g)
     out.s = 0.0
     for k in range(4):
         out.c[k] = x.init[k]
@@ -168,10 +184,10 @@ cdef inline bint apply_cutoff_elem(Ctx* x, Link* a, Link* b) noexcept nogil:
         if x.overflow or a.t > x.max_t or b.t > x.max_t:
             x.overflow = True
             return False
-        if a.t + x.cutoff < b.t:
-            raw_pair(x, a.t + x.cutoff, a)
-        elif b.t + x.cutoff < a.t:
-            raw_pair(x, b.t + x.cutoff, b)
+        if a.t < b.t - x.cutoff:
+            raw_pair(x, later(x, a.t, x.cutoff), a)
+        elif b.t < a.t - x.cutoff:
+            raw_pair(x, later(x, b.t, x.cutoff), b)
         else:
             return True
 
@@ -222,10 +238,10 @@ cdef void span(Ctx* x, int m, int64_t t0, Link* out) noexcept nogil:
             return
         if x.cutoff >= 0:
             while True:
-                if a.t + x.cutoff < b.t:
-                    span(x, ml, a.t + x.cutoff, &a)
-                elif b.t + x.cutoff < a.t:
-                    span(x, mr, b.t + x.cutoff, &b)
+                if a.t < b.t - x.cutoff:
+                    span(x, ml, later(x, a.t, x.cutoff), &a)
+                elif b.t < a.t - x.cutoff:
+                    span(x, mr, later(x, b.t, x.cutoff), &b)
                 else:
                     break
                 if x.overflow:
@@ -247,12 +263,11 @@ cdef void span(Ctx* x, int m, int64_t t0, Link* out) noexcept nogil:
         t0 = t
 
 
-def simulate_chain(uint64_t seed, uint32_t purpose, int64_t first, int64_t count,
-                   int segments, double log1m_p, double swap_prob,
-                   double[::1] initial_state, int decoherence, double decay_per_slot,
-                   int purification, int64_t cutoff_slots, int64_t max_slots,
-                   int64_t[::1] wait_slots, double[:, ::1] states,
-                   double[::1] stored_slots):
+def simulate_chain(seed, purpose, first, count, segments, log1m_p, swap_prob,
+                   const double[::1] initial_state not None, decoherence, decay_per_slot,
+                   purification, cutoff_slots, max_slots,
+                   int64_t[::1] wait_slots not None, double[:, ::1] states not None,
+                   double[::1] stored_slots not None):
     """Simulate realisations ``first .. first + count - 1`` of a chain.
 
     Fills ``wait_slots[i]`` (slots until the end-to-end pair is delivered,
@@ -260,34 +275,52 @@ def simulate_chain(uint64_t seed, uint32_t purpose, int64_t first, int64_t count
     Pauli-frame probabilities I, X, Z, Y) and ``stored_slots[i]`` (summed
     storage time, in slots, of every pair that went into the delivered one;
     discarded pairs do not count).  ``log1m_p`` is
-    log(1 - p) of one elementary attempt; ``cutoff_slots < 0`` disables the
-    cutoff.  Returns the number of realisations that passed ``max_slots``.
+    log(1 - p) of one elementary attempt (< 0; -inf for p = 1);
+    ``cutoff_slots < 0`` disables the cutoff.  Returns the number of
+    realisations that passed ``max_slots``.  Every argument is checked first
+    (ValueError naming it).  Cost: up to ``max_slots`` attempts per
+    realisation when a chain can hardly deliver (e.g. ``swap_prob`` = 0).
     """
-    assert segments >= 1 and count >= 0 and first >= 0
-    assert initial_state.shape[0] == 4
-    assert wait_slots.shape[0] >= count and states.shape[0] >= count
-    assert states.shape[1] == 4 and stored_slots.shape[0] >= count
+    cdef uint64_t seed_ = int_arg("seed", seed, 0, 2**64 - 1)
+    cdef uint32_t purpose_ = int_arg("purpose", purpose, 0, 2**32 - 1)
+    cdef int64_t first_ = int_arg("first", first, 0, MAX_REALISATIONS)
+    cdef int64_t count_ = int_arg("count", count, 0, MAX_REALISATIONS - first_)
+    cdef int segments_ = int_arg("segments", segments, 1, 2**20)
+    cdef double log1m_p_ = real_arg("log1m_p", log1m_p, -INFINITY, -4.9406564584124654e-324)
+    cdef double swap_p = real_arg("swap_prob", swap_prob, 0.0, 1.0)
+    cdef int deco = int_arg("decoherence", decoherence, DECO_NONE, DECO_DEPHASING)
+    cdef double decay = real_arg("decay_per_slot", decay_per_slot, 0.0, INFINITY)
+    cdef int purif = int_arg("purification", purification, PUR_NONE, PUR_BBPSSW)
+    cdef int64_t max_t = int_arg("max_slots", max_slots, 0, MAX_SLOTS)
+    cdef int64_t cutoff = int_arg("cutoff_slots", cutoff_slots, -2**63, MAX_SLOTS)
+    check_len("initial_state", initial_state.shape[0], 4)
+    check_doubles("initial_state", &initial_state[0], 4, 0.0, 1.0)
+    if wait_slots.shape[0] < count_ or states.shape[0] < count_ or stored_slots.shape[0] < count_:
+        raise ValueError(f"wait_slots, states, stored_slots have {wait_slots.shape[0]}, "
+                         f"{states.shape[0]}, {stored_slots.shape[0]} rows: each needs "
+                         f"count = {count_}")
+    check_len("states columns", states.shape[1], 4)
     cdef Ctx x
     cdef Link out
     cdef int64_t i, r, lost = 0
     cdef int k
-    x.log1m_p = log1m_p
-    x.swap_prob = swap_prob
-    x.decay = decay_per_slot
-    x.deco = decoherence
-    x.purif = purification
-    x.cutoff = cutoff_slots
-    x.max_t = max_slots
+    x.log1m_p = log1m_p_
+    x.swap_prob = swap_p
+    x.decay = decay
+    x.deco = deco
+    x.purif = purif
+    x.cutoff = cutoff if cutoff >= 0 else -1
+    x.max_t = max_t
     for k in range(4):
         x.init[k] = initial_state[k]
     with nogil:
-        for i in range(count):
-            r = first + i
-            stream_init(&x.s, seed, purpose, <uint32_t>(r >> BLOCK_SHIFT))
+        for i in range(count_):
+            r = first_ + i
+            stream_init(&x.s, seed_, purpose_, <uint32_t>(r >> BLOCK_SHIFT))
             x.s.index = (<uint64_t>(r & ((1 << BLOCK_SHIFT) - 1))) << INDEX_SHIFT
             x.overflow = False
-            span(&x, segments, 0, &out)
-            if x.overflow or out.t > max_slots:
+            span(&x, segments_, 0, &out)
+            if x.overflow or out.t > max_t:
                 wait_slots[i] = -1
                 lost += 1
                 for k in range(4):
@@ -300,21 +333,30 @@ def simulate_chain(uint64_t seed, uint32_t purpose, int64_t first, int64_t count
     return lost
 
 
-def swap_bell_diagonal(double[::1] a, double[::1] b):
+cdef int _check_pair(const double[::1] a, const double[::1] b) except -1:
+    check_len("a", a.shape[0], 4)
+    check_len("b", b.shape[0], 4)
+    check_doubles("a", &a[0], 4, 0.0, 1.0)
+    check_doubles("b", &b[0], 4, 0.0, 1.0)
+    return 0
+
+
+def swap_bell_diagonal(const double[::1] a not None, const double[::1] b not None):
     """Entanglement swapping of two Bell-diagonal pairs (Pauli-frame
     probabilities I, X, Z, Y); exposed for tests against a state-vector
     reference."""
-    assert a.shape[0] == 4 and b.shape[0] == 4
+    _check_pair(a, b)
     out = np.empty(4, dtype=np.float64)
     cdef double[::1] o = out
     swap_states(&a[0], &b[0], &o[0])
     return out
 
 
-def purify_bell_diagonal(int scheme, double[::1] a, double[::1] b):
+def purify_bell_diagonal(scheme, const double[::1] a not None, const double[::1] b not None):
     """One purification round (scheme code from ``PURIFICATION_CODES``) on
     copies of ``a`` and ``b``; returns ``(success_prob, state)``."""
-    assert a.shape[0] == 4 and b.shape[0] == 4 and scheme in (PUR_DEJMPS, PUR_BBPSSW)
+    scheme = int_arg("scheme", scheme, PUR_DEJMPS, PUR_BBPSSW)
+    _check_pair(a, b)
     cdef double ca[4]
     cdef double cb[4]
     cdef int k

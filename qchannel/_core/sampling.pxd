@@ -47,7 +47,9 @@ cdef inline int64_t _binomial_btrs(PhiloxStream* s, int64_t n, double p) noexcep
 
 
 cdef inline int64_t binomial(PhiloxStream* s, int64_t n, double p) noexcept nogil:
-    if n <= 0 or p <= 0.0:
+    # Entry points reject a NaN p; should one slip through it draws 0 here
+    # rather than sending the rejection loop below round forever.
+    if n <= 0 or not (p > 0.0):
         return 0
     if p >= 1.0:
         return n

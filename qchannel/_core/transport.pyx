@@ -23,16 +23,22 @@ import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, realloc, free
-from libc.math cimport log, log1p, floor
+from libc.math cimport log, log1p, floor, sqrt, INFINITY
+from libc.float cimport DBL_MAX
 
 from qchannel._core.philox cimport (PhiloxStream, stream_init, next_u32, next_u64, next_double)
 from qchannel._core.sampling cimport multinomial
+from qchannel._core.checks cimport int_arg, real_arg, check_len, check_doubles, check_nondecreasing
 
 cdef enum:
     MAX_CLASSES = 16
     PURPOSE_TRANSPORT = 1
     PURPOSE_DETECTOR = 2
     PURPOSE_SENT_COUNTS = 3
+
+# Slots are absolute int64 indices; afterpulse heap keys are slot * 4 + detector,
+# so slots stay below 2^60.
+cdef int64_t MAX_SLOTS = 1LL << 60
 
 cdef enum:
     F_DOUBLE_CLICK = 1
@@ -55,6 +61,7 @@ cdef class DetectorState:
     cdef int64_t heap_n
     cdef int64_t heap_cap
     cdef public int64_t next_block   # blocks must be fed in order
+    cdef public int64_t next_slot    # ... each starting where the last one ended
     cdef int64_t ap_countdown        # primary clicks left before the next afterpulse (-1: draw)
 
     def __cinit__(self):
@@ -67,6 +74,7 @@ cdef class DetectorState:
         if self.heap == NULL:
             raise MemoryError()
         self.next_block = 0
+        self.next_slot = 0
         self.ap_countdown = -1
 
     def __dealloc__(self):
@@ -193,11 +201,12 @@ cdef struct Link:
     const double* noclick_prob         # (n_seg, K)
 
 
-cdef inline int find_segment(const Link* L, int64_t slot) noexcept nogil:
-    cdef int lo = 0, hi = L.n_seg - 1, mid
+cdef inline int find_segment(const int64_t* seg_start, int n_seg, int64_t slot) noexcept nogil:
+    # Last segment starting at or before ``slot``; always in [0, n_seg).
+    cdef int lo = 0, hi = n_seg - 1, mid
     while lo < hi:
         mid = (lo + hi + 1) >> 1
-        if L.seg_start[mid] <= slot:
+        if seg_start[mid] <= slot:
             lo = mid
         else:
             hi = mid - 1
@@ -311,7 +320,7 @@ cdef int flush_afterpulses(EventBuffer* out, const Link* L, DetectorState st, Ph
         mask = 0
         while st.heap_n > 0 and (st.heap[0] >> 2) == slot:
             mask |= 1 << (heap_pop(st) & 3)
-        seg = find_segment(L, slot)
+        seg = find_segment(L.seg_start, L.n_seg, slot)
         cls = draw_class(ds, L.noclick_prob + seg * L.n_classes, L.n_classes)
         a_basis = draw_basis(ds, L.basis_threshold)
         a_bit = next_u32(ds) & 1
@@ -322,13 +331,14 @@ cdef int flush_afterpulses(EventBuffer* out, const Link* L, DetectorState st, Ph
     return 0
 
 
-def run_block(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_slots,
-              const int64_t[::1] seg_start, const double[::1] gap_scale,
-              const uint64_t[:, ::1] outcome_thr, const uint16_t[:, ::1] outcome_guide,
-              const uint16_t[::1] outcome_code, const double[:, ::1] noclick_prob,
-              int n_det, double key_basis_prob, double afterpulse_prob,
-              double afterpulse_tau_gates, int64_t dead_gates, int64_t total_slots,
-              DetectorState state, double expected_events=0.0):
+def run_block(seed, block, block_start, n_slots,
+              const int64_t[::1] seg_start not None, const double[::1] gap_scale not None,
+              const uint64_t[:, ::1] outcome_thr not None,
+              const uint16_t[:, ::1] outcome_guide not None,
+              const uint16_t[::1] outcome_code not None,
+              const double[:, ::1] noclick_prob not None,
+              n_det, key_basis_prob, afterpulse_prob, afterpulse_tau_gates, dead_gates,
+              total_slots, DetectorState state not None, expected_events=0.0):
     """Simulate slots [block_start, block_start + n_slots) of a link.
 
     Per segment g (slots seg_start[g] .. seg_start[g+1]-1):
@@ -341,40 +351,100 @@ def run_block(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_slot
     one 64-bit word picks the whole outcome in about one comparison;
     ``noclick_prob[g, k]`` = P(class k and no click).
     Alice's frame: detector 0 (2) of a pair is the one her bit 0 would hit.
+    Blocks are fed in order (``block`` = 0, 1, ...), each starting where the
+    previous one ended, with the same ``state``.
     Returns (slot, cls, a_basis, a_bit, b_basis, b_bit, flags, sent_per_class).
+    Every argument is checked first (ValueError naming it): O(n_seg) for the
+    segment boundaries, and the table rows of the segments this block touches.
     """
+    cdef uint64_t seed_ = int_arg("seed", seed, 0, 2**64 - 1)
+    cdef uint32_t block_ = int_arg("block", block, 0, 2**32 - 1)
+    cdef int64_t total = int_arg("total_slots", total_slots, 0, MAX_SLOTS)
+    cdef int64_t start = int_arg("block_start", block_start, 0, total)
+    cdef int64_t n_sl = int_arg("n_slots", n_slots, 0, total - start)
+    cdef int n_det_ = int_arg("n_det", n_det, 2, 4)
+    cdef double basis_p = real_arg("key_basis_prob", key_basis_prob, 0.0, 1.0)
+    cdef double ap_p = real_arg("afterpulse_prob", afterpulse_prob, 0.0, 1.0)
+    cdef double ap_tau = real_arg("afterpulse_tau_gates", afterpulse_tau_gates, 0.0, INFINITY)
+    cdef int64_t dead = int_arg("dead_gates", dead_gates, 0, MAX_SLOTS)
+    cdef double expected = real_arg("expected_events", expected_events, 0.0, INFINITY)
+    cdef Py_ssize_t n_seg_ = gap_scale.shape[0]
+    cdef Py_ssize_t n_out_ = outcome_code.shape[0]
+    cdef Py_ssize_t guide_len_ = outcome_guide.shape[1]
+    cdef Py_ssize_t K_ = noclick_prob.shape[1]
+    cdef Py_ssize_t i
+    if n_det_ == 3:
+        raise ValueError("n_det = 3 is not allowed: must be 2 (active basis choice) or 4 (passive)")
+    if not 1 <= n_seg_ <= 2**30:
+        raise ValueError(f"gap_scale has {n_seg_} segments: must be in [1, 2**30]")
+    check_len("seg_start", seg_start.shape[0], n_seg_ + 1)
+    check_len("outcome_thr rows", outcome_thr.shape[0], n_seg_)
+    check_len("outcome_guide rows", outcome_guide.shape[0], n_seg_)
+    check_len("noclick_prob rows", noclick_prob.shape[0], n_seg_)
+    check_len("outcome_thr columns", outcome_thr.shape[1], n_out_)
+    if not 1 <= K_ <= MAX_CLASSES:
+        raise ValueError(f"noclick_prob has {K_} classes: must be in [1, {MAX_CLASSES}]")
+    if n_out_ < 1:
+        raise ValueError("outcome_code must not be empty")
+    # a power of two >= 2, so that the guide index u >> (64 - log2 M) is a shift below 64
+    if not (2 <= guide_len_ <= 65536 and (guide_len_ & (guide_len_ - 1)) == 0):
+        raise ValueError(f"outcome_guide has {guide_len_} columns: must be a power of 2 "
+                         "in [2, 65536]")
+    check_nondecreasing("seg_start", &seg_start[0], n_seg_ + 1)
+    if seg_start[0] > start or seg_start[n_seg_] < start + n_sl:
+        raise ValueError(f"slots [{start}, {start + n_sl}) are not inside the segments "
+                         f"[{seg_start[0]}, {seg_start[n_seg_]})")
+    for i in range(n_out_):
+        if (outcome_code[i] & 15) >= K_ or (outcome_code[i] >> 6) >= (1 << n_det_):
+            raise ValueError(f"outcome_code[{i}] = {outcome_code[i]}: class must be below "
+                             f"{K_} and click mask below {1 << n_det_}")
+    # Per-segment tables: only the rows of the segments this block touches are
+    # read, so only those are checked (a long run has many segments and blocks).
+    cdef int g_lo = find_segment(&seg_start[0], <int>n_seg_, start)
+    cdef int g_hi = find_segment(&seg_start[0], <int>n_seg_, start + n_sl - 1 if n_sl else start)
+    cdef const uint16_t* gp = &outcome_guide[g_lo, 0]
+    check_doubles("gap_scale", &gap_scale[g_lo], g_hi - g_lo + 1, -DBL_MAX, 0.0)
+    check_doubles("noclick_prob", &noclick_prob[g_lo, 0], (g_hi - g_lo + 1) * K_, 0.0, 1.0)
+    for i in range((g_hi - g_lo + 1) * guide_len_):
+        if gp[i] >= n_out_:
+            raise ValueError(f"outcome_guide[{g_lo + i // guide_len_}, {i % guide_len_}] = "
+                             f"{gp[i]} must be below the number of outcomes {n_out_}")
+    if state.next_block != block_:
+        raise ValueError(f"block = {block_}: blocks must be simulated in order, "
+                         f"expected block {state.next_block}")
+    if state.next_block > 0 and state.next_slot != start:
+        raise ValueError(f"block_start = {start}: the previous block ended at slot "
+                         f"{state.next_slot}")
+
     cdef Link L
-    cdef int K = noclick_prob.shape[1]
-    cdef int n_seg = gap_scale.shape[0]
-    cdef int n_out = outcome_thr.shape[1]
-    cdef int guide_len = outcome_guide.shape[1]
+    cdef int K = <int>K_
+    cdef int n_seg = <int>n_seg_
+    cdef int n_out = <int>n_out_
+    cdef int guide_len = <int>guide_len_
     cdef int guide_shift = 64
     while (1 << (64 - guide_shift)) < guide_len:
         guide_shift -= 1
-    assert (1 << (64 - guide_shift)) == guide_len and outcome_code.shape[0] == n_out
-    assert 0 < K <= MAX_CLASSES and n_det in (2, 4)
-    assert seg_start.shape[0] == n_seg + 1 and noclick_prob.shape[1] == K
-    assert state.next_block == block, "blocks must be simulated in order"
     L.n_classes = K
-    L.n_det = n_det
-    L.passive = n_det == 4
-    L.basis_threshold = <uint64_t>(key_basis_prob * 4294967296.0)
-    L.afterpulse_prob = afterpulse_prob
-    L.afterpulse_gap_scale = 1.0 / log1p(-afterpulse_prob) if 0.0 < afterpulse_prob < 1.0 else -0.0
-    L.afterpulse_tau_gates = afterpulse_tau_gates
-    L.dead_gates = dead_gates
-    L.total_slots = total_slots
+    L.n_det = n_det_
+    L.passive = n_det_ == 4
+    L.basis_threshold = <uint64_t>(basis_p * 4294967296.0)
+    L.afterpulse_prob = ap_p
+    L.afterpulse_gap_scale = 1.0 / log1p(-ap_p) if 0.0 < ap_p < 1.0 else -0.0
+    L.afterpulse_tau_gates = ap_tau
+    L.dead_gates = dead
+    L.total_slots = total
     L.seg_start = &seg_start[0]
     L.n_seg = n_seg
     L.noclick_prob = &noclick_prob[0, 0]
 
     cdef PhiloxStream ts, ds, cs
-    stream_init(&ts, seed, PURPOSE_TRANSPORT, block)
-    stream_init(&ds, seed, PURPOSE_DETECTOR, block)
-    stream_init(&cs, seed, PURPOSE_SENT_COUNTS, block)
+    stream_init(&ts, seed_, PURPOSE_TRANSPORT, block_)
+    stream_init(&ds, seed_, PURPOSE_DETECTOR, block_)
+    stream_init(&cs, seed_, PURPOSE_SENT_COUNTS, block_)
 
     cdef EventBuffer out
-    cdef int64_t block_end = block_start + n_slots
+    cdef int64_t block_start_ = start
+    cdef int64_t block_end = start + n_sl
     cdef int64_t pos, seg_end, slot
     cdef int g, k, a_basis, a_bit, b_basis, mask, ap_mask, err = 0
     cdef uint64_t u, word
@@ -394,11 +464,15 @@ def run_block(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_slot
     cdef int64_t[::1] seg_counts = seg_counts_np
     cdef int64_t rest, seg_lo, seg_hi
 
-    if buffer_init(&out, <int64_t>(expected_events * 1.1 + 10.0 * expected_events ** 0.5 + 64)) < 0:
+    # initial capacity from the expected count, never above one event per slot
+    cdef double cap = expected * 1.1 + 10.0 * sqrt(expected)
+    if cap > <double>n_sl:
+        cap = <double>n_sl
+    if buffer_init(&out, <int64_t>cap + 64) < 0:
         raise MemoryError()
     with nogil:
-        g = find_segment(&L, block_start)
-        pos = block_start
+        g = find_segment(L.seg_start, n_seg, block_start_)
+        pos = block_start_
         while g < n_seg and pos < block_end and err == 0:
             seg_end = seg_start[g + 1] if seg_start[g + 1] < block_end else block_end
             scale = gap_scale[g]
@@ -450,7 +524,7 @@ def run_block(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_slot
         # drawn class; the rest of each segment is a multinomial draw.
         if err == 0:
             for g in range(n_seg):
-                seg_lo = seg_start[g] if seg_start[g] > block_start else block_start
+                seg_lo = seg_start[g] if seg_start[g] > block_start_ else block_start_
                 seg_hi = seg_start[g + 1] if seg_start[g + 1] < block_end else block_end
                 if seg_hi <= seg_lo:
                     continue
@@ -464,7 +538,8 @@ def run_block(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_slot
     if err:
         buffer_free(&out)
         raise MemoryError("out of memory in the transport kernel")
-    state.next_block = block + 1
+    state.next_block = block_ + 1
+    state.next_slot = block_end
     n = out.n
     result = (
         np.asarray(<int64_t[:n]>out.slot).copy() if n else np.empty(0, np.int64),

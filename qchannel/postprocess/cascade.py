@@ -50,7 +50,8 @@ option8    a = log2(1/Q) - 1/2: k1 = 2^ceil(a), k2 = 2^ceil((a+12)/2),   14
            the paper's final recommendation; constants for n ~ 10^4)
 ========== ============================================================ ========
 
-Block sizes are capped at the frame size.
+Block sizes are capped at the frame size (before any integer conversion, so
+that a tiny QBER gives one block per frame, not a wrapped-around size).
 """
 from __future__ import annotations
 
@@ -72,25 +73,39 @@ SCHEDULES = ("original", "biconf", "yanetal", "option7", "option8")
 _HALF = -2  # kernel code for "n // 2"
 
 
-def _schedule_spec(schedule, qber):
-    """(kernel block-size list, sub_block_reuse, biconf_streak)."""
+def _schedule_spec(schedule, qber, cap):
+    """(kernel block-size list, sub_block_reuse, biconf_streak).
+
+    Block sizes are capped at ``cap`` (the largest frame) while still exact
+    Python numbers, before they reach the kernel's integer types: the kernel
+    caps them at the frame anyway, so the result is the same, but a tiny QBER
+    no longer gives a block size that overflows (int64) or wraps (uint32)."""
     q = qber
+
+    def ceil_cap(x):  # ceil(x) for x > 0 (maybe inf), at most cap
+        return cap if x >= cap else math.ceil(x)
+
+    def mul_cap(f, k):
+        return min(f * k, cap)
+
     if schedule == "original":
-        k1 = math.ceil(0.73 / q)
-        return [k1, 2 * k1, 4 * k1, 8 * k1], False, 0
+        k1 = ceil_cap(0.73 / q)
+        return [k1, mul_cap(2, k1), mul_cap(4, k1), mul_cap(8, k1)], False, 0
     if schedule == "biconf":
-        k1 = math.ceil(0.92 / q)
-        return [k1, 3 * k1], False, 10
+        k1 = ceil_cap(0.92 / q)
+        return [k1, mul_cap(3, k1)], False, 10
     if schedule == "yanetal":
-        k1 = math.ceil(0.80 / q)
-        return [k1, 5 * k1] + [_HALF] * 8, False, 0
+        k1 = ceil_cap(0.80 / q)
+        return [k1, mul_cap(5, k1)] + [_HALF] * 8, False, 0
+    # log2(1/q) as -log2(q): 1/q overflows to inf for a subnormal q
     if schedule == "option7":
-        k1 = 2 ** math.ceil(math.log2(1.0 / q))
-        return [k1, 4 * k1] + [_HALF] * 12, True, 0
+        k1 = min(2 ** math.ceil(-math.log2(q)), cap)
+        return [k1, mul_cap(4, k1)] + [_HALF] * 12, True, 0
     if schedule == "option8":
-        a = math.log2(1.0 / q) - 0.5
-        return [2 ** math.ceil(a), 2 ** math.ceil((a + 12.0) / 2.0), 4096] + [_HALF] * 11, True, 0
-    raise AssertionError(schedule)
+        a = -math.log2(q) - 0.5
+        return ([min(2 ** math.ceil(a), cap), min(2 ** math.ceil((a + 12.0) / 2.0), cap),
+                 min(4096, cap)] + [_HALF] * 11, True, 0)
+    raise ValueError(f"schedule = {schedule!r} must be one of {SCHEDULES}")
 
 
 def block_sizes(schedule, qber, n):
@@ -98,7 +113,7 @@ def block_sizes(schedule, qber, n):
     schedule = check_choice("schedule", schedule, SCHEDULES)
     qber = check_real("qber", qber, 0.0, 0.5, lo_open=True, hi_open=True)
     n = check_int("n", n, 1)
-    ks, _, _ = _schedule_spec(schedule, qber)
+    ks, _, _ = _schedule_spec(schedule, qber, n)
     return [min(max(1, (k if k > 0 else n // -k)), n) for k in ks]
 
 
@@ -152,8 +167,10 @@ def reconcile_cascade(alice_bits, bob_bits, qber, seed, schedule="option7", fram
     if frame_bits is None:
         frame_bits = DEFAULT_FRAME_BITS
     frame_bits = check_int("frame_bits", frame_bits, 1, _core.MAX_FRAME_BITS)
+    schedule = check_choice("schedule", schedule, SCHEDULES)
+    qber = check_real("qber", qber, 0.0, 0.5, lo_open=True, hi_open=True)
     frames = -(-N // frame_bits)
-    ks, reuse, streak = _schedule_spec(schedule, qber)
+    ks, reuse, streak = _schedule_spec(schedule, qber, max(1, -(-N // max(frames, 1))))
     out, leak, rounds, resid, bic, nerr = _core.run(
         a, b, frames, ks, reuse, streak, 200, False, False, seed
     )

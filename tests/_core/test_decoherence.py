@@ -88,3 +88,17 @@ def test_drift_walk_statistics_and_reset():
     walks = deco.drift_walk(12, 30, 7, 20 * 2000, sig, 20).reshape(2000, 20)
     var = (walks[:, -1] ** 2).mean()
     assert var == pytest.approx(19 * sig**2, rel=4 * math.sqrt(2 / 2000))
+
+
+@pytest.mark.parametrize("q", [0, 1])
+def test_memory_decay_checks_t1_t2_on_both_qubits(q):
+    # issue 13: `qubit == 0 or qubit == 1 and t2 > 0 ...` skipped the T1/T2
+    # checks for qubit 0; the checks are real ValueErrors now (python -O too)
+    rho, t = np.zeros((1, 4, 4), complex), np.ones(1)
+    for t1, t2 in [(1.0, 5.0), (1.0, 0.0), (-1.0, 1.0), (math.nan, 1.0), (1.0, math.nan)]:
+        with pytest.raises(ValueError, match="t1|t2"):
+            deco.memory_decay(rho, t, t1, t2, q)
+    with pytest.raises(ValueError, match="t"):
+        deco.memory_decay(rho, np.array([-1.0]), 1.0, 1.0, q)
+    with pytest.raises(ValueError, match="qubit"):
+        deco.memory_decay(rho, t, 1.0, 1.0, 2)

@@ -26,3 +26,18 @@ def test_binomial_matches_pmf(n, p):
     dof = keep.sum() - 1
     # 4 standard deviations of a chi-square with dof degrees of freedom.
     assert chi2 < dof + 4 * np.sqrt(2 * dof)
+
+
+@pytest.mark.parametrize("p", [float("nan"), -0.1, 1.5, float("inf")])
+def test_binomial_rejects_p_outside_unit_interval(p):
+    # issue 13: p = nan sent the BTRS rejection loop round for ever
+    with pytest.raises(ValueError, match="p = "):
+        stream_binomial(1, 2, 3, 1000, p, 5)
+
+
+def test_binomial_edges():
+    assert np.array_equal(stream_binomial(1, 2, 3, 1000, 0.0, 4), np.zeros(4))
+    assert np.array_equal(stream_binomial(1, 2, 3, 1000, 1.0, 4), np.full(4, 1000))
+    assert np.array_equal(stream_binomial(1, 2, 3, 0, 0.5, 4), np.zeros(4))
+    with pytest.raises(ValueError, match="n = "):
+        stream_binomial(1, 2, 3, -1, 0.5, 4)

@@ -189,7 +189,7 @@ def _pair(n, q, seed):
 
 
 def _run_kernel(a, b, schedule, q, seed):
-    ks, reuse, streak = _schedule_spec(schedule, q)
+    ks, reuse, streak = _schedule_spec(schedule, q, len(a))
     out, leak, rounds, resid, bic, nerr = core.run(a, b, 1, ks, reuse, streak, 200, False, False, seed)
     return out, int(leak[0]), int(rounds[0]), int(resid[0])
 
@@ -213,7 +213,7 @@ def test_kernel_equals_reference(schedule):
         a, b = _pair(n, q, 100 * trial + 7)
         seed = 1000 + trial
         out, leak, rounds, resid = _run_kernel(a, b, schedule, q, seed)
-        ks, reuse, streak = _schedule_spec(schedule, q)
+        ks, reuse, streak = _schedule_spec(schedule, q, 2**62)  # uncapped: the reference caps
         ksr = [k if k > 0 else n // -k for k in ks]
         rb, rl, rr = cascade_ref(a, b, ksr, seed, 0, reuse, streak)
         assert np.array_equal(out, rb)
@@ -231,7 +231,7 @@ def test_frames_are_independent_reference_runs():
     sizes = [376, 375, 375, 375]
     start, leak = 0, 0
     for f, n in enumerate(sizes):
-        ks, reuse, streak = _schedule_spec("option7", 0.06)
+        ks, reuse, streak = _schedule_spec("option7", 0.06, 2**62)
         ksr = [k if k > 0 else n // -k for k in ks]
         rb, rl, rr = cascade_ref(a[start:start + n], b[start:start + n], ksr, 21, f, reuse, streak)
         assert np.array_equal(res.bob_corrected[start:start + n], rb)
@@ -379,3 +379,52 @@ def test_ldpc_dispatch(monkeypatch):
     monkeypatch.setitem(sys.modules, "qchannel.postprocess.ldpc", None)  # import fails
     with pytest.raises(ImportError, match="reconcile_ldpc"):
         reconcile(a, b, 0.05, "ldpc", seed=4)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_tiny_qber_gives_one_block_per_frame(schedule):
+    # Issue 13: below QBER ~1e-9 a block size passed 2^32 and wrapped in the
+    # kernel's uint32 cast (then clamped to 1: an error-free 1000-bit frame
+    # leaked 2024 bits with option7), and "original" raised OverflowError.
+    # Capped at the frame, every normal pass discloses only its top-level
+    # parities, ceil(n / k) bits with k = n or n // 2, and each BICONF
+    # iteration one parity.
+    n = 1000
+    a = np.random.default_rng(3).integers(0, 2, n, dtype=np.uint8)
+    for q in (1e-10, 1e-30, 5e-324):
+        ks = block_sizes(schedule, q, n)
+        assert all(k in (n, n // 2) for k in ks)
+        res = reconcile(a, a.copy(), q, seed=1, schedule=schedule, frame_bits=n)
+        assert res.leaked_bits == sum(-(-n // k) for k in ks) + res.biconf_iterations
+        assert np.array_equal(res.bob_corrected, a)
+        if schedule == "option7":
+            # passes 1-2 one block each, passes 3-14 two blocks each (was 2024)
+            assert res.leaked_bits == 2 + 12 * 2
+
+
+def test_block_size_cap_keeps_results():
+    # Capping the schedule's block sizes at the frame before the kernel sees
+    # them changes nothing for an ordinary QBER (the kernel caps at the frame
+    # too): same corrected bits and leakage as the uncapped sizes.
+    a, b = _pair(3000, 0.01, 8)
+    for schedule in SCHEDULES:
+        capped = _run_kernel(a, b, schedule, 0.01, 5)
+        ks, reuse, streak = _schedule_spec(schedule, 0.01, 2**62)
+        raw = core.run(a, b, 1, ks, reuse, streak, 200, False, False, 5)
+        assert np.array_equal(capped[0], raw[0]) and capped[1] == int(raw[1][0])
+
+
+def test_kernel_rejects_bad_schedules_and_bits():
+    a, b = _pair(100, 0.05, 1)
+    with pytest.raises(ValueError, match="ksched"):
+        core.run(a, b, 1, [0], False, 0, 200, False, False, 1)   # was n / 0: SIGFPE
+    with pytest.raises(ValueError, match="ksched"):
+        core.run(a, b, 1, [], False, 0, 200, False, False, 1)
+    with pytest.raises(ValueError, match="bob"):
+        core.run(a, b[:50], 1, [8], False, 0, 200, False, False, 1)
+    with pytest.raises(ValueError, match="frames"):
+        core.run(a, b, 101, [8], False, 0, 200, False, False, 1)
+    with pytest.raises(ValueError, match="0/1"):
+        core.run(a * 2, b, 1, [8], False, 0, 200, False, False, 1)
+    with pytest.raises(ValueError, match="seed"):
+        core.run(a, b, 1, [8], False, 0, 200, False, False, -1)
