@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # AddressSanitizer + UndefinedBehaviorSanitizer run of the compiled core
-# (issue 13).  Standalone; not wired into .ci/run.
+# (issue 13).  .ci/run runs it after the test suite.
 #
 # Builds qchannel/_core with QCHANNEL_SANITIZE=1 (-fsanitize=address,undefined
 # -fno-omit-frame-pointer -O1, see setup.py) in a throwaway copy of the tree,
@@ -43,13 +43,15 @@ EXAMPLES=(
     "examples/bbm92_fiber.toml --pulses 1e6"
     "examples/micius_dual_downlink.toml --pulses 1e6"
     "examples/teleportation.toml --pulses 1e6"
+    "examples/boaron_421km.toml --pulses 1e6"
+    "examples/yuan_10km.toml --pulses 1e6"
     "examples/freespace_horizontal.toml"
     "examples/micius-downlink.toml"
     "examples/micius_dual_downlink_pass.toml"
     "examples/backbone.toml"
     "examples/repeater.toml"
 )
-TESTS=(tests/_core tests/postprocess
+TESTS=(tests/_core tests/postprocess tests/links
        --deselect tests/postprocess/test_ldpc.py::test_efficiency_100k_frames)
 SUPPRESSIONS='interceptor_via_fun:*sgp4init*'
 # ---------------------------------------------------------------------------
