@@ -20,8 +20,8 @@
 # string onto itself in sgp4init (not our code; see SUPPRESSIONS).
 #
 # Run time on the 2-core development machine, shared with other jobs:
-# 7 minutes (build 4, tests 2.2, examples 0.8) at a load of ~2.5, up to ~12
-# minutes at a load of ~5.
+# 7 minutes (build 4, tests 2.2, examples 0.8) at a load of ~2.5, 15 minutes
+# at a load of ~5.5 (5 minutes of CPU in all).
 #
 # Usage: .ci/sanitize.sh   (PYTHON=... picks the interpreter, JOBS=... the build jobs)
 set -euo pipefail
