@@ -77,6 +77,19 @@ tar -C "$ROOT" --exclude=.git --exclude=.venv --exclude=build --exclude='*.so' \
     --exclude=.hypothesis -cf - . | tar -C "$WORK" -xf -
 cd "$WORK"
 
+# This build runs setup.py directly, outside pip's isolated build environment:
+# install pyproject.toml's build requirements (Cython, setuptools, ...) first.
+"$PY" - "$ROOT/pyproject.toml" <<'PYEOF'
+import subprocess, sys
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+with open(sys.argv[1], "rb") as f:
+    requires = tomllib.load(f)["build-system"]["requires"]
+subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", *requires])
+PYEOF
+
 echo "sanitize: building qchannel/_core with ASan + UBSan in $WORK"
 QCHANNEL_SANITIZE=1 "$PY" setup.py build_ext --inplace -j "$JOBS" > "$WORK/build.log" 2>&1 || {
     tail -40 "$WORK/build.log"
