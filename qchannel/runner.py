@@ -41,16 +41,8 @@ def simulate(scenario=None, seed=None, pulses=None, progress=None, keys_out=None
         raise ValueError(f"simulate() runs decoy-BB84 scenarios, not "
                          f"{getattr(scenario, 'job', type(scenario).__name__)!r}: use "
                          f"qchannel.run_scenario")
-    overrides = {}
-    if seed is not None:
-        overrides["run.seed"] = check_seed(seed)
-    if pulses is not None:
-        if scenario.is_free_space:
-            raise ValueError("run.pulses does not apply to a free-space or satellite channel: "
-                             "the pass (or channel.duration_s) and the rep rate set the pulses")
-        overrides["run.pulses"] = pulses
-    if overrides:
-        scenario = scenario.replace(**overrides)
+    # the schema refuses run.pulses on a free-space channel (check_combined)
+    scenario = with_overrides(scenario, check_seed(seed) if seed is not None else None, pulses)
     return run_scenario(scenario, progress=progress, keys_out=keys_out)
 
 

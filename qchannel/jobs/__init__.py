@@ -64,6 +64,16 @@ class Job:
     extra: dict = field(default_factory=dict)
 
 
+class DictResult:
+    """A result that is already its report: ``to_dict()`` returns a copy."""
+
+    def __init__(self, d):
+        self._d = d
+
+    def to_dict(self):
+        return dict(self._d)
+
+
 _REGISTRY: dict[str, Job] = {}
 _loaded = False
 

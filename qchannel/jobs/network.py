@@ -8,7 +8,7 @@ given), and the end-to-end rate is the widest path and the max-flow of the
 graph, so its run and its analytic twin are the same computation (the seed
 is recorded for uniformity; nothing here is random).
 """
-from qchannel.jobs import Job, register
+from qchannel.jobs import DictResult, Job, register
 from qchannel.scenario import RunSection, TableScenario, reject_run_pulses
 
 
@@ -48,21 +48,13 @@ class NetworkScenario(TableScenario):
         return cls.from_dict({"network": backbone_dict()})
 
 
-class _Result:
-    def __init__(self, d):
-        self._d = d
-
-    def to_dict(self):
-        return dict(self._d)
-
-
 def _compute(scenario):
     d = scenario.config.end_to_end().to_dict()
     return {"protocol": "trusted-node-network", "seed": scenario.run.seed, **d}
 
 
 def run(scenario, progress=None, keys_out=None):
-    return _Result(_compute(scenario))
+    return DictResult(_compute(scenario))
 
 
 def theory(scenario, decoy=None):

@@ -12,7 +12,7 @@ of the chain without cutoff and the swapped Werner fidelity without memory
 decoherence.  With a cutoff or finite memories those are bounds, and the
 report names them so (``*_lower_bound`` / ``*_upper_bound``).
 """
-from qchannel.jobs import Job, register
+from qchannel.jobs import DictResult, Job, register
 from qchannel.params import reject_unknown
 from qchannel.scenario import RunSection, TableScenario, reject_run_pulses
 
@@ -67,14 +67,6 @@ class RepeaterScenario(TableScenario):
                                            "detector_efficiency": 0.9}})
 
 
-class _Result:
-    def __init__(self, d):
-        self._d = d
-
-    def to_dict(self):
-        return dict(self._d)
-
-
 def check(scenario):
     """Before any work: memory for the delivered pairs the run keeps (waiting
     time, state and fidelity of each realisation)."""
@@ -96,7 +88,7 @@ def run(scenario, progress=None, keys_out=None):
         return run_repeater(c)
     except ChainDidNotDeliver as err:
         plob = None if c.total_loss_db is None else plob_from_loss_db(c.total_loss_db)
-        return _Result({
+        return DictResult({
             "protocol": "repeater-chain", "seed": c.seed, "segments": c.segments,
             "success_prob": c.success_prob, "attempt_time_s": c.attempt_time_s,
             "realisations": 0, "waiting_time_mean": None, "waiting_time_attempts_mean": None,
