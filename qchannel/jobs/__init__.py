@@ -47,7 +47,9 @@ class Job:
     memory estimate in bytes).  ``theory(scenario, decoy)`` returns a
     JSON-able dict or is None.  ``report(d)`` formats a result dict as text.  ``headline`` lists
     the result fields a sweep puts first; ``sweep_skip`` the bulky per-bin
-    fields it leaves out of its rows (they stay in ``qchannel run --json``)."""
+    fields it leaves out of its rows (they stay in ``qchannel run --json``).
+    ``tiny(scenario)`` returns the same scenario made small enough to run in
+    seconds (the example tests, the sanitizer run and the docs use it)."""
 
     name: str
     summary: str
@@ -61,6 +63,7 @@ class Job:
     writes_keys: bool = False
     optimize: Callable | None = None
     check: Callable | None = None
+    tiny: Callable | None = None
     extra: dict = field(default_factory=dict)
 
 

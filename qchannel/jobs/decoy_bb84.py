@@ -308,6 +308,17 @@ def optimize_report(d):
     return format_optimize_report(d)
 
 
+def tiny(sc):
+    """A run of seconds: 1e6 pulses on fiber, a few short bins of a pass."""
+    if not sc.is_free_space:
+        return sc.replace(**{"run.pulses": 10**6})
+    if sc.channel.type == "free-space":
+        return sc.replace(**{"channel.duration_s": 2.0, "run.time_bin_s": 0.5,
+                             "run.report_bin_s": 1.0})
+    return sc.replace(**{"source.rep_rate_hz": 1e6, "run.time_bin_s": 10.0,
+                         "run.report_bin_s": 60.0})
+
+
 JOB = register(Job(
     name="decoy-bb84",
     summary="decoy-state BB84 (weak coherent pulses) over fiber or a free-space/satellite pass",
@@ -327,4 +338,5 @@ JOB = register(Job(
            "optimize_check": optimize_check,
            "optimize_report": optimize_report},
     check=check,
+    tiny=tiny,
 ))

@@ -313,7 +313,14 @@ def theory_report(d):
     ])
 
 
-_COMMON = dict(run=run, report=report, theory=theory, theory_report=theory_report,
+def tiny(sc):
+    """A run of seconds: 1e6 pairs on fiber, long bins of a satellite pass."""
+    if sc.config.satellite is not None:
+        return sc.replace(**{"satellite.time_bin_s": 50.0, "source.rep_rate_hz": 1e5})
+    return sc.replace(**{"run.pulses": 10**6})
+
+
+_COMMON = dict(tiny=tiny, run=run, report=report, theory=theory, theory_report=theory_report,
                headline=("seed", "pulses", "coincidences", "sifted_bits", "qber", "chsh_s",
                          "chsh_s_std", "secret_key_bits", "secret_key_rate_bps", "aborted",
                          "abort_reason"),

@@ -79,4 +79,5 @@ register(Job(
     schema=NetworkScenario, run=run, report=report, theory=theory, theory_report=report,
     headline=("seed", "end_to_end_key_rate_bps", "max_flow_bps", "hops"),
     sweep_skip=("flow_paths",),
+    tiny=lambda sc: sc,  # analytic: already instant
 ))

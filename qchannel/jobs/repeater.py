@@ -157,6 +157,11 @@ def theory_report(d):
     return "\n".join(lines)
 
 
+def tiny(sc):
+    """200 realisations of the chain."""
+    return sc.replace(**{"repeater.realisations": 200})
+
+
 register(Job(
     name="repeater-chain",
     summary="quantum repeater chain: nested swapping, memories, cutoffs, purification",
@@ -167,4 +172,5 @@ register(Job(
               "plob_per_channel_use", "beats_plob", "aborted", "abort_reason"),
     sweep_skip=("waiting_time_histogram_attempts",),
     check=check,
+    tiny=tiny,
 ))

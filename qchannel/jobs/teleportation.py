@@ -84,6 +84,11 @@ def theory_report(d):
             + ("n/a" if f is None else f"{f:.4f}") + f" (genuine {d['fidelity_genuine']:.4f})")
 
 
+def tiny(sc):
+    """1e6 pairs."""
+    return sc.replace(**{"run.pulses": 10**6})
+
+
 register(Job(
     name="teleportation",
     summary="photonic qubit teleportation over a lossy channel (six-state average fidelity)",
@@ -93,4 +98,5 @@ register(Job(
               "beats_classical"),
     sweep_skip=("per_state",),
     check=check,
+    tiny=tiny,
 ))

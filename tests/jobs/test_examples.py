@@ -18,27 +18,10 @@ EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "examples", "*.toml")))
 
 
 def tiny(sc):
-    """The same scenario made small enough for a test (seconds)."""
-    job = sc.job
-    if job == "decoy-bb84":
-        if not sc.is_free_space:
-            return sc.replace(**{"run.pulses": 10**6})
-        if sc.channel.type == "free-space":
-            return sc.replace(**{"channel.duration_s": 2.0, "run.time_bin_s": 0.5,
-                                 "run.report_bin_s": 1.0})
-        return sc.replace(**{"source.rep_rate_hz": 1e6, "run.time_bin_s": 10.0,
-                             "run.report_bin_s": 60.0})
-    if job in ("bbm92", "e91"):
-        if sc.config.satellite is not None:
-            return sc.replace(**{"satellite.time_bin_s": 50.0, "source.rep_rate_hz": 1e5})
-        return sc.replace(**{"run.pulses": 10**6})
-    if job == "teleportation":
-        return sc.replace(**{"run.pulses": 10**6})
-    if job == "repeater-chain":
-        return sc.replace(**{"repeater.realisations": 200})
-    if job == "trusted-node-network":
-        return sc
-    raise AssertionError(f"no tiny version for job {job!r}: add one here")
+    """The same scenario made small enough for a test (the job's own ``tiny``)."""
+    job = jobs.job_for(sc)
+    assert job.tiny is not None, f"job {job.name!r} has no tiny version: give its Job one"
+    return job.tiny(sc)
 
 
 def test_there_are_examples_of_every_job():
