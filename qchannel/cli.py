@@ -263,6 +263,9 @@ def build_parser():
     j = sub.add_parser("jobs", help="list the job types ([protocol] type) and their closed forms")
     j.set_defaults(func=_cmd_jobs)
     add_sweep_commands(sub)
+    from qchannel.kms.cli import add_kms_commands
+
+    add_kms_commands(sub)
     return p
 
 

@@ -314,6 +314,7 @@ class Scenario(ScenarioBase):
     run: RunConfig = field(default_factory=RunConfig)
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
     eve: object = None   # qchannel.eve.EveConfig: the link is attacked
+    kms: object = None   # qchannel.kms.config.KmsConfig: SAEs served by `qchannel kms`
 
     def __post_init__(self):
         # keys that are valid alone but not together (qchannel.jobs.decoy_bb84)
@@ -325,7 +326,7 @@ class Scenario(ScenarioBase):
     def from_dict(cls, d):
         if not isinstance(d, dict):
             raise ValueError("a scenario must be a table of sections")
-        unknown = sorted(set(d) - set(SECTIONS) - {"eve"}, key=str)
+        unknown = sorted(set(d) - set(SECTIONS) - {"eve", "kms"}, key=str)
         if unknown:
             raise ValueError(f"[{key_name(unknown[0])}] is not a known section of a decoy-bb84 "
                              f"scenario; allowed sections: {', '.join(SECTIONS)}")
@@ -339,6 +340,10 @@ class Scenario(ScenarioBase):
             from qchannel.eve import EveConfig
 
             parts["eve"] = EveConfig.from_dict(d["eve"], "eve")
+        if "kms" in d:
+            from qchannel.kms.config import KmsConfig
+
+            parts["kms"] = KmsConfig.from_dict(d["kms"], "kms")
         return cls(**parts)
 
     @classmethod
@@ -354,6 +359,8 @@ class Scenario(ScenarioBase):
         d = {name: getattr(self, name).to_dict() for name in SECTIONS}
         if self.eve is not None:
             d["eve"] = self.eve.to_dict()
+        if self.kms is not None:
+            d["kms"] = self.kms.to_dict()
         return d
 
     @property

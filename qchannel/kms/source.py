@@ -1,0 +1,122 @@
+"""Filling a link's key pool from the simulation.
+
+Block ``b`` of a link is one run of the scenario's decoy-BB84 job (its link
+Monte Carlo, sifting, finite key, real error correction, verification and
+privacy amplification) with the seed ``uint64(run.seed, Purpose.KMS, b)``;
+both ends' final keys are compared and a block whose copies differ gives no
+key.  The block's final key is released into the pool in 256-bit chunks at
+the block's simulated secret-key rate (its bits over its simulated duration,
+``run.pulses / source.rep_rate_hz``) times ``speedup``: a block of
+``duration`` simulated seconds takes ``duration / speedup`` seconds of wall
+time, an aborted block too (it gives no key for that long).  Distillation
+runs in a separate process one block ahead of the release; when it is
+slower than the release clock the pool fills at the rate the computer
+manages (the log says so).  A full pool pauses the release.
+"""
+import asyncio
+import logging
+
+import numpy as np
+
+from qchannel.kms.config import CHUNK_BITS
+from qchannel.kms.store import CHUNK_BYTES
+
+log = logging.getLogger("qchannel.kms")
+
+
+def block_seed(seed, block):
+    from qchannel import rng
+
+    return int(rng.uint64(seed, rng.Purpose.KMS, block, 1)[0])
+
+
+def distil_block(tables, block):
+    """Run block ``block`` of the scenario (tables without [kms]); returns
+    (alice bytes, bob bytes, simulated seconds, why no key or None).  The
+    keys are cut to whole 256-bit chunks."""
+    from qchannel import jobs
+    from qchannel.runner import run_scenario
+
+    tables = {k: v for k, v in tables.items() if k != "kms"}
+    tables.setdefault("run", {})
+    tables["run"] = dict(tables["run"], seed=block_seed(tables["run"].get("seed", 1), block))
+    sc = jobs.from_dict(tables)
+    result = run_scenario(sc)
+    duration = result.pulses / result.rep_rate_hz
+    keys = result.keys
+    if result.aborted or keys is None or keys.alice_key is None:
+        return b"", b"", duration, result.abort_reason or "no key"
+    n = len(keys.alice_key) // CHUNK_BITS * CHUNK_BITS
+    a = np.packbits(keys.alice_key[:n]).tobytes()
+    b = np.packbits(keys.bob_key[:n]).tobytes()
+    return a, b, duration, None
+
+
+class LinkFiller:
+    """The background task that fills one link's pool (see the module)."""
+
+    def __init__(self, store, link, tables, speedup, capacity_chunks, executor):
+        self.store, self.link, self.tables = store, link, tables
+        self.speedup = speedup
+        self.capacity = capacity_chunks
+        self.executor = executor
+        self.blocks_done = 0
+        self.error = None
+
+    async def run(self):
+        try:
+            await self._run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:   # the pool stops filling; the KMEs keep serving it
+            self.error = err
+            log.error("link %s: key distillation stopped: %s", self.link, err)
+
+    async def _run(self):
+        loop = asyncio.get_running_loop()
+        block, first = self.store.progress(self.link)
+        pending = loop.run_in_executor(self.executor, distil_block, self.tables, block)
+        next_t = None
+        while True:
+            a, b, duration, why = await pending
+            # the next block is distilled while this one is released
+            pending = loop.run_in_executor(self.executor, distil_block, self.tables, block + 1)
+            now = loop.time()
+            next_t = now if next_t is None or next_t < now else next_t
+            if a != b:      # verification should have caught it: never serve unequal keys
+                log.error("link %s block %d: the two ends' keys differ; block dropped",
+                          self.link, block)
+                a = b = b""
+            n = len(a) // CHUNK_BYTES
+            if n == 0:
+                log.warning("link %s block %d gave no key (%s)", self.link, block, why)
+                self.store.add_chunks(self.link, block, 0, [], [], True)
+                next_t += duration / self.speedup
+            else:
+                step = duration / n / self.speedup      # wall seconds per chunk
+                next_t += first * step                  # chunks released before a restart
+                i = first
+                while i < n:
+                    now = loop.time()
+                    room = self.capacity - self.store.pool_chunks(self.link)
+                    if room <= 0:                       # full: the release clock waits
+                        next_t = max(next_t, now)
+                        await asyncio.sleep(0.05)
+                        continue
+                    if now < next_t:
+                        await asyncio.sleep(min(0.05, next_t - now))
+                        continue
+                    due = min(n - i, room, int((now - next_t) / step) + 1)
+                    sl = [(j * CHUNK_BYTES, (j + 1) * CHUNK_BYTES) for j in range(i, i + due)]
+                    self.store.add_chunks(self.link, block, i, [a[s:e] for s, e in sl],
+                                          [b[s:e] for s, e in sl], i + due == n)
+                    i += due
+                    next_t += due * step
+                if loop.time() > next_t + 1.0 and not pending.done():
+                    log.warning("link %s: distillation is slower than %g x the simulated "
+                                "key rate; the pool fills as fast as the computer distils",
+                                self.link, self.speedup)
+            log.info("link %s block %d: %d key bits released", self.link, block,
+                     n * CHUNK_BITS)
+            self.blocks_done += 1
+            block, first = block + 1, 0

@@ -1,0 +1,154 @@
+"""Key pools and delivery state in SQLite (WAL mode, synchronous FULL).
+
+Tables: ``pool`` holds both ends' copies of the distilled key in 256-bit
+chunks, not yet delivered; ``delivered`` holds, for each key ID handed to a
+master SAE, the slave's copy only (the master's copy is erased in the same
+transaction); ``progress`` says which block and chunk of the distilled key
+stream come next, updated in the same transaction as the chunks it covers,
+so a restart neither re-inserts a chunk nor skips one.  Every change is one
+transaction committed before the HTTP answer leaves: after a kill -9 a key
+ID is never served twice, a key given to the master is still there for its
+slave, and undelivered chunks are still in the pool.
+"""
+import hashlib
+import json
+import sqlite3
+import uuid
+
+from qchannel.kms.config import CHUNK_BITS
+
+CHUNK_BYTES = CHUNK_BITS // 8
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS progress (link TEXT PRIMARY KEY, block INTEGER NOT NULL,
+                                     chunk INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS pool (id INTEGER PRIMARY KEY AUTOINCREMENT, link TEXT NOT NULL,
+                                 block INTEGER NOT NULL, chunk INTEGER NOT NULL,
+                                 a BLOB NOT NULL, b BLOB NOT NULL, UNIQUE (link, block, chunk));
+CREATE TABLE IF NOT EXISTS delivered (key_id TEXT PRIMARY KEY, link TEXT NOT NULL,
+                                      master TEXT NOT NULL, slave TEXT NOT NULL,
+                                      slave_key BLOB NOT NULL);
+"""
+
+
+def fingerprint(tables):
+    """What a store's keys were distilled from: the scenario without [kms]."""
+    core = {k: v for k, v in tables.items() if k != "kms"}
+    return hashlib.sha256(json.dumps(core, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class KeyStore:
+    """One SQLite database (a file with ``--store``, else in memory) used from
+    the event loop's thread only; ``links`` maps a link name to its two nodes
+    (the first holds copy ``a``, the second copy ``b``)."""
+
+    def __init__(self, path, tables, links):
+        self.links = dict(links)
+        self.path = path
+        try:
+            self.db = sqlite3.connect(path or ":memory:", isolation_level=None)
+            if path:
+                mode = self.db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if mode.lower() != "wal":
+                    raise ValueError(f"--store {path}: SQLite cannot use WAL mode there ({mode})")
+                # FULL: a delivery is on disk before its answer (even a power
+                # loss cannot hand the same chunks out again)
+                self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(_SCHEMA)
+            self._check_owner(tables)
+        except sqlite3.DatabaseError as err:
+            raise ValueError(f"--store {path}: not a usable SQLite key store ({err})") from None
+
+    def _check_owner(self, tables):
+        fp = fingerprint(tables)
+        row = self.db.execute("SELECT v FROM meta WHERE k = 'scenario'").fetchone()
+        if row is None:
+            self.db.execute("INSERT INTO meta VALUES ('scenario', ?)", (fp,))
+        elif row[0] != fp:
+            raise ValueError(f"--store {self.path} holds the keys of another scenario: give a "
+                             f"new file (keys of different scenarios must not mix)")
+
+    def close(self):
+        self.db.close()
+
+    # -- filling -----------------------------------------------------------
+    def progress(self, link):
+        """(block, chunk) of the key stream that comes next on ``link``."""
+        row = self.db.execute("SELECT block, chunk FROM progress WHERE link = ?",
+                              (link,)).fetchone()
+        return (0, 0) if row is None else (row[0], row[1])
+
+    def add_chunks(self, link, block, first, a_chunks, b_chunks, block_done):
+        """Chunks ``first, first+1, ...`` of ``block`` into the pool, and the
+        progress past them, in one transaction."""
+        nxt = (block + 1, 0) if block_done else (block, first + len(a_chunks))
+        with self._tx():
+            self.db.executemany(
+                "INSERT INTO pool (link, block, chunk, a, b) VALUES (?, ?, ?, ?, ?)",
+                [(link, block, first + i, a, b) for i, (a, b) in enumerate(zip(a_chunks, b_chunks))])
+            self.db.execute("INSERT OR REPLACE INTO progress VALUES (?, ?, ?)", (link, *nxt))
+
+    def pool_chunks(self, link):
+        return self.db.execute("SELECT COUNT(*) FROM pool WHERE link = ?", (link,)).fetchone()[0]
+
+    def delivered_count(self):
+        return self.db.execute("SELECT COUNT(*) FROM delivered").fetchone()[0]
+
+    # -- delivery ----------------------------------------------------------
+    def take(self, link, master_node, master, slave, number, size_bits):
+        """``number`` new keys of ``size_bits`` for ``master`` (whose KME is
+        ``master_node``): [(key_ID, master's copy)], or None when the pool
+        holds too few (nothing changes then)."""
+        per_key = size_bits // CHUNK_BITS
+        col = "a" if self.links[link][0] == master_node else "b"
+        other = "b" if col == "a" else "a"
+        with self._tx():
+            rows = self.db.execute(
+                f"SELECT id, {col}, {other} FROM pool WHERE link = ? ORDER BY id LIMIT ?",
+                (link, number * per_key)).fetchall()
+            if len(rows) < number * per_key:
+                return None
+            self.db.executemany("DELETE FROM pool WHERE id = ?", [(r[0],) for r in rows])
+            out, delivered = [], []
+            for k in range(number):
+                part = rows[k * per_key:(k + 1) * per_key]
+                key_id = str(uuid.uuid4())
+                out.append((key_id, b"".join(r[1] for r in part)))
+                delivered.append((key_id, link, master, slave, b"".join(r[2] for r in part)))
+            self.db.executemany("INSERT INTO delivered VALUES (?, ?, ?, ?, ?)", delivered)
+        return out
+
+    def give(self, master, slave, key_ids):
+        """The slave's copies of ``key_ids`` (all or none), erased as they go:
+        [(key_ID, key)], or the first key ID that is not waiting for this
+        (master, slave) pair."""
+        with self._tx():
+            out = []
+            for key_id in key_ids:
+                row = self.db.execute(
+                    "SELECT slave_key FROM delivered WHERE key_id = ? AND master = ? AND slave = ?",
+                    (key_id, master, slave)).fetchone()
+                if row is None:
+                    raise KeyError(key_id)
+                out.append((key_id, row[0]))
+            self.db.executemany("DELETE FROM delivered WHERE key_id = ?",
+                                [(k,) for k in key_ids])
+        return out
+
+    def _tx(self):
+        return _Transaction(self.db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on an exception."""
+
+    def __init__(self, db):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind, value, tb):
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+        return False
