@@ -264,5 +264,9 @@ async def serve(scenario, certs, port, store_path=None, speedup=1.0, ready=None,
             t.cancel()
         for runner in runners:
             await runner.cleanup()
-        executor.shutdown(wait=False, cancel_futures=True)
+        # a block being distilled is of no use any more: stop its process
+        # rather than wait for it (ProcessPoolExecutor has no public way)
+        for proc in list(getattr(executor, "_processes", {}).values()):
+            proc.terminate()
+        executor.shutdown(wait=True, cancel_futures=True)
         store.close()
