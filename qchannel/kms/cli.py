@@ -24,11 +24,11 @@ def check_kms_scenario(scenario):
         raise ValueError("qchannel kms needs a [kms] section attaching SAEs to the nodes "
                          "alice and bob ([[kms.saes]] name = ..., node = ...)")
     if scenario.postprocess.ec == "estimate":
-        raise ValueError("qchannel kms serves distilled keys: set [postprocess] ec = "
-                         "\"cascade\" or \"ldpc\"")
+        raise ValueError("postprocess.ec = 'estimate' distils no key: qchannel kms serves "
+                         "distilled keys, set postprocess.ec = 'cascade' or 'ldpc'")
     if scenario.is_free_space:
-        raise ValueError("qchannel kms needs a fiber link (channel.type = 'fiber'): a pass "
-                         "gives one block of key, not a stream")
+        raise ValueError(f"channel.type = {scenario.channel.type!r}: qchannel kms needs a "
+                         f"fiber link ('fiber'), whose blocks give a stream of key")
     if job.check is not None:
         job.check(scenario)
 

@@ -1,0 +1,135 @@
+"""The key store: kill -9 of a real ``qchannel kms`` with ``--store`` and a
+restart lose nothing and serve nothing twice; and its transactions alone."""
+import base64
+import sqlite3
+
+import aiohttp
+import pytest
+
+from qchannel.kms.store import KeyStore
+from tests.kms.conftest import KmsProcess, Sae, run, scenario_text
+
+LINKS = {"alice-bob": ("alice", "bob")}
+
+
+def test_kill_9_and_restart_lose_nothing_and_serve_nothing_twice(certs, tmp_path):
+    scenario = tmp_path / "kms.toml"
+    # a small pool: it is full (release paused in the middle of a block) when killed
+    scenario.write_text(scenario_text(max_key_count=48))
+    store = str(tmp_path / "keys.sqlite")
+
+    async def before(kms):
+        async with aiohttp.ClientSession() as s:
+            a = Sae("sae-a", kms.url["alice"], kms.certs, s)
+            b = Sae("sae-b", kms.url["bob"], kms.certs, s)
+            await a.wait_keys("sae-b", 48)
+            _, got = await a.enc_keys("sae-b", number=6)
+            keys = got["keys"]
+            code, dec = await b.dec_keys("sae-a", [k["key_ID"] for k in keys[:2]])
+            assert code == 200 and dec["keys"] == keys[:2]
+            _, st = await a.status("sae-b")
+            return keys, st["stored_key_count"]
+
+    kms = KmsProcess(str(scenario), certs, store=store, speedup=50, tmp=str(tmp_path))
+    try:
+        keys, stored = run(before(kms))
+    finally:
+        kms.kill()                                     # SIGKILL: no clean shutdown
+    assert kms.proc.returncode == -9
+    # undelivered chunks are on disk (the pool only grows between status and kill)
+    with sqlite3.connect(store) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        on_disk = db.execute("SELECT COUNT(*) FROM pool").fetchone()[0] // 1
+        waiting = db.execute("SELECT COUNT(*) FROM delivered").fetchone()[0]
+    assert on_disk >= stored and waiting == 4
+
+    async def after(kms):
+        async with aiohttp.ClientSession() as s:
+            a = Sae("sae-a", kms.url["alice"], kms.certs, s)
+            b = Sae("sae-b", kms.url["bob"], kms.certs, s)
+            _, st = await a.status("sae-b")
+            assert st["stored_key_count"] >= stored    # undelivered keys still there
+            # a key delivered to the master before the kill is still there for the slave
+            code, dec = await b.dec_keys("sae-a", [k["key_ID"] for k in keys[2:]])
+            assert code == 200 and dec["keys"] == keys[2:]
+            # ... and what the slave had is not served again
+            assert (await b.dec_keys("sae-a", [keys[0]["key_ID"]]))[0] == 400
+            # drain the pool and some more blocks: no key ID and no key bits twice
+            new = []
+            while len(new) < 120:
+                code, got = await a.enc_keys("sae-b", number=8)
+                if code == 503:
+                    await a.wait_keys("sae-b", 8)
+                    continue
+                assert code == 200
+                new += got["keys"]
+                code, dec = await b.dec_keys("sae-a", [k["key_ID"] for k in got["keys"]])
+                assert code == 200 and dec["keys"] == got["keys"]
+            return new
+
+    kms = KmsProcess(str(scenario), certs, store=store, speedup=50, tmp=str(tmp_path))
+    try:
+        new = run(after(kms))
+    finally:
+        kms.kill()
+    ids = [k["key_ID"] for k in keys + new]
+    material = [base64.b64decode(k["key"]) for k in keys + new]
+    assert len(set(ids)) == len(ids)
+    assert len(set(material)) == len(material)       # no chunk re-inserted after the restart
+
+
+def _store(tmp_path, tables=None):
+    return KeyStore(str(tmp_path / "s.sqlite"), tables or {"run": {"seed": 1}}, LINKS)
+
+
+def _fill(store, n, block=0):
+    a = [bytes([block, i]) * 16 for i in range(n)]
+    b = [x for x in a]
+    store.add_chunks("alice-bob", block, 0, a, b, True)
+    return a
+
+
+def test_take_and_give_are_all_or_nothing(tmp_path):
+    st = _store(tmp_path)
+    chunks = _fill(st, 5)
+    assert st.take("alice-bob", "alice", "sae-a", "sae-b", 3, 512) is None   # needs 6
+    assert st.pool_chunks("alice-bob") == 5
+    got = st.take("alice-bob", "alice", "sae-a", "sae-b", 2, 512)
+    assert [k for _, k in got] == [chunks[0] + chunks[1], chunks[2] + chunks[3]]
+    assert st.pool_chunks("alice-bob") == 1 and st.delivered_count() == 2
+    ids = [i for i, _ in got]
+    with pytest.raises(KeyError):
+        st.give("sae-a", "sae-b", ids + ["00000000-0000-4000-8000-000000000000"])
+    with pytest.raises(KeyError):
+        st.give("sae-x", "sae-b", ids)                 # another master's request
+    assert st.delivered_count() == 2                   # nothing given by the failures
+    assert st.give("sae-a", "sae-b", ids) == got
+    assert st.delivered_count() == 0                   # erased once both sides have it
+    with pytest.raises(KeyError):
+        st.give("sae-a", "sae-b", ids[:1])
+
+
+def test_master_at_bob_gets_bobs_copy(tmp_path):
+    st = _store(tmp_path)
+    st.add_chunks("alice-bob", 0, 0, [b"a" * 32], [b"b" * 32], True)
+    (kid, key), = st.take("alice-bob", "bob", "sae-b", "sae-a", 1, 256)
+    assert key == b"b" * 32
+    assert st.give("sae-b", "sae-a", [kid]) == [(kid, b"a" * 32)]
+
+
+def test_progress_and_reopen(tmp_path):
+    st = _store(tmp_path)
+    st.add_chunks("alice-bob", 3, 0, [b"x" * 32] * 2, [b"x" * 32] * 2, False)
+    assert st.progress("alice-bob") == (3, 2)
+    with pytest.raises(sqlite3.IntegrityError):        # a chunk cannot enter twice
+        st.add_chunks("alice-bob", 3, 1, [b"y" * 32], [b"y" * 32], False)
+    assert st.progress("alice-bob") == (3, 2)
+    st.close()
+    st = _store(tmp_path)
+    assert st.progress("alice-bob") == (3, 2) and st.pool_chunks("alice-bob") == 2
+    st.close()
+    with pytest.raises(ValueError, match="another scenario"):
+        _store(tmp_path, {"run": {"seed": 2}})
+    (tmp_path / "junk.sqlite").write_bytes(b"not a database" * 100)
+    with pytest.raises(ValueError, match="--store"):
+        KeyStore(str(tmp_path / "junk.sqlite"), {}, LINKS)
