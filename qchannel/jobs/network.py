@@ -14,7 +14,7 @@ from qchannel.scenario import RunSection, TableScenario, reject_run_pulses
 
 class NetworkScenario(TableScenario):
     job = "trusted-node-network"
-    SECTIONS = ("protocol", "network", "run")
+    SECTIONS = ("protocol", "network", "run", "kms")
 
     @classmethod
     def parse(cls, tables):
@@ -35,6 +35,10 @@ class NetworkScenario(TableScenario):
         if net.default_source is None or net.default_target is None:
             raise ValueError("network.source and network.target are required: the end-to-end "
                              "rate is between them")
+        if "kms" in tables:     # SAEs for `qchannel kms` (qchannel.kms)
+            from qchannel.kms.config import KmsConfig
+
+            KmsConfig.from_dict(tables["kms"], nodes=tuple(net.graph.nodes), distil=True)
         return net
 
     @classmethod

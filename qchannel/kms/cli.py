@@ -13,24 +13,26 @@ def _need_aiohttp():
 
 
 def check_kms_scenario(scenario):
-    """A decoy-BB84 scenario with [kms] and real post-processing."""
+    """The topology of a decoy-BB84 scenario with [kms] and real
+    post-processing, or of a trusted-node network with [kms]."""
     from qchannel import jobs
+    from qchannel.kms.topology import topology_of
 
     job = jobs.job_for(scenario)
-    if job.name != "decoy-bb84":
-        raise ValueError(f"qchannel kms serves two-party decoy-bb84 scenarios, not a {job.name} "
-                         f"scenario (multi-hop key relay is not implemented yet)")
-    if scenario.kms is None:
-        raise ValueError("qchannel kms needs a [kms] section attaching SAEs to the nodes "
-                         "alice and bob ([[kms.saes]] name = ..., node = ...)")
-    if scenario.postprocess.ec == "estimate":
-        raise ValueError("postprocess.ec = 'estimate' distils no key: qchannel kms serves "
-                         "distilled keys, set postprocess.ec = 'cascade' or 'ldpc'")
-    if scenario.is_free_space:
-        raise ValueError(f"channel.type = {scenario.channel.type!r}: qchannel kms needs a "
-                         f"fiber link ('fiber'), whose blocks give a stream of key")
-    if job.check is not None:
-        job.check(scenario)
+    if job.name not in ("decoy-bb84", "trusted-node-network"):
+        raise ValueError(f"qchannel kms serves decoy-bb84 and trusted-node-network scenarios, "
+                         f"not a {job.name} scenario")
+    topo = topology_of(scenario)        # [kms] is there and names nodes that exist
+    if job.name == "decoy-bb84":
+        if scenario.postprocess.ec == "estimate":
+            raise ValueError("postprocess.ec = 'estimate' distils no key: qchannel kms serves "
+                             "distilled keys, set postprocess.ec = 'cascade' or 'ldpc'")
+        if scenario.is_free_space:
+            raise ValueError(f"channel.type = {scenario.channel.type!r}: qchannel kms needs a "
+                             f"fiber link ('fiber'), whose blocks give a stream of key")
+        if job.check is not None:
+            job.check(scenario)
+    return topo
 
 
 def check_certs(certs, nodes):
@@ -59,20 +61,20 @@ def cmd_kms(args):
     import ssl
 
     from qchannel import jobs
-    from qchannel.kms.config import LINK_NODES
     from qchannel.params import check_int, check_real
 
     scenario = jobs.load(args.scenario)
-    check_kms_scenario(scenario)
-    port = check_int("--port", args.port, 1, 65535 - (len(LINK_NODES) - 1))
+    topo = check_kms_scenario(scenario)
+    nodes = topo.nodes
+    port = check_int("--port", args.port, 1, 65535 - (len(nodes) - 1))
     speedup = check_real("--speedup", args.speedup, 0.0, 1e9, lo_open=True)
-    check_certs(args.certs, LINK_NODES)
+    check_certs(args.certs, nodes)
     if args.store is not None:
         check_store(args.store)
     _need_aiohttp()
     from qchannel.kms.server import serve, server_context
 
-    for node in LINK_NODES:    # unreadable or mismatched certificates: before listening
+    for node in nodes:    # unreadable or mismatched certificates: before listening
         try:
             server_context(os.path.join(args.certs, "ca.pem"),
                            os.path.join(args.certs, f"{node}.pem"),
@@ -112,12 +114,14 @@ def add_kms_commands(sub):
 
     k = sub.add_parser("kms", help="serve a scenario's keys to applications over ETSI GS QKD 014",
                        description="Start one key management entity (KME) per node of SCENARIO "
-                                   "(alice on --port, bob on --port + 1), HTTPS with mutual TLS, "
+                                   "(alice on --port, bob on --port + 1; a trusted-node network's "
+                                   "nodes in order), HTTPS with mutual TLS, "
                                    "serving ETSI GS QKD 014 v1.1.1 key delivery to the SAEs its "
                                    "[kms] section attaches; the key pool fills with keys the "
                                    "simulation distils, at the simulated key rate times "
                                    "--speedup.  Runs until SIGINT or SIGTERM.")
-    k.add_argument("scenario", help="decoy-bb84 scenario TOML file with a [kms] section")
+    k.add_argument("scenario", help="decoy-bb84 or trusted-node-network scenario TOML file "
+                                    "with a [kms] section")
     k.add_argument("--certs", required=True, metavar="DIR",
                    help="folder written by qchannel kms-certs (ca.pem, NODE.pem, NODE.key)")
     k.add_argument("--port", required=True, type=parse_number, help="first TCP port")

@@ -1,5 +1,6 @@
 """The ``[kms]`` section of a scenario: which SAEs sit at which node, and the
 ETSI GS QKD 014 limits every KME announces in its status."""
+import copy
 import re
 from dataclasses import dataclass
 
@@ -33,12 +34,17 @@ class KmsConfig:
     max_key_size: int = 4096
     max_key_count: int = 1024        # pool capacity, in keys of key_size
     max_key_per_request: int = 128
+    distil: dict = None              # trusted-node network: the link whose keys fill pools
 
-    KEYS = ("saes", "key_size", "max_key_size", "max_key_count", "max_key_per_request")
+    KEYS = ("saes", "key_size", "max_key_size", "max_key_count", "max_key_per_request",
+            "distil")
     SAE_KEYS = ("name", "node")
 
     @classmethod
-    def from_dict(cls, d, section="kms", nodes=LINK_NODES):
+    def from_dict(cls, d, section="kms", nodes=LINK_NODES, distil=False):
+        """``nodes``: the scenario's node names; ``distil``: whether a
+        ``distil`` table (a decoy-BB84 link) is allowed (trusted-node
+        networks, whose link rates are closed forms)."""
         check_table(section, d)
         reject_unknown(section, d, cls.KEYS)
         saes = d.get("saes", [])
@@ -63,7 +69,12 @@ class KmsConfig:
                                  f"names must all differ: they are certificate names)")
             seen.add(name)
             parsed.append((name, sae["node"]))
-        kw = {k: d[k] for k in cls.KEYS if k != "saes" and k in d}
+        kw = {k: d[k] for k in cls.KEYS if k not in ("saes", "distil") and k in d}
+        if "distil" in d:
+            if not distil:
+                raise ValueError(f"{section}.distil applies to trusted-node-network scenarios: "
+                                 f"a decoy-bb84 scenario distils its own link's keys")
+            kw["distil"] = check_distil(d["distil"], f"{section}.distil")
         return cls(saes=tuple(parsed), **kw)
 
     def __post_init__(self):
@@ -83,11 +94,50 @@ class KmsConfig:
                                      10**4))
 
     def to_dict(self):
-        return {"saes": [{"name": n, "node": node} for n, node in self.saes],
-                "key_size": self.key_size, "max_key_size": self.max_key_size,
-                "max_key_count": self.max_key_count,
-                "max_key_per_request": self.max_key_per_request}
+        d = {"saes": [{"name": n, "node": node} for n, node in self.saes],
+             "key_size": self.key_size, "max_key_size": self.max_key_size,
+             "max_key_count": self.max_key_count,
+             "max_key_per_request": self.max_key_per_request}
+        if self.distil is not None:
+            d["distil"] = copy.deepcopy(self.distil)
+        return d
+
+    def __hash__(self):
+        return hash((self.saes, self.key_size, self.max_key_count))
 
     def node_of(self, sae):
         """The node an SAE is attached to, or None."""
         return dict(self.saes).get(sae)
+
+
+#: The link whose distilled keys fill the pools of a trusted-node network's
+#: links when ``[kms.distil]`` is not given (examples/kms-link.toml's physics:
+#: 5 km of fiber, 1e7 pulses per block, Cascade; about 4.6e4 bits a block).
+DEFAULT_DISTIL = {
+    "source": {"type": "decoy-bb84", "rep_rate_hz": 2.0e6, "intensities": [0.5, 0.1, 0.0002],
+               "intensity_probs": [0.6, 0.3, 0.1], "key_basis_prob": 0.7},
+    "channel": {"type": "fiber", "length_km": 5.0, "attenuation_db_per_km": 0.2,
+                "misalignment": 0.005},
+    "detector": {"efficiency": 0.5, "dark_count_prob": 6.0e-7},
+    "run": {"pulses": 10**7, "seed": 1},
+    "postprocess": {"ec": "cascade"},
+}
+
+
+def check_distil(tables, section="kms.distil"):
+    """A decoy-BB84 fiber link with real error correction (its tables)."""
+    from qchannel.scenario import Scenario
+
+    check_table(section, tables)
+    try:
+        sc = Scenario.from_dict(tables)
+    except ValueError as err:
+        raise ValueError(f"{section}.{err}") from None
+    if sc.kms is not None or sc.eve is not None:
+        raise ValueError(f"{section} is the link that distils keys: no [kms] or [eve] in it")
+    if sc.is_free_space:
+        raise ValueError(f"{section}.channel.type must be 'fiber'")
+    if sc.postprocess.ec == "estimate":
+        raise ValueError(f"{section}.postprocess.ec = 'estimate' distils no key: set 'cascade' "
+                         f"or 'ldpc'")
+    return sc.to_dict()

@@ -71,19 +71,12 @@ def peer_sae(request):
 
 
 class KME:
-    """The KME of one node.  ``links`` maps a link name to its two nodes;
-    ``config`` is the scenario's :class:`KmsConfig`."""
+    """The KME of one node of a :class:`qchannel.kms.topology.Topology`."""
 
-    def __init__(self, node, store, config, links):
-        self.node, self.store, self.config, self.links = node, store, config, links
+    def __init__(self, node, store, topology):
+        self.node, self.store, self.topology = node, store, topology
+        self.config = topology.kms
         self.requests = 0
-
-    # -- who may ask for what ----------------------------------------------
-    def _link_to(self, slave_node):
-        for name, (x, y) in self.links.items():
-            if {x, y} == {self.node, slave_node}:
-                return name
-        return None
 
     def _own_sae(self, request):
         sae = peer_sae(request)
@@ -94,15 +87,18 @@ class KME:
         return sae
 
     def _pair(self, request, other, role):
-        """(caller, other node, link) for a caller at this KME and the SAE on
-        the other side of one of this node's links."""
+        """(caller, other node, hops from the master's node to the slave's)
+        for a caller at this KME and an SAE at another node that key can
+        reach (over one link, or relayed by trusted nodes)."""
         sae = self._own_sae(request)
         other_node = self.config.node_of(other)
-        link = self._link_to(other_node) if other_node is not None else None
-        if link is None:
-            raise ApiError(400, f"{role}_SAE_ID {other!r} is not an SAE at the other end of a "
-                                f"link of KME {self.node!r}", **{f"{role}_SAE_ID": other})
-        return sae, other_node, link
+        ends = (self.node, other_node) if role == "slave" else (other_node, self.node)
+        hops = self.topology.hops(*ends) if other_node is not None else None
+        if hops is None:
+            raise ApiError(400, f"{role}_SAE_ID {other!r} is not an SAE that KME {self.node!r} "
+                                f"shares key with (another node, joined by links and trusted "
+                                f"relays)", **{f"{role}_SAE_ID": other})
+        return sae, other_node, hops
 
     # -- request parameters --------------------------------------------------
     def _count(self, value, name, default, lo, hi, step=1):
@@ -135,13 +131,14 @@ class KME:
     # -- handlers ----------------------------------------------------------
     async def status(self, request):
         slave = request.match_info["sae"]
-        master, slave_node, link = self._pair(request, slave, "slave")
+        master, slave_node, hops = self._pair(request, slave, "slave")
         cfg = self.config
+        chunks = min(self.store.pool_chunks(link) for link, _ in hops)
         return web.json_response({
             "source_KME_ID": self.node, "target_KME_ID": slave_node,
             "master_SAE_ID": master, "slave_SAE_ID": slave,
             "key_size": cfg.key_size,
-            "stored_key_count": self.store.pool_chunks(link) * CHUNK_BITS // cfg.key_size,
+            "stored_key_count": chunks * CHUNK_BITS // cfg.key_size,
             "max_key_count": cfg.max_key_count,
             "max_key_per_request": cfg.max_key_per_request,
             "max_key_size": cfg.max_key_size, "min_key_size": CHUNK_BITS,
@@ -150,7 +147,7 @@ class KME:
 
     async def enc_keys(self, request):
         slave = request.match_info["sae"]
-        master, _, link = self._pair(request, slave, "slave")
+        master, _, hops = self._pair(request, slave, "slave")
         if request.method == "POST":
             body = await self._json(request)
             if body.get("additional_slave_SAE_IDs"):
@@ -162,8 +159,9 @@ class KME:
         cfg = self.config
         number = self._count(number, "number", 1, 1, cfg.max_key_per_request)
         size = self._count(size, "size", cfg.key_size, CHUNK_BITS, cfg.max_key_size, CHUNK_BITS)
-        keys = self.store.take(link, self.node, master, slave, number, size)
-        if keys is None:
+        keys = self.store.take(hops, master, slave, number, size)
+        if isinstance(keys, str):         # the link whose pool is short
+            link = keys
             have = self.store.pool_chunks(link) * CHUNK_BITS
             raise ApiError(503, f"not enough key: the pool of link {link} holds {have} bits, "
                                 f"the request needs {number * size}; retry later",
@@ -223,29 +221,30 @@ class KME:
 
 
 async def serve(scenario, certs, port, store_path=None, speedup=1.0, ready=None, stop=None):
-    """Run one KME per node of a two-party scenario on ports ``port``,
-    ``port + 1``, ... until ``stop`` (an asyncio.Event) is set; ``ready``
-    is called with [(node, url)] once they listen."""
+    """Run one KME per node of the scenario (two-party: alice, bob; a
+    trusted-node network: its nodes in order) on ports ``port``, ``port +
+    1``, ... until ``stop`` (an asyncio.Event) is set, with one task per link
+    filling its pool; ``ready`` is called with [(node, url)] once they
+    listen."""
     import multiprocessing
     import os
     from concurrent.futures import ProcessPoolExecutor
 
-    from qchannel.kms.config import LINK_NODES
     from qchannel.kms.source import LinkFiller
     from qchannel.kms.store import KeyStore
+    from qchannel.kms.topology import topology_of
 
-    tables = scenario.to_dict()
-    cfg = scenario.kms
-    links = {"-".join(LINK_NODES): LINK_NODES}
-    store = KeyStore(store_path, tables, links)
+    topo = topology_of(scenario)
+    cfg = topo.kms
+    store = KeyStore(store_path, scenario.to_dict(), topo.store_links())
     runners, filler_tasks = [], []
     executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
     try:
         urls = []
-        for i, node in enumerate(LINK_NODES):
+        for i, node in enumerate(topo.nodes):
             ctx = server_context(os.path.join(certs, "ca.pem"), os.path.join(certs, f"{node}.pem"),
                                  os.path.join(certs, f"{node}.key"))
-            runner = web.AppRunner(KME(node, store, cfg, links).app(), access_log=None,
+            runner = web.AppRunner(KME(node, store, topo).app(), access_log=None,
                                    handle_signals=False)
             await runner.setup()
             runners.append(runner)
@@ -253,8 +252,8 @@ async def serve(scenario, certs, port, store_path=None, speedup=1.0, ready=None,
                               reuse_address=False).start()
             urls.append((node, f"https://127.0.0.1:{port + i}"))
         capacity = cfg.max_key_count * cfg.key_size // CHUNK_BITS
-        for link in links:
-            filler = LinkFiller(store, link, tables, speedup, capacity, executor)
+        for link in topo.links.values():
+            filler = LinkFiller(store, link, topo, speedup, capacity, executor)
             filler_tasks.append(asyncio.ensure_future(filler.run()))
         if ready is not None:
             ready(urls)

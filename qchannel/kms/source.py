@@ -1,14 +1,16 @@
 """Filling a link's key pool from the simulation.
 
-Block ``b`` of a link is one run of the scenario's decoy-BB84 job (its link
+Block ``b`` of link ``i`` (of ``n``) is one run of a decoy-BB84 link (its
 Monte Carlo, sifting, finite key, real error correction, verification and
-privacy amplification) with the seed ``uint64(run.seed, Purpose.KMS, b)``;
-both ends' final keys are compared and a block whose copies differ gives no
-key.  The block's final key is released into the pool in 256-bit chunks at
-the block's simulated secret-key rate (its bits over its simulated duration,
-``run.pulses / source.rep_rate_hz``) times ``speedup``: a block of
-``duration`` simulated seconds takes ``duration / speedup`` seconds of wall
-time, an aborted block too (it gives no key for that long).  Distillation
+privacy amplification) with the seed word ``i`` of stream
+``(run.seed, Purpose.KMS, b)``; both ends' final keys are compared and a
+block whose copies differ gives no key.  The block's final key is released
+into the pool in 256-bit chunks at the link's rate times ``speedup``.  On a
+two-party scenario that rate is the block's own simulated secret-key rate
+(its bits over its simulated duration, ``run.pulses / source.rep_rate_hz``):
+a block of ``duration`` simulated seconds takes ``duration / speedup``
+seconds of wall time, an aborted block too (no key for that long).  On a
+trusted-node network it is the link's ``key_rate_bps``.  Distillation
 runs in a separate process one block ahead of the release; when it is
 slower than the release clock the pool fills at the rate the computer
 manages (the log says so).  A full pool pauses the release.
@@ -24,22 +26,23 @@ from qchannel.kms.store import CHUNK_BYTES
 log = logging.getLogger("qchannel.kms")
 
 
-def block_seed(seed, block):
+def block_seed(seed, block, link_index=0, n_links=1):
+    """The seed of block ``block`` of link ``link_index``: word ``link_index``
+    of stream (seed, KMS, block)."""
     from qchannel import rng
 
-    return int(rng.uint64(seed, rng.Purpose.KMS, block, 1)[0])
+    return int(rng.uint64(seed, rng.Purpose.KMS, block, n_links)[link_index])
 
 
-def distil_block(tables, block):
-    """Run block ``block`` of the scenario (tables without [kms]); returns
-    (alice bytes, bob bytes, simulated seconds, why no key or None).  The
-    keys are cut to whole 256-bit chunks."""
+def distil_block(tables, seed):
+    """Run the decoy-BB84 link ``tables`` (without [kms]) with ``seed``;
+    returns (alice bytes, bob bytes, simulated seconds, why no key or None).
+    The keys are cut to whole 256-bit chunks."""
     from qchannel import jobs
     from qchannel.runner import run_scenario
 
     tables = {k: v for k, v in tables.items() if k != "kms"}
-    tables.setdefault("run", {})
-    tables["run"] = dict(tables["run"], seed=block_seed(tables["run"].get("seed", 1), block))
+    tables["run"] = dict(tables.get("run", {}), seed=seed)
     sc = jobs.from_dict(tables)
     result = run_scenario(sc)
     duration = result.pulses / result.rep_rate_hz
@@ -55,8 +58,12 @@ def distil_block(tables, block):
 class LinkFiller:
     """The background task that fills one link's pool (see the module)."""
 
-    def __init__(self, store, link, tables, speedup, capacity_chunks, executor):
-        self.store, self.link, self.tables = store, link, tables
+    def __init__(self, store, link, topology, speedup, capacity_chunks, executor):
+        """``link``: a :class:`qchannel.kms.topology.Link` of ``topology``."""
+        self.store, self.link, self.tables = store, link.name, topology.distil
+        self.rate_bps = link.rate_bps
+        self.seed_of = lambda block: block_seed(topology.seed, block, link.index,
+                                                len(topology.links))
         self.speedup = speedup
         self.capacity = capacity_chunks
         self.executor = executor
@@ -74,13 +81,20 @@ class LinkFiller:
 
     async def _run(self):
         loop = asyncio.get_running_loop()
+        if self.rate_bps is not None and self.rate_bps <= 0:
+            log.warning("link %s has no key rate: its pool stays empty", self.link)
+            return
         block, first = self.store.progress(self.link)
-        pending = loop.run_in_executor(self.executor, distil_block, self.tables, block)
+        pending = loop.run_in_executor(self.executor, distil_block, self.tables,
+                                       self.seed_of(block))
         next_t = None
         while True:
             a, b, duration, why = await pending
             # the next block is distilled while this one is released
-            pending = loop.run_in_executor(self.executor, distil_block, self.tables, block + 1)
+            pending = loop.run_in_executor(self.executor, distil_block, self.tables,
+                                           self.seed_of(block + 1))
+            if self.rate_bps is not None:       # the network's rate for this link
+                duration = len(a) * 8 / self.rate_bps
             now = loop.time()
             next_t = now if next_t is None or next_t < now else next_t
             if a != b:      # verification should have caught it: never serve unequal keys

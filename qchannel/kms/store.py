@@ -96,26 +96,51 @@ class KeyStore:
         return self.db.execute("SELECT COUNT(*) FROM delivered").fetchone()[0]
 
     # -- delivery ----------------------------------------------------------
-    def take(self, link, master_node, master, slave, number, size_bits):
-        """``number`` new keys of ``size_bits`` for ``master`` (whose KME is
-        ``master_node``): [(key_ID, master's copy)], or None when the pool
-        holds too few (nothing changes then)."""
+    def take(self, hops, master, slave, number, size_bits):
+        """``number`` new keys of ``size_bits`` for ``master``, carried over
+        ``hops`` ([(link, near node), ...] from the master's node to the
+        slave's): [(key_ID, master's copy)], or the name of a link whose pool
+        holds too few chunks (nothing changes then).
+
+        One hop: the master gets its end's copy, the slave will get the other
+        end's.  More hops: trusted-node one-time-pad relay.  The key is the
+        master's copy of the first hop; each relay decrypts what it received
+        with its copy of the previous hop (for the first relay: takes its copy
+        of the first hop), encrypts it with its copy of the next hop (XOR)
+        and passes it on; the slave's node decrypts with its copy of the
+        last hop.  Every hop's chunks are erased as they are used."""
         per_key = size_bits // CHUNK_BITS
-        col = "a" if self.links[link][0] == master_node else "b"
-        other = "b" if col == "a" else "a"
+        need = number * per_key
+        try:
+            return self._take(hops, master, slave, number, per_key, need)
+        except _Short as short:       # rolled back: no hop lost a chunk
+            return short.args[0]
+
+    def _take(self, hops, master, slave, number, per_key, need):
         with self._tx():
-            rows = self.db.execute(
-                f"SELECT id, {col}, {other} FROM pool WHERE link = ? ORDER BY id LIMIT ?",
-                (link, number * per_key)).fetchall()
-            if len(rows) < number * per_key:
-                return None
-            self.db.executemany("DELETE FROM pool WHERE id = ?", [(r[0],) for r in rows])
+            near, far = [], []
+            for link, near_node in hops:
+                rows = self.db.execute("SELECT id, a, b FROM pool WHERE link = ? ORDER BY id "
+                                       "LIMIT ?", (link, need)).fetchall()
+                if len(rows) < need:
+                    raise _Short(link)
+                self.db.executemany("DELETE FROM pool WHERE id = ?", [(r[0],) for r in rows])
+                a_near = self.links[link][0] == near_node
+                near.append(b"".join(r[1] if a_near else r[2] for r in rows))
+                far.append(b"".join(r[2] if a_near else r[1] for r in rows))
+            master_bits = near[0]
+            carried = far[0]                            # what the first relay (or slave) holds
+            for x, y in zip(near[1:], far[1:]):
+                wire = _xor(carried, x)                 # on the classical channel
+                carried = _xor(wire, y)                 # decrypted at the next node
             out, delivered = [], []
+            size = per_key * CHUNK_BYTES
+            path = "/".join(link for link, _ in hops)
             for k in range(number):
-                part = rows[k * per_key:(k + 1) * per_key]
                 key_id = str(uuid.uuid4())
-                out.append((key_id, b"".join(r[1] for r in part)))
-                delivered.append((key_id, link, master, slave, b"".join(r[2] for r in part)))
+                part = slice(k * size, (k + 1) * size)
+                out.append((key_id, master_bits[part]))
+                delivered.append((key_id, path, master, slave, carried[part]))
             self.db.executemany("INSERT INTO delivered VALUES (?, ?, ?, ?, ?)", delivered)
         return out
 
@@ -138,6 +163,14 @@ class KeyStore:
 
     def _tx(self):
         return _Transaction(self.db)
+
+
+class _Short(Exception):
+    """A hop's pool holds too few chunks (rolls the transaction back)."""
+
+
+def _xor(x, y):
+    return (int.from_bytes(x, "big") ^ int.from_bytes(y, "big")).to_bytes(len(x), "big")
 
 
 class _Transaction:

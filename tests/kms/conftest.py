@@ -65,8 +65,8 @@ def certs(tmp_path_factory):
 class KmsProcess:
     """One ``python -m qchannel kms`` subprocess; its stderr goes to a file."""
 
-    def __init__(self, scenario, certs, store=None, speedup=200.0, tmp=None):
-        self.port = free_ports(2)
+    def __init__(self, scenario, certs, store=None, speedup=200.0, tmp=None, n_kmes=2):
+        self.port = free_ports(n_kmes)
         self.log = os.path.join(tmp, f"kms-{self.port}.log")
         cmd = [sys.executable, "-m", "qchannel", "kms", scenario, "--certs", certs,
                "--port", str(self.port), "--speedup", str(speedup)]
@@ -74,7 +74,7 @@ class KmsProcess:
             cmd += ["--store", store]
         self.err = open(self.log, "wb")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=self.err)
-        self.lines = [self.proc.stdout.readline().decode().strip() for _ in range(2)]
+        self.lines = [self.proc.stdout.readline().decode().strip() for _ in range(n_kmes)]
         if self.proc.poll() is not None or not all(self.lines):
             raise RuntimeError(f"qchannel kms did not start: {open(self.log).read()}")
         self.url = {line.split()[1]: line.split()[2] for line in self.lines}

@@ -68,7 +68,9 @@ def test_kms_bad_input(tmp_path, capsys):
     _fails(capsys, ["kms", os.path.join(ROOT, "examples", "decoy_bb84_50km.toml")] + ok,
            "[kms]")
     _fails(capsys, ["kms", os.path.join(ROOT, "examples", "backbone.toml")] + ok,
-           "trusted-node-network")
+           "[kms]", "network")
+    _fails(capsys, ["kms", os.path.join(ROOT, "examples", "repeater.toml")] + ok,
+           "repeater-chain")
     _fails(capsys, ["kms", _scenario(tmp_path, text.replace('ec = "cascade"', ""))] + ok,
            "postprocess.ec")
     _fails(capsys, ["kms", EXAMPLE, "--certs", str(tmp_path / "none"), "--port", "20000"],

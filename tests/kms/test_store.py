@@ -92,9 +92,10 @@ def _fill(store, n, block=0):
 def test_take_and_give_are_all_or_nothing(tmp_path):
     st = _store(tmp_path)
     chunks = _fill(st, 5)
-    assert st.take("alice-bob", "alice", "sae-a", "sae-b", 3, 512) is None   # needs 6
+    hop = [("alice-bob", "alice")]
+    assert st.take(hop, "sae-a", "sae-b", 3, 512) == "alice-bob"   # needs 6 chunks
     assert st.pool_chunks("alice-bob") == 5
-    got = st.take("alice-bob", "alice", "sae-a", "sae-b", 2, 512)
+    got = st.take(hop, "sae-a", "sae-b", 2, 512)
     assert [k for _, k in got] == [chunks[0] + chunks[1], chunks[2] + chunks[3]]
     assert st.pool_chunks("alice-bob") == 1 and st.delivered_count() == 2
     ids = [i for i, _ in got]
@@ -112,7 +113,7 @@ def test_take_and_give_are_all_or_nothing(tmp_path):
 def test_master_at_bob_gets_bobs_copy(tmp_path):
     st = _store(tmp_path)
     st.add_chunks("alice-bob", 0, 0, [b"a" * 32], [b"b" * 32], True)
-    (kid, key), = st.take("alice-bob", "bob", "sae-b", "sae-a", 1, 256)
+    (kid, key), = st.take([("alice-bob", "bob")], "sae-b", "sae-a", 1, 256)
     assert key == b"b" * 32
     assert st.give("sae-b", "sae-a", [kid]) == [(kid, b"a" * 32)]
 
@@ -133,3 +134,38 @@ def test_progress_and_reopen(tmp_path):
     (tmp_path / "junk.sqlite").write_bytes(b"not a database" * 100)
     with pytest.raises(ValueError, match="--store"):
         KeyStore(str(tmp_path / "junk.sqlite"), {}, LINKS)
+
+
+def test_trusted_node_relay_is_a_one_time_pad_chain(tmp_path):
+    """Three hops a--r1--r2--b (the middle link stored r2-first): the master
+    gets its copy of the first hop; the slave gets what the relays' XOR chain
+    delivers, which is the same key when every link's two copies agree, and
+    differs exactly by the disagreement when one link's copies differ."""
+    import os
+
+    links = {"a--r1": ("a", "r1"), "r2--r1": ("r2", "r1"), "r2--b": ("r2", "b")}
+    st = KeyStore(str(tmp_path / "r.sqlite"), {}, links)
+    hops = [("a--r1", "a"), ("r2--r1", "r1"), ("r2--b", "r2")]
+    raw = {name: os.urandom(64) for name in links}
+    for name in links:
+        st.add_chunks(name, 0, 0, [raw[name][:32], raw[name][32:]],
+                      [raw[name][:32], raw[name][32:]], True)
+    (kid, key), = st.take(hops, "sae-a", "sae-b", 1, 256)
+    assert key == raw["a--r1"][:32]
+    assert st.give("sae-a", "sae-b", [kid]) == [(kid, key)]
+    assert all(st.pool_chunks(name) == 1 for name in links)    # one chunk used on every hop
+    # the last chunks: link r2--r1 now has copies that differ in one byte
+    st2 = KeyStore(str(tmp_path / "r2.sqlite"), {}, links)
+    for name in links:
+        other = raw[name][:32]
+        if name == "r2--r1":
+            other = bytes([other[0] ^ 0x5A]) + other[1:]
+        st2.add_chunks(name, 0, 0, [raw[name][:32]], [other], True)
+    (kid, key), = st2.take(hops, "sae-a", "sae-b", 1, 256)
+    (_, slave), = st2.give("sae-a", "sae-b", [kid])
+    assert slave[0] == key[0] ^ 0x5A and slave[1:] == key[1:]
+    # a hop without key: None of the pools change
+    assert st2.take(hops, "sae-a", "sae-b", 1, 256) == "a--r1"
+    st2.add_chunks("a--r1", 1, 0, [b"z" * 32], [b"z" * 32], True)
+    assert st2.take(hops, "sae-a", "sae-b", 1, 256) == "r2--r1"
+    assert st2.pool_chunks("a--r1") == 1
