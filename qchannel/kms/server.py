@@ -9,9 +9,10 @@ Routes (all JSON):
 
 The caller's SAE ID is the common name of its client certificate (the TLS
 handshake has verified it against the CA).  A master gets keys only from the
-KME of its own node, for a slave at the other end of a link of that node; a
-slave gets a key only from its own KME, only for the master that took it,
-and only once.  Errors are the standard's ``{"message", "details"}`` with
+KME of its own node, for a slave at a node it shares key with (over one
+link, or relayed by trusted nodes: :mod:`qchannel.kms.topology`); a slave
+gets a key only from its own KME, only for the master that took it, and
+only once.  Errors are the standard's ``{"message", "details"}`` with
 400 (bad request), 401 (not this SAE's keys) and 503 (not enough keys).
 Key material never goes to a log.
 """
@@ -76,7 +77,6 @@ class KME:
     def __init__(self, node, store, topology):
         self.node, self.store, self.topology = node, store, topology
         self.config = topology.kms
-        self.requests = 0
 
     def _own_sae(self, request):
         sae = peer_sae(request)
@@ -205,7 +205,6 @@ class KME:
     def app(self):
         @web.middleware
         async def errors(request, handler):
-            self.requests += 1
             try:
                 return await handler(request)
             except ApiError as err:
