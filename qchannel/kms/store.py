@@ -33,8 +33,10 @@ CREATE TABLE IF NOT EXISTS delivered (key_id TEXT PRIMARY KEY, link TEXT NOT NUL
 
 
 def fingerprint(tables):
-    """What a store's keys were distilled from: the scenario without [kms]."""
+    """What a store's keys were distilled from: the scenario without the
+    SAEs and limits of [kms] (but with the link ``kms.distil`` names)."""
     core = {k: v for k, v in tables.items() if k != "kms"}
+    core["kms.distil"] = (tables.get("kms") or {}).get("distil")
     return hashlib.sha256(json.dumps(core, sort_keys=True, default=str).encode()).hexdigest()
 
 

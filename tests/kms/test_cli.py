@@ -115,3 +115,16 @@ def test_kms_section_round_trips_and_sweeps():
     assert type(sc).from_dict(sc.to_dict()) == sc
     assert sc.replace(**{"kms.saes[1].node": "alice"}).kms.node_of("sae-b") == "alice"
     assert sc.replace(**{"kms.max_key_count": 10}).kms.max_key_count == 10
+
+
+def test_kms_port_in_use_is_one_line(tmp_path, capsys):
+    import socket
+
+    certs = tmp_path / "c"
+    main(["kms-certs", str(certs), "--kme", "alice", "--kme", "bob", "--sae", "sae-a"])
+    capsys.readouterr()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        _fails(capsys, ["kms", EXAMPLE, "--certs", str(certs), "--port", str(port - 1)])

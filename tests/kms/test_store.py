@@ -131,6 +131,13 @@ def test_progress_and_reopen(tmp_path):
     st.close()
     with pytest.raises(ValueError, match="another scenario"):
         _store(tmp_path, {"run": {"seed": 2}})
+    # the SAEs may change, the link that distils the keys may not
+    net = {"network": {"x": 1}, "kms": {"saes": [1], "distil": {"run": {"seed": 1}}}}
+    KeyStore(str(tmp_path / "n.sqlite"), net, LINKS).close()
+    KeyStore(str(tmp_path / "n.sqlite"), dict(net, kms={"saes": [2], "distil": {"run": {"seed": 1}}}),
+             LINKS).close()
+    with pytest.raises(ValueError, match="another scenario"):
+        KeyStore(str(tmp_path / "n.sqlite"), dict(net, kms={"distil": {"run": {"seed": 2}}}), LINKS)
     (tmp_path / "junk.sqlite").write_bytes(b"not a database" * 100)
     with pytest.raises(ValueError, match="--store"):
         KeyStore(str(tmp_path / "junk.sqlite"), {}, LINKS)
