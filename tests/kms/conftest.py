@@ -10,8 +10,6 @@ import time
 
 import pytest
 
-pytest.importorskip("aiohttp")
-pytest.importorskip("cryptography")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(ROOT, "examples", "kms-link.toml")

@@ -5,6 +5,9 @@ import stat
 
 import pytest
 
+aiohttp = pytest.importorskip("aiohttp")
+pytest.importorskip("cryptography")
+
 from qchannel import jobs
 from qchannel.cli import main
 from tests.kms.conftest import EXAMPLE, ROOT

@@ -6,10 +6,15 @@ not asserted: the machine is shared)."""
 import asyncio
 import time
 
-import aiohttp
 import numpy as np
+import pytest
+
+aiohttp = pytest.importorskip("aiohttp")
+pytest.importorskip("cryptography")
+
 
 from tests.kms.conftest import LOAD_PAIRS, Sae, run
+
 
 ROUNDS = 48
 

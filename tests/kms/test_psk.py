@@ -6,10 +6,13 @@ import shutil
 import subprocess
 import time
 
-import aiohttp
 import pytest
 
+aiohttp = pytest.importorskip("aiohttp")
+pytest.importorskip("cryptography")
+
 from tests.kms.conftest import Sae, free_ports, run
+
 
 OPENSSL = shutil.which("openssl", path="/usr/bin") or shutil.which("openssl")
 

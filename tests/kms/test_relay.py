@@ -3,12 +3,15 @@ key by trusted-node one-time-pad relay, through real ``qchannel kms`` KMEs
 of a trusted-node-network scenario."""
 import os
 
-import aiohttp
 import pytest
+
+aiohttp = pytest.importorskip("aiohttp")
+pytest.importorskip("cryptography")
 
 from qchannel import jobs
 from qchannel.kms.topology import topology_of
 from tests.kms.conftest import ROOT, KmsProcess, Sae, run
+
 
 NETWORK = os.path.join(ROOT, "examples", "kms-network.toml")
 

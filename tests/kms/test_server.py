@@ -4,8 +4,10 @@ import base64
 import os
 import ssl
 
-import aiohttp
 import pytest
+
+aiohttp = pytest.importorskip("aiohttp")
+pytest.importorskip("cryptography")
 
 from tests.kms.conftest import Sae, run
 

@@ -5,6 +5,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pytest
+
+aiohttp = pytest.importorskip("aiohttp")
+pytest.importorskip("cryptography")
+
 
 from qchannel import jobs
 from qchannel.kms import source

@@ -3,11 +3,14 @@ restart lose nothing and serve nothing twice; and its transactions alone."""
 import base64
 import sqlite3
 
-import aiohttp
 import pytest
+
+aiohttp = pytest.importorskip("aiohttp")
+pytest.importorskip("cryptography")
 
 from qchannel.kms.store import KeyStore
 from tests.kms.conftest import KmsProcess, Sae, run, scenario_text
+
 
 LINKS = {"alice-bob": ("alice", "bob")}
 
