@@ -57,6 +57,10 @@ class KeyStore:
                 # FULL: a delivery is on disk before its answer (even a power
                 # loss cannot hand the same chunks out again)
                 self.db.execute("PRAGMA synchronous=FULL")
+                # deleted key material is overwritten with zeros in the
+                # database pages (older WAL frames keep it until the next
+                # checkpoint overwrites them)
+                self.db.execute("PRAGMA secure_delete=ON")
             self.db.executescript(_SCHEMA)
             self._check_owner(tables)
         except sqlite3.DatabaseError as err:

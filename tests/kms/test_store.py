@@ -1,6 +1,7 @@
 """The key store: kill -9 of a real ``qchannel kms`` with ``--store`` and a
 restart lose nothing and serve nothing twice; and its transactions alone."""
 import base64
+import os
 import sqlite3
 
 import pytest
@@ -86,7 +87,7 @@ def _store(tmp_path, tables=None):
 
 
 def _fill(store, n, block=0):
-    a = [bytes([block, i]) * 16 for i in range(n)]
+    a = [os.urandom(32) for _ in range(n)]
     b = [x for x in a]
     store.add_chunks("alice-bob", block, 0, a, b, True)
     return a
@@ -111,6 +112,11 @@ def test_take_and_give_are_all_or_nothing(tmp_path):
     assert st.delivered_count() == 0                   # erased once both sides have it
     with pytest.raises(KeyError):
         st.give("sae-a", "sae-b", ids[:1])
+    st.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    st.close()
+    # erased: none of the delivered material is left in the database file
+    disk = (tmp_path / "s.sqlite").read_bytes()
+    assert all(c not in disk for c in chunks[:4]) and chunks[4] in disk
 
 
 def test_master_at_bob_gets_bobs_copy(tmp_path):
