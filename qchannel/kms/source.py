@@ -69,6 +69,7 @@ class LinkFiller:
         self.executor = executor
         self.blocks_done = 0
         self.error = None
+        self.warned = False
 
     async def run(self):
         try:
@@ -96,6 +97,11 @@ class LinkFiller:
             if self.rate_bps is not None:       # the network's rate for this link
                 duration = len(a) * 8 / self.rate_bps
             now = loop.time()
+            if next_t is not None and now > next_t + 1.0 and not self.warned:
+                self.warned = True
+                log.warning("link %s: distillation is slower than %g x the link's key rate; "
+                            "the pool fills as fast as the computer distils", self.link,
+                            self.speedup)
             next_t = now if next_t is None or next_t < now else next_t
             if a != b:      # verification should have caught it: never serve unequal keys
                 log.error("link %s block %d: the two ends' keys differ; block dropped",
@@ -108,8 +114,7 @@ class LinkFiller:
                 next_t += duration / self.speedup
             else:
                 step = duration / n / self.speedup      # wall seconds per chunk
-                next_t += first * step                  # chunks released before a restart
-                i = first
+                i = first                               # > 0: resumed after a restart
                 while i < n:
                     now = loop.time()
                     room = self.capacity - self.store.pool_chunks(self.link)
@@ -126,10 +131,6 @@ class LinkFiller:
                                           [b[s:e] for s, e in sl], i + due == n)
                     i += due
                     next_t += due * step
-                if loop.time() > next_t + 1.0 and not pending.done():
-                    log.warning("link %s: distillation is slower than %g x the simulated "
-                                "key rate; the pool fills as fast as the computer distils",
-                                self.link, self.speedup)
             log.info("link %s block %d: %d key bits released", self.link, block,
                      n * CHUNK_BITS)
             self.blocks_done += 1
