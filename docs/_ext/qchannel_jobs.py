@@ -54,16 +54,21 @@ def _listed(msg, what):
     return [s.strip() for s in m.group(1).split(",")] if m else None
 
 
-def _plain(obj, depth=0):
-    """A parsed configuration as plain data, to compare two parses."""
+def _plain(obj, depth=0, tables=None):
+    """A parsed configuration as plain data, to compare two parses (a copy
+    of the scenario's own tables inside it, kept for its report, is left
+    out: it differs whenever a key is written out, even with its default)."""
     if depth > 12:
         return repr(obj)
+    if tables is not None and isinstance(obj, dict) and (
+            obj == tables or obj.get("protocol") == tables.get("protocol")):
+        return "<the scenario's tables>"
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _plain(getattr(obj, f.name), depth + 1) for f in dataclasses.fields(obj)}
+        return {f.name: _plain(getattr(obj, f.name), depth + 1, tables) for f in dataclasses.fields(obj)}
     if isinstance(obj, dict):
-        return {str(k): _plain(v, depth + 1) for k, v in obj.items()}
+        return {str(k): _plain(v, depth + 1, tables) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_plain(v, depth + 1) for v in obj]
+        return [_plain(v, depth + 1, tables) for v in obj]
     if isinstance(obj, float) and math.isnan(obj):
         return "nan"
     if obj is None or isinstance(obj, (bool, int, float, str)):
@@ -71,9 +76,9 @@ def _plain(obj, depth=0):
     if callable(obj) and hasattr(obj, "__qualname__"):
         return obj.__qualname__
     if hasattr(obj, "__array__"):
-        return _plain(list(obj), depth + 1)
+        return _plain(list(obj), depth + 1, tables)
     if hasattr(obj, "__dict__"):
-        return {k: _plain(v, depth + 1) for k, v in vars(obj).items()}
+        return {k: _plain(v, depth + 1, tables) for k, v in vars(obj).items()}
     return repr(obj)
 
 
@@ -102,7 +107,9 @@ def _config_leaves(obj, path=(), out=None, depth=0):
 
 
 def _fingerprint(scenario):
-    return _plain(getattr(scenario, "config", scenario)), _plain(scenario.run)
+    tables = scenario.to_dict()
+    return (_plain(getattr(scenario, "config", scenario), tables=tables),
+            _plain(scenario.run, tables=tables))
 
 
 def _toml_value(value):
@@ -260,18 +267,30 @@ def _table(rows):
     return lines + [""]
 
 
-def _examples_of(job_name, root):
+def _examples_of(job, root):
+    """(label, scenario) of the examples that name the job, then of those
+    that name another job but are valid scenarios of this one once their
+    ``protocol.type`` is changed (a [satellite] section shown for bbm92
+    from an e91 example)."""
     from qchannel import load_scenario
 
-    found = []
+    own, adapted = [], []
     for path in sorted((root / "examples").glob("*.toml")):
         try:
             sc = load_scenario(path)
         except ValueError:
             continue
-        if sc.job == job_name:
-            found.append((f"examples/{path.name}", sc))
-    return found
+        if sc.job == job.name:
+            own.append((f"``examples/{path.name}``", sc))
+            continue
+        tables = sc.to_dict()
+        tables.setdefault("protocol", {})["type"] = job.name
+        try:
+            adapted.append((f"``examples/{path.name}`` with ``protocol.type = \"{job.name}\"``",
+                            job.schema.from_dict(tables)))
+        except (ValueError, TypeError):
+            continue
+    return own, adapted
 
 
 def _title(text, char):
@@ -288,8 +307,8 @@ def job_page(job, root):
         bases.append(("``schema.default()``", job.schema.default()))
     except (ValueError, TypeError, AttributeError):
         pass
-    examples = _examples_of(job.name, root)
-    bases += [(f"``{name}``", sc) for name, sc in examples]
+    examples, adapted = _examples_of(job, root)
+    bases += examples + adapted
     lines = _title(f"{job.name}", "=")
     lines += [job.summary[:1].upper() + job.summary[1:] + ".", "",
               f"``[protocol] type = \"{job.name}\"``; module :mod:`{module}`, "
@@ -298,7 +317,7 @@ def job_page(job, root):
     lines += _title("Examples", "-")
     if examples:
         for name, sc in examples:
-            lines.append(f"* ``{name}``: ``python -m qchannel run {name}``")
+            lines.append(f"* {name}: ``python -m qchannel run {name.strip('`')}``")
         lines.append("")
     else:
         lines += ["No scenario in ``examples/`` names this job yet.", ""]
@@ -320,27 +339,52 @@ def job_page(job, root):
     for _, sc in bases:   # optional sections the message does not list ([eve])
         sections += [s for s in sc.to_dict() if s not in sections]
     for section in sections:
-        seen = set()
-        for label, sc in bases:
+        for label, sc, rows in _section_tables(section, bases):
             tables = sc.to_dict()
-            if section not in tables and label != bases[0][0]:
-                continue
-            signature = tuple(_section_keys(sc, section) or ())
-            if signature in seen:
-                continue
-            seen.add(signature)
-            rows = _walk(sc, section, tables, [], _config_leaves(getattr(sc, "config", sc)),
-                         _fingerprint(sc))
-            if not rows:
-                continue
             kind = tables.get(section, {}).get("type") if isinstance(tables.get(section),
                                                                      dict) else None
             head = f"[{section}]" + (f" with type = \"{kind}\"" if kind and len(bases) > 1
                                      and section != "protocol" else "")
             lines += _title(head, "~")
-            lines += [f"Values from {label}.", ""]
+            lines += [f"Values from {label}" + ("" if section in tables else
+                      f" (which has no [{section}]: the values the schema fills in)") + ".", ""]
             lines += _table(rows)
     return lines
+
+
+def _rows(sc, section):
+    return _walk(sc, section, sc.to_dict(), [], _config_leaves(getattr(sc, "config", sc)),
+                 _fingerprint(sc))
+
+
+def _section_tables(section, bases):
+    """(label, scenario, rows) per variant of a section.  The default
+    scenario comes first where the schema fills the section in by itself
+    (most keys then validate alone); otherwise the first scenario that has
+    the section (an [eve] needs its attack before any other key is checked).
+    Scenarios whose section allows other keys (another channel type) add a
+    table each."""
+    out, seen = [], set()
+    having = [(label, sc) for label, sc in bases if section in sc.to_dict()]
+    first_label, first = bases[0]
+    if section not in first.to_dict():
+        rows = _rows(first, section)
+        if rows and (not having or sum(bool(r[4]) for r in rows) >= len(rows) / 2):
+            out.append((first_label, first, rows))
+            seen.add(tuple(_section_keys(first, section) or ()))
+    for label, sc in having:
+        signature = tuple(_section_keys(sc, section) or ())
+        if signature in seen:
+            continue
+        seen.add(signature)
+        rows = _rows(sc, section)
+        if rows:
+            out.append((label, sc, rows))
+    if not out and bases:
+        rows = _rows(first, section)
+        if rows:
+            out.append((first_label, first, rows))
+    return out
 
 
 def generate(app):

@@ -44,7 +44,7 @@ r2 = qchannel.run_scenario(type(sc).from_dict(tables)).to_dict()
 print(f"with a relay in {a}-{b}: {r2['end_to_end_key_rate_bps']:.4g} bit/s, "
       f"bottleneck {r2['bottleneck_link']}")
 
-fig, ax = plt.subplots(figsize=(8, 4.5))
+fig, ax = plt.subplots(figsize=(9, 5.5))
 colors = ["C3" if {x, y} == {a, b} else "C0" for x, y in hops]
 ax.bar(range(len(rates)), rates, color=colors)
 ax.axhline(r["end_to_end_key_rate_bps"], color="k", ls="--",
@@ -52,8 +52,8 @@ ax.axhline(r["end_to_end_key_rate_bps"], color="k", ls="--",
 ax.axhline(r2["end_to_end_key_rate_bps"], color="C2", ls=":",
            label=f"bottleneck split by a new relay: {r2['end_to_end_key_rate_bps'] / 1e3:.1f} kbit/s")
 ax.set_xticks(range(len(rates)))
-ax.set_xticklabels([f"{x}-{y}\n{L:.0f} km" for (x, y), L in zip(hops, lengths)], rotation=90,
-                   fontsize=6)
+ax.set_xticklabels([f"{x}-{y} ({L:.0f} km)" for (x, y), L in zip(hops, lengths)],
+                   rotation=90, fontsize=6)
 ax.set_ylabel("link key rate (bit/s)")
 ax.set_yscale("log")
 ax.legend(fontsize=8)
