@@ -66,10 +66,14 @@ sphinx_gallery_conf = {
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"qchannel {release}"
+# The pages made of wide tables get the whole width.
+WIDE = ["validation", "performance", "jobs/generated/*"]
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
-    "secondary_sidebar_items": ["page-toc"],
+    "secondary_sidebar_items": {"**": ["page-toc"], **{page: [] for page in WIDE[:2]}},
 }
-html_static_path = []
+html_sidebars = {page: [] for page in WIDE[:2]}
+html_static_path = ["_static"]
+html_css_files = ["qchannel.css"]
 html_show_sourcelink = False

@@ -293,6 +293,24 @@ def _examples_of(job, root):
     return own, adapted
 
 
+def _first_comment(path):
+    """The first sentence of an example file's opening comment, as plain text."""
+    words = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line.startswith("#") or not line.lstrip("#").strip():
+            if words or not line.startswith("#"):
+                break
+            continue
+        words.append(line.lstrip("#").strip())
+    text = " ".join(words)
+    m = re.match(r"(.+?[a-z0-9)\]]{2}[.:;])(\s|$)", text)   # not at "J." or "S.-K."
+    text = m.group(1).rstrip(":;") if m else text
+    if len(text) > 240:
+        text = text[:240].rsplit(" ", 1)[0] + " ..."
+    return _cell(text).replace("\\", "\\\\").replace("*", "\\*").replace("`", "'").replace("_", "\\_")
+
+
 def _title(text, char):
     return [text, char * len(text), ""]
 
@@ -317,8 +335,11 @@ def job_page(job, root):
     lines += _title("Examples", "-")
     if examples:
         for name, sc in examples:
-            lines.append(f"* {name}: ``python -m qchannel run {name.strip('`')}``")
-        lines.append("")
+            about = _first_comment(root / name.strip("`"))
+            lines.append(f"* {name}" + (f": {about}" if about else ""))
+        first = examples[0][0].strip("`")
+        lines += ["", f"Run one with ``qchannel run {first}``, its analytic twin with "
+                      f"``qchannel theory {first}``.", ""]
     else:
         lines += ["No scenario in ``examples/`` names this job yet.", ""]
     caps = [("analytic twin", job.theory is not None), ("optimiser", job.optimize is not None),
@@ -394,7 +415,8 @@ def generate(app):
     root = src.parent
     out = src / OUT_DIR
     out.mkdir(parents=True, exist_ok=True)
-    names = jobs.names()
+    # the default job first, then by name (registration order depends on imports)
+    names = sorted(jobs.names(), key=lambda n: (n != jobs.DEFAULT_JOB, n))
     wanted = {f"{n}.rst" for n in names} | {"index.rst"}
     for old in out.glob("*.rst"):
         if old.name not in wanted:
