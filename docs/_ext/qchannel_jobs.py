@@ -31,6 +31,10 @@ import re
 import types
 from pathlib import Path
 
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
 PROBE = "__docs_probe__"
 BIG = 1e300
 OUT_DIR = Path("jobs") / "generated"
@@ -45,6 +49,8 @@ def _error(scenario, key, value):
         scenario.replace(**{key: value})
     except ValueError as err:
         return str(err)
+    except Exception as err:   # not the ValueError the project promises: show it as it is
+        return f"{key}: the schema raised {type(err).__name__}: {err}"
     return None
 
 
@@ -422,7 +428,14 @@ def generate(app):
         if old.name not in wanted:
             old.unlink()
     for name in names:
-        _write(out / f"{name}.rst", "\n".join(job_page(jobs.get(name), root)) + "\n")
+        try:
+            text = "\n".join(job_page(jobs.get(name), root)) + "\n"
+        except Exception as err:   # one job's page must not hide the others': warn (-W fails)
+            logger.warning(f"qchannel_jobs: the page of job {name!r} could not be generated: "
+                           f"{type(err).__name__}: {err}")
+            text = "\n".join(_title(name, "=") + [jobs.get(name).summary, "",
+                              f"(page generation failed: {type(err).__name__})", ""])
+        _write(out / f"{name}.rst", text)
     index = _title("Job types", "=") + [
         "Every scenario names its job in ``[protocol] type``. These pages are generated "
         "from the job registry (:func:`qchannel.jobs.names`), so a newly registered job "
