@@ -31,10 +31,6 @@ import re
 import types
 from pathlib import Path
 
-from sphinx.util import logging
-
-logger = logging.getLogger(__name__)
-
 PROBE = "__docs_probe__"
 BIG = 1e300
 OUT_DIR = Path("jobs") / "generated"
@@ -415,7 +411,11 @@ def _section_tables(section, bases):
 
 
 def generate(app):
+    from sphinx.util import logging   # here: the tests import this module without Sphinx
+
     from qchannel import jobs
+
+    logger = logging.getLogger(__name__)
 
     src = Path(app.srcdir)
     root = src.parent
