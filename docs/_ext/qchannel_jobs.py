@@ -262,7 +262,8 @@ def _table(rows):
     lines = [".. list-table::", "   :header-rows: 1", "   :widths: 28 18 10 44", "",
              "   * - key", "     - value", "     - type", "     - allowed (the schema's message)"]
     for key, value, given, typ, rules in rows:
-        shown = _literal(value) if given else "--"
+        shown = value if typ == "list of tables" else _literal(value) if given else "--"
+        rules = [r.replace(repr(PROBE), "<a string>") for r in rules]
         allowed = "; ".join(_cell(r).replace("*", "\\*").replace("`", "'") for r in rules)
         lines += [f"   * - ``{key}``", f"     - {shown}", f"     - {typ}",
                   f"     - {allowed}"]
@@ -376,8 +377,10 @@ def job_page(job, root):
 
 
 def _rows(sc, section):
-    return _walk(sc, section, sc.to_dict(), [], _config_leaves(getattr(sc, "config", sc)),
-                 _fingerprint(sc))
+    leaves = _config_leaves(getattr(sc, "config", sc))
+    if hasattr(sc, "config"):          # a table scenario: its [run] is parsed apart
+        leaves += _config_leaves(sc.run, ("run",))
+    return _walk(sc, section, sc.to_dict(), [], leaves, _fingerprint(sc))
 
 
 def _section_tables(section, bases):
