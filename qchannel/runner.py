@@ -32,7 +32,20 @@ def simulate(scenario=None, seed=None, pulses=None, progress=None, keys_out=None
     is the CLI's JSON report; with real error correction (``postprocess.ec``)
     ``keys_out`` is a directory that receives both final keys as packed
     binary files.  The job's checks (memory, outputs) run first.  Other
-    jobs: :func:`run_scenario`."""
+    jobs: :func:`run_scenario`.
+
+    Examples
+    --------
+    A run far too short for a finite key says why there is none:
+
+    >>> import qchannel
+    >>> sc = qchannel.Scenario.from_dict({"channel": {"length_km": 25.0}})
+    >>> r = qchannel.simulate(sc, seed=1, pulses=10**7).to_dict()
+    >>> r["pulses"], 0.02 < r["qber"] < 0.03
+    (10000000, True)
+    >>> r["aborted"], r["abort_reason"]
+    (True, 'no single-photon events certified in the Z basis: s_z1 lower bound is 0')
+    """
     from qchannel.scenario import Scenario
 
     if scenario is None:
@@ -98,7 +111,16 @@ def check_keys_out(scenario, keys_out):
 
 
 def run_scenario(scenario, progress=None, keys_out=None):
-    """Run a validated scenario of any job through the registry."""
+    """Run a validated scenario of any job through the registry.
+
+    Examples
+    --------
+    >>> import qchannel
+    >>> sc = qchannel.jobs.get("repeater-chain").schema.default()   # 4 segments, 400 km
+    >>> d = qchannel.run_scenario(sc.replace(**{"repeater.realisations": 200})).to_dict()
+    >>> d["realisations"], d["beats_plob"]
+    (200, True)
+    """
     from qchannel import jobs
 
     job = jobs.job_for(scenario)            # ValueError for anything but a scenario

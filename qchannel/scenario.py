@@ -416,7 +416,21 @@ def read_toml(path):
 
 def load_scenario(path=None):
     """Read and validate a scenario file of any job (see :mod:`qchannel.jobs`);
-    ``None`` gives the default scenario (decoy BB84 over 50 km of fiber)."""
+    ``None`` gives the default scenario (decoy BB84 over 50 km of fiber).
+
+    Examples
+    --------
+    >>> import qchannel
+    >>> sc = qchannel.load_scenario()            # no file: the default scenario
+    >>> sc.job, sc.channel.length_km
+    ('decoy-bb84', 50.0)
+    >>> sc.replace(**{"channel.length_km": 80.0}).channel.length_km
+    80.0
+    >>> sc.replace(**{"channel.length_km": -1})
+    Traceback (most recent call last):
+    ...
+    ValueError: channel.length_km = -1.0 is out of range: must be in [0.0, 100000.0]
+    """
     from qchannel import jobs
 
     return jobs.load(path)

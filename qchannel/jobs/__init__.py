@@ -103,7 +103,16 @@ def names() -> tuple:
 
 
 def get(name) -> Job:
-    """The job called ``name`` (ValueError naming the allowed ones)."""
+    """The job called ``name`` (ValueError naming the allowed ones).
+
+    >>> from qchannel import jobs
+    >>> jobs.get("repeater-chain").name in jobs.names()
+    True
+    >>> jobs.get("bb84")
+    Traceback (most recent call last):
+    ...
+    ValueError: protocol.type = 'bb84' must be one of ...
+    """
     _load_all()
     if name not in _REGISTRY:
         raise ValueError(f"protocol.type = {name!r} must be one of "

@@ -178,6 +178,17 @@ def sweep(scenario, grid, seed=None, executor=None, out=None, resume=False, theo
     pool with one worker per core (Monte Carlo) or ``"serial"`` (theory, whose
     points take ~1 ms, less than a round trip to a worker).
     ``progress``: None (a bar on a terminal), False, True, or ``f(done, total)``.
+
+    Examples
+    --------
+    >>> from qchannel import Scenario
+    >>> from qchannel.sweep import sweep
+    >>> df = sweep(Scenario.from_dict({}), {"channel.length_km": [0, 50, 100]},
+    ...            theory=True, progress=False)
+    >>> df["channel.length_km"].tolist()
+    [0.0, 50.0, 100.0]
+    >>> bool(df["key_rate_per_pulse"].is_monotonic_decreasing)
+    True
     """
     if decoy not in DECOYS:
         raise ValueError(f"decoy = {decoy!r} must be one of {', '.join(map(repr, DECOYS))}")

@@ -266,6 +266,16 @@ def expect(scenario, decoy="infinite", convention="all-intensities"):
     ``plob_per_pulse``/``tgw_per_pulse`` use the channel transmittance
     (None where infinite, i.e. transmittance 1; undefined ratios are None too).
     ``qber`` is the sifted QBER over all intensities and both bases.
+
+    Examples
+    --------
+    >>> from qchannel import Scenario, theory
+    >>> sc = Scenario.from_dict({})                 # every default: 50 km of fiber
+    >>> t = theory.expect(sc, decoy="vacuum-weak")
+    >>> f"{t['key_rate_per_pulse']:.3e}", t["convention"]
+    ('7.110e-04', 'all-intensities')
+    >>> t["key_rate_per_pulse"] < theory.expect(sc)["key_rate_per_pulse"] < t["plob_per_pulse"]
+    True
     """
     check_choice("decoy", decoy, DECOY_METHODS)
     check_choice("convention", convention, CONVENTIONS)
