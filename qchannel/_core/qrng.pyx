@@ -16,8 +16,9 @@ and dark counts) on one detector, read by a free-running clock of ``n_bins``
 bins of width 1 (times are in bins); each click gives the bin of its arrival
 modulo ``n_bins`` (Wahl et al., APL 98, 171105 (2011)).  After a click the
 detector is dead for ``dead_bins``; each primary click makes one afterpulse
-with probability ``ap_prob`` after Exp(``ap_tau_bins``), counted if the
-detector is live.
+with probability ``ap_prob``, Exp(``ap_tau_bins``) after the detector re-arms
+(a free-running detector's afterpulse probability is quoted for the window
+after its dead time); afterpulses do not cascade.
 
 Both return, with the samples, the counts an adversary's guessing probability
 needs (how many samples came from noise, how many from a detector that was the
@@ -311,7 +312,7 @@ def arrival_time(seed, purpose, block, photon_rate, dark_rate, n_bins, n_samples
                     n_noise += 1
                     n_dk += 1
                 if pap > 0.0 and next_double(&s) < pap:
-                    tap = tc - tau * log(next_double(&s))
+                    tap = tc + dead - tau * log(next_double(&s))
                     if heap_push(&h, <int64_t>(tap * scale)) != 0:
                         failed = 1
                         break
