@@ -288,7 +288,9 @@ def build_parser():
                        description="Simulate the [qrng] device, assess its raw bits (SP 800-90B "
                                    "and the device model), run the health tests and write N "
                                    "Toeplitz-extracted bits to FILE, packed 8 per byte, most "
-                                   "significant bit first.")
+                                   "significant bit first.  Exit status 1 (nothing "
+                                   "written) when the device has too little min-entropy "
+                                   "for the extractor's eps.")
     q.add_argument("scenario", help="scenario TOML file with [protocol] type = \"qrng\"")
     q.add_argument("--bits", type=parse_number, required=True, help="extracted bits to write")
     q.add_argument("--out", required=True, metavar="FILE", help="output file (packed bits)")

@@ -129,12 +129,6 @@ class QRNGDevice:
                              "pulses: raise qrng.mean_photon_number or detector.efficiency")
         return d
 
-    def to_tables(self):
-        q = {k: getattr(self, k) for k in self.KEYS if getattr(self, k) is not None}
-        det = self.detector.to_dict()
-        det.pop("basis_choice")
-        return q, det
-
     @property
     def bits_per_sample(self):
         return 1 if self.type == "beam-splitter" else int(self.time_bins).bit_length() - 1

@@ -9,7 +9,8 @@ Toeplitz extraction.
    H = min(assessed, model, 1) per raw bit: never more than either.
 3. Every raw block goes through the health tests (cutoffs from
    ``qrng.health_entropy`` when given -- the entropy the device is claimed
-   to have -- otherwise from H).
+   to have -- otherwise from H); a run of identical bits that straddles two
+   blocks is counted in each block separately.
 4. Each block of n raw bits is hashed by a Toeplitz matrix (seed bits from
    stream (seed, QRNG_EXTRACTOR_SEED, block)) to
    m = floor(n H - 2 log2(1/eps)) bits (leftover hash lemma: the output is
@@ -64,10 +65,10 @@ def generate(dev, seed, output_bits, out=None, progress=None, keep=False):
     n = dev.block_bits
     b = dev.bits_per_sample
     first = simulate_block(dev, seed, 0, n)
-    if first.bits.shape[0] < dev.assess_bits:
-        raise ValueError(f"the device made only {first.bits.shape[0]} raw bits before its "
-                         f"time limit; the assessment needs qrng.assess_bits = "
-                         f"{dev.assess_bits}")
+    if first.bits.shape[0] < n:
+        raise ValueError(f"the device made only {first.bits.shape[0]} of qrng.block_bits = {n} "
+                         f"raw bits before the simulation's time limit (2^46 time bins or "
+                         f"2^60 pulses): raise its click rate or lower qrng.block_bits")
     assessed = E.assess(first.bits[:dev.assess_bits])
     h_model, p_model = model_min_entropy(first, b)
     h = min(assessed["h_min"], h_model, 1.0)

@@ -81,11 +81,17 @@ def test_schema_sweepable_keys_and_run_section():
     assert jobs.job_for(sc).name == "qrng"
 
 
-def test_device_without_entropy_aborts_instead_of_extracting():
+def test_device_without_entropy_aborts_instead_of_extracting(tmp_path, capsys):
     # a detector that only sees dark counts (known to the adversary): nothing to extract
     sc = small(**{"qrng.mean_photon_number": 1e-9, "detector.dark_count_prob": 1e-3})
     d = qchannel.run_scenario(sc).to_dict()
     assert d["aborted"] and d["output_bits"] == 0 and "no extractable output" in d["abort_reason"]
+    assert d["min_entropy_model"] < 0.01
+    path = tmp_path / "s.toml"
+    path.write_text(_toml(sc.to_dict()))
+    out = tmp_path / "bits.bin"
+    assert main(["qrng", str(path), "--bits", "100", "--out", str(out)]) == 1
+    assert "ABORTED" in capsys.readouterr().out and not out.exists()
 
 
 def _toml(tables):
