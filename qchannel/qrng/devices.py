@@ -121,6 +121,17 @@ class QRNGDevice:
         if d.detector.efficiency <= 0.0:
             raise ValueError("detector.efficiency = 0: the detectors never click; must be in "
                              "(0, 1]")
+        if kind == "arrival-time":
+            t_bin_ns = d.bin_width_ps * 1e-3
+            if d.rates_per_bin()[0] > 1e3:
+                raise ValueError(f"qrng.photon_rate_hz = {d.photon_rate_hz:g}: more than 1000 "
+                                 f"detected photons per time bin (qrng.bin_width_ps = "
+                                 f"{d.bin_width_ps:g}); lower one of them")
+            for key, ns in (("dead_time_ns", d.detector.dead_time_ns),
+                            ("afterpulse_decay_ns", d.detector.afterpulse_decay_ns)):
+                if ns / t_bin_ns > 1e12:
+                    raise ValueError(f"detector.{key} = {ns:g} is more than 1e12 time bins "
+                                     f"of qrng.bin_width_ps = {d.bin_width_ps:g}")
         if d.assess_bits > d.block_bits:
             raise ValueError(f"qrng.assess_bits = {d.assess_bits} must be <= qrng.block_bits = "
                              f"{d.block_bits} (the assessment reads the first block)")

@@ -123,6 +123,10 @@ def test_afterpulsing_device_is_assessed_lower_and_fails_the_clean_devices_healt
     ({}, {"basis_choice": "passive"}, "detector.basis_choice"),
     ({}, {"efficiency": 0.0}, "detector.efficiency"),
     ({"eps": 0.0}, {}, "qrng.eps"),
+    ({"type": "arrival-time", "photon_rate_hz": 1e12, "bin_width_ps": 1e9}, {},
+     "qrng.photon_rate_hz"),
+    ({"type": "arrival-time", "bin_width_ps": 0.1}, {"dead_time_ns": 1e9},
+     "detector.dead_time_ns"),
     ({"mean_photon_number": 1e-9}, {"efficiency": 1e-6, "dark_count_prob": 0.0},
      "qrng.mean_photon_number"),
 ])
