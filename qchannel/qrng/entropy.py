@@ -143,7 +143,13 @@ def t_tuple_and_lrs(bits):
     (t+1)-tuples come from those of the t-tuples and one more bit (O(n) per
     length, bincount only), and only positions whose tuple repeats are
     carried on, so the cost follows the longest repeated substring.
-    Returns (t-tuple estimate or None, LRS estimate or None)."""
+    Returns (t-tuple estimate or None, LRS estimate or None).
+
+    One departure from the standard, conservative: when some substring
+    longer than ``LRS_CAP`` bits repeats (a stuck or periodic source), the
+    scan stops there and the LRS estimate is 0 -- the standard's value would
+    need a scan as long as the repeat (up to n steps), and its minimum is
+    then decided by such a source's other estimates anyway."""
     n = bits.shape[0]
     Q, S = [0], [0]                      # Q[t]: largest count; S[t]: sum C(count, 2)
     g = bits.astype(np.int64)
@@ -155,6 +161,8 @@ def t_tuple_and_lrs(bits):
         S.append(int((counts * (counts - 1) // 2).sum()))
         if Q[t] < 2:
             break
+        if t == LRS_CAP:
+            return _t_tuple(Q, n), 0.0
         keep = (counts[g] >= 2) & (idx + t < n)
         idx, g = idx[keep], g[keep]
         if idx.shape[0] == 0:
@@ -164,17 +172,32 @@ def t_tuple_and_lrs(bits):
         g = (np.cumsum(present) - 1)[key]
         t += 1
     v = max(i for i in range(len(Q)) if Q[i] >= 2) if max(Q) >= 2 else 0
-    u = 1
-    while u <= v and Q[u] >= 35:
-        u += 1
-    tt = lrs = None
-    if u > 1:
-        pmax = max((Q[i] / (n - i + 1)) ** (1.0 / i) for i in range(1, u))
-        tt = -math.log2(_upper(pmax, n))
+    u = _first_below_35(Q, v)
+    tt, lrs = _t_tuple(Q, n), None
     if v >= u:
         pmax = max((S[i] / ((n - i) * (n - i + 1) / 2)) ** (1.0 / i) for i in range(u, v + 1))
         lrs = -math.log2(_upper(pmax, n))
     return tt, lrs
+
+
+LRS_CAP = 256
+
+
+def _first_below_35(Q, v):
+    u = 1
+    while u <= v and Q[u] >= 35:
+        u += 1
+    return u
+
+
+def _t_tuple(Q, n):
+    """6.3.5 from the largest tuple counts Q[1..] (None when Q[1] < 35)."""
+    v = len(Q) - 1
+    u = _first_below_35(Q, v)
+    if u == 1:
+        return None
+    pmax = max((Q[i] / (n - i + 1)) ** (1.0 / i) for i in range(1, u))
+    return -math.log2(_upper(pmax, n))
 
 
 def _no_run_log_prob(p, r, N):
