@@ -52,7 +52,7 @@ EXAMPLES=(
     "examples/backbone.toml"
     "examples/repeater.toml"
 )
-TESTS=(tests/_core tests/postprocess tests/links
+TESTS=(tests/_core tests/postprocess tests/links tests/qrng/test_devices.py
        --deselect tests/postprocess/test_ldpc.py::test_efficiency_100k_frames)
 SUPPRESSIONS='interceptor_via_fun:*sgp4init*'
 # ---------------------------------------------------------------------------

@@ -137,6 +137,30 @@ def _cmd_optimize(args):
     return 0
 
 
+def _cmd_qrng(args):
+    """Run a qrng scenario until N extracted bits exist and write them packed."""
+    from qchannel import jobs
+    from qchannel.outputs import check_output_file
+    from qchannel.params import check_int
+    from qchannel.qrng.generator import MAX_OUTPUT_BITS
+
+    scenario = _load(args)
+    job = jobs.job_for(scenario)
+    if job.name != "qrng":
+        raise ValueError(f"qchannel qrng needs a [protocol] type = \"qrng\" scenario, not "
+                         f"{job.name}")
+    bits = check_int("--bits", args.bits, 1, MAX_OUTPUT_BITS)
+    check_output_file(args.out, "--out")
+    progress = Progress() if sys.stderr.isatty() else None
+    try:
+        d = job.run(scenario, progress=progress, out=args.out, bits=bits).to_dict()
+    finally:
+        if progress is not None:
+            progress.close()
+    _print(d, args, job.report)
+    return 1 if d["aborted"] else 0
+
+
 def _cmd_jobs(args):
     from qchannel import jobs
 
@@ -260,6 +284,19 @@ def build_parser():
                    help="pulses of the run to optimise for (default: [run] pulses, 1e10)")
     o.add_argument("--json", action="store_true", help="print one JSON object")
     o.set_defaults(func=_cmd_optimize)
+    q = sub.add_parser("qrng", help="QRNG scenario: write N extracted random bits (packed)",
+                       description="Simulate the [qrng] device, assess its raw bits (SP 800-90B "
+                                   "and the device model), run the health tests and write N "
+                                   "Toeplitz-extracted bits to FILE, packed 8 per byte, most "
+                                   "significant bit first.  Exit status 1 (nothing "
+                                   "written) when the device has too little min-entropy "
+                                   "for the extractor's eps.")
+    q.add_argument("scenario", help="scenario TOML file with [protocol] type = \"qrng\"")
+    q.add_argument("--bits", type=parse_number, required=True, help="extracted bits to write")
+    q.add_argument("--out", required=True, metavar="FILE", help="output file (packed bits)")
+    q.add_argument("--seed", type=parse_number, help="override [run] seed")
+    q.add_argument("--json", action="store_true", help="print one JSON object")
+    q.set_defaults(func=_cmd_qrng)
     j = sub.add_parser("jobs", help="list the job types ([protocol] type) and their closed forms")
     j.set_defaults(func=_cmd_jobs)
     add_sweep_commands(sub)
