@@ -34,6 +34,7 @@ class Purpose(IntEnum):
     REPEATER = 40          # repeater-chain Monte Carlo
     EVE = 50               # eavesdropper's choices
     SWEEP = 60             # per-point seed derivation in sweeps
+    ROUTING = 80           # entanglement-routing Monte Carlo
 
 
 def check_seed(seed, name="seed"):

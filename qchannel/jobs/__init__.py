@@ -26,6 +26,7 @@ _JOB_MODULES = (
     "qchannel.jobs.teleportation",
     "qchannel.jobs.repeater",
     "qchannel.jobs.network",
+    "qchannel.jobs.routing",
 )
 
 # Sections that once selected a job by their presence: a clear error instead of a guess.
