@@ -73,3 +73,20 @@ def connection_probability(n_nodes, links, probs, source, target):
         if np.array_equal(before, label):
             break
     return float(weight[label[:, source] == label[:, target]].sum())
+
+
+def two_link_dephased_fidelity(p, coherence_per_slot):
+    """Mean fidelity delivered by a 2-link line with perfect links (F = 1),
+    swaps that succeed and memories that never expire, when a stored pair
+    keeps the coherence ``x = coherence_per_slot`` per slot of waiting
+    (``x = exp(-slot_s (1/T2a + 1/T2b))`` for the pair's two nodes; both
+    end-node pairs alike).  The first pair waits ``|G1 - G2|`` slots for the
+    second (G1, G2 independent geometric on {1, 2, ...}), and a dephased pair
+    has ``F = (1 + x^k) / 2``; with ``P(|D| = 0) = p / (2 - p)`` and
+    ``P(|D| = k) = 2 p (1 - p)^k / (2 - p)``:
+    ``E[x^|D|] = p / (2 - p) * (1 + 2 (1 - p) x / (1 - (1 - p) x))``."""
+    p = check_prob("p", p, lo_open=True)
+    x = check_prob("coherence_per_slot", coherence_per_slot)
+    u = (1.0 - p) * x
+    mean = p / (2.0 - p) * (1.0 + 2.0 * u / (1.0 - u))
+    return 0.5 * (1.0 + mean)
