@@ -52,7 +52,7 @@ def main(path="routing_pant2019.png"):
     axes[0].set_ylabel("entangled pairs per time slot")
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=80)
     print(f"wrote {path}")
 
 
