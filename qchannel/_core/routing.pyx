@@ -509,6 +509,7 @@ cdef int _check_graph(int N, int E, const int32_t[::1] edge_a, const int32_t[::1
             raise ValueError(f"link {e} joins node {edge_a[e]} to itself")
     check_len("adj_ptr", adj_ptr.shape[0], N + 1)
     check_len("adj_edge", adj_edge.shape[0], 2 * E)
+    check_i32("adj_ptr", &adj_ptr[0], N + 1, 0, 2 * E)
     if adj_ptr[0] != 0 or adj_ptr[N] != 2 * E:
         raise ValueError(f"adj_ptr must start at 0 and end at 2 E = {2 * E}")
     for v in range(N):
@@ -543,7 +544,7 @@ def simulate_routing(seed, purpose, slots, policy, swap_prob, memory_slots,
     path_ptr[r+1]]`` with nodes ``path_node[path_ptr[r] + r: path_ptr[r+1] + r
     + 1]``.  ``dist`` (R x 2 x N, -1 = unreachable): hop distances of each
     node to the request's source and target (local policy).  Adds to the
-    per-request outputs (zero them first): pairs delivered, sum and sum of
+    per-request outputs (overwritten): pairs delivered, sum and sum of
     squares of their fidelities, slots with a delivery, latency sum, sum of
     squares, maximum and histogram (``lat_hist[r, k]``: latency of k slots,
     the last column collects the longer ones).
@@ -578,6 +579,8 @@ def simulate_routing(seed, purpose, slots, policy, swap_prob, memory_slots,
     check_i64("node_life", &node_life[0], N, 1, 2**62)
     for v in range(N):
         total_mem += node_mem[v]
+    if total_mem > 2**30:
+        raise ValueError(f"node_mem adds up to {total_mem}: at most {2**30} memories")
     check_len("req_dst", req_dst.shape[0], R)
     check_i32("req_src", &req_src[0], R, 0, N - 1)
     check_i32("req_dst", &req_dst[0], R, 0, N - 1)
@@ -585,6 +588,7 @@ def simulate_routing(seed, purpose, slots, policy, swap_prob, memory_slots,
         if req_src[r] == req_dst[r]:
             raise ValueError(f"request {r} joins node {req_src[r]} to itself")
     check_len("path_ptr", path_ptr.shape[0], R + 1)
+    check_i32("path_ptr", &path_ptr[0], R + 1, 0, path_edge.shape[0])
     if path_ptr[0] != 0 or path_ptr[R] != path_edge.shape[0]:
         raise ValueError("path_ptr must start at 0 and end at len(path_edge)")
     check_len("path_node", path_node.shape[0], path_edge.shape[0] + R)
@@ -603,7 +607,7 @@ def simulate_routing(seed, purpose, slots, policy, swap_prob, memory_slots,
             if not ((edge_a[v] == path_node[k + r] and edge_b[v] == path_node[k + r + 1]) or
                     (edge_b[v] == path_node[k + r] and edge_a[v] == path_node[k + r + 1])):
                 raise ValueError(f"path_edge[{k}] = {v} does not join the path's nodes")
-    check_len("dist", dist.shape[0], 2 * R * N)
+    check_len("dist", dist.shape[0], 2 * <Py_ssize_t>R * N)
     check_i32("dist", &dist[0], dist.shape[0], -1, N)
     for name, arr in (("delivered", delivered), ("fid_sum", fid_sum), ("fid_sq", fid_sq),
                       ("hits", hits), ("lat_sum", lat_sum), ("lat_sq", lat_sq),
@@ -682,6 +686,15 @@ def simulate_routing(seed, purpose, slots, policy, swap_prob, memory_slots,
             x.own[i] = -1
         for i in range(R):
             x.last[i] = -1
+            delivered[i] = 0
+            fid_sum[i] = 0.0
+            fid_sq[i] = 0.0
+            hits[i] = 0
+            lat_sum[i] = 0.0
+            lat_sq[i] = 0.0
+            lat_max[i] = 0
+            for k in range(lat_hist.shape[1]):
+                lat_hist[i, k] = 0
         with nogil:
             for t in range(slots_):
                 stream_init(&x.s, seed_, purpose_, <uint32_t>(t >> BLOCK_SHIFT))

@@ -171,8 +171,10 @@ class RoutingNetwork:
         reqs = routing.get("requests")
         if not isinstance(reqs, list) or not reqs:
             raise ValueError("routing.requests must list user pairs, e.g. [[\"A\", \"B\"]]")
-        if len(reqs) > 4096:
-            raise ValueError(f"routing.requests has {len(reqs)} pairs: at most 4096")
+        if len(reqs) > 1024 or len(reqs) * len(names) > 2**24:
+            raise ValueError(f"routing.requests has {len(reqs)} pairs for {len(names)} nodes: "
+                             f"at most 1024 pairs and 2**24 pairs x nodes (hop-distance "
+                             f"tables)")
         requests = []
         for k, rq in enumerate(reqs):
             key = f"routing.requests[{k}]"

@@ -94,3 +94,63 @@ def test_latency_histogram_overflow_bin():
     assert out["lat_hist"].shape[1] == 16 and out["lat_hist"][:, 0].sum() == 0
     assert (out["lat_max"] >= 1).all()
     assert LATENCY_BINS >= 1024
+
+
+# ------------------------------------------------------------------ fuzzing
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from hypothesis import settings  # noqa: E402
+
+from tests._core.test_kernel_fuzz import FUZZ, Arg, _fuzz  # noqa: E402
+
+# fewer examples than the other kernels: each one builds a network (networkx)
+ROUTING_FUZZ = settings(FUZZ, max_examples=40)
+
+
+def _random_network(data):
+    n = data.draw(st.integers(2, 6))
+    links = {(data.draw(st.integers(0, v - 1)), v) for v in range(1, n)}      # a spanning tree
+    for _ in range(data.draw(st.integers(0, 4))):
+        a, b = data.draw(st.integers(0, n - 1)), data.draw(st.integers(0, n - 1))
+        if a != b:
+            links.add((min(a, b), max(a, b)))
+    reqs = []
+    for _ in range(data.draw(st.integers(1, 3))):
+        s = data.draw(st.integers(0, n - 1))
+        t = data.draw(st.integers(0, n - 2))
+        reqs.append([f"v{s}", f"v{t if t < s else t + 1}"])
+    nodes = [{"name": f"v{i}", "memories": data.draw(st.integers(0, 4)),
+              "memory_t2_s": data.draw(st.sampled_from([None, 0.01, 1.0])),
+              "cutoff_s": data.draw(st.sampled_from([None, 0.0, 3.0]))} for i in range(n)]
+    for nd in nodes:
+        for k in [k for k, v in nd.items() if v is None]:
+            del nd[k]
+    return RoutingNetwork.from_tables(
+        {"nodes": nodes,
+         "links": [{"a": f"v{a}", "b": f"v{b}", "success_prob": data.draw(st.floats(0, 1)),
+                    "fidelity": data.draw(st.floats(0.25, 1))} for a, b in sorted(links)]},
+        {"policy": "multipath", "slots": 10, "slot_s": 1e-3, "requests": reqs})
+
+
+@ROUTING_FUZZ
+@given(data=st.data())
+def test_fuzz_routing(data):
+    net = _random_network(data)
+    r = len(net.requests)
+    args = [Arg(data.draw(st.integers(0, 2**64 - 1)), "u64"),
+            Arg(data.draw(st.integers(0, 2**32 - 1)), "u32"),
+            Arg(data.draw(st.integers(0, 100)), "size"),
+            Arg(data.draw(st.integers(0, 2)), "size"),
+            Arg(data.draw(st.floats(0, 1)), "real"),
+            Arg(data.draw(st.integers(1, 2**62)), "int")]
+    args += [Arg(a, "arr") for a in net.arrays().values()]
+    args += [Arg(a, "arr") for a in _outputs(r).values()]
+
+    def check(v, _):
+        slots = v[2]
+        delivered, fid_sum, hits, hist = (np.asarray(v[k]) for k in (21, 22, 24, 28))
+        assert (delivered >= 0).all() and (hits <= slots).all() and (hits <= delivered).all()
+        assert np.all(fid_sum <= delivered + 1e-9) and np.all(np.isfinite(fid_sum))
+        assert np.array_equal(hist.sum(axis=1), hits)
+    _fuzz(data, core.simulate_routing, args, check)
