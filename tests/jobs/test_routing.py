@@ -214,3 +214,9 @@ def test_cli_refuses_bad_input_in_one_line(tmp_path, capsys):
     assert main(["run", str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert "network.links[0].b" in err and "\n" not in err
+
+
+def test_multipath_with_perfect_links_delivers_the_min_cut():
+    # p = q = 1 on a 5x5 grid, users in the interior: 4 edge-disjoint paths per slot
+    d, _ = run(grid_tables(5, 1.0, [["n2_1", "n2_3"]], slots=200))
+    assert d["requests"][0]["rate_per_slot"] == 4.0
