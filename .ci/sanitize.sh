@@ -51,6 +51,8 @@ EXAMPLES=(
     "examples/micius_dual_downlink_pass.toml"
     "examples/backbone.toml"
     "examples/repeater.toml"
+    "examples/routing_grid.toml"
+    "examples/routing_line.toml"
 )
 TESTS=(tests/_core tests/postprocess tests/links tests/qrng/test_devices.py
        --deselect tests/postprocess/test_ldpc.py::test_efficiency_100k_frames)

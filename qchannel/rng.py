@@ -34,6 +34,7 @@ class Purpose(IntEnum):
     REPEATER = 40          # repeater-chain Monte Carlo
     EVE = 50               # eavesdropper's choices
     SWEEP = 60             # per-point seed derivation in sweeps
+    ROUTING = 80           # entanglement-routing Monte Carlo
     QRNG = 90              # QRNG devices: clicks, afterpulses
     QRNG_EXTRACTOR_SEED = 91  # QRNG extractor: Toeplitz seed
     KMS = 100              # per-block seeds of the key pools of `qchannel kms`

@@ -27,6 +27,7 @@ _JOB_MODULES = (
     "qchannel.jobs.repeater",
     "qchannel.jobs.network",
     "qchannel.jobs.qrng",
+    "qchannel.jobs.routing",
 )
 
 # Sections that once selected a job by their presence: a clear error instead of a guess.
