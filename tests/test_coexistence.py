@@ -183,3 +183,49 @@ def test_oband_keeps_a_key_where_cband_does_not():
     c = theory.expect(_scenario(q_nm=1547.72, power_dbm=0.0, length_km=50.0))
     assert o["key_rate_per_pulse"] > 0 and c["key_rate_per_pulse"] == 0
     assert c["raman_photons_per_gate"] > 1e3 * o["raman_photons_per_gate"]
+
+
+# ------------------------------------------------------------------ network
+def _ring_link(power_dbm, **extra):
+    return {"source": "A", "target": "B", "rate_model": "decoy_bb84",
+            "rate_model_params": {"rep_rate_hz": 1e9},
+            "nodes": [{"name": "A", "role": "user"}, {"name": "B", "role": "user"}],
+            "links": [{"a": "A", "b": "B", "length_km": 20.0, "wavelength_nm": 1547.72,
+                       "classical": [{"wavelength_nm": 1550.12, "power_dbm": power_dbm}],
+                       **extra}]}
+
+
+def test_network_links_take_the_noisy_rate():
+    from qchannel.network import TrustedNodeNetwork, decoy_bb84_key_rate_bps
+
+    rates = []
+    for p in (-30.0, -20.0, -10.0):
+        net = TrustedNodeNetwork.from_dict(_ring_link(p))
+        (link,) = net.coexistence()
+        n = cx.noise_photons_per_gate(20.0, 1547.72, cx.ssmf_attenuation_db_per_km(1547.72),
+                                      [cx.ClassicalChannel(1550.12, p)],
+                                      gate_width_ns=cx.DEFAULT_GATE_WIDTH_NS)
+        p_noise = -math.expm1(-0.045 * n["noise_photons_per_gate"])
+        expected = decoy_bb84_key_rate_bps(
+            20.0, 1e9, attenuation_db_per_km=cx.ssmf_attenuation_db_per_km(1547.72),
+            noise_click_prob=p_noise)
+        assert link["key_rate_bps"] == pytest.approx(expected, rel=1e-12)
+        assert link["key_rate_bps"] < link["key_rate_bps_without_classical"]
+        rates.append(link["key_rate_bps"])
+    assert rates[0] > rates[1] > rates[2]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"key_rate_bps": 5.0}, "need the rate from the model"),
+    ({"classical": [{"wavelength_nm": 1550.12, "power_dbm": 0.0, "x": 1}]},
+     "network.links[0].classical[0].x is not a known key"),
+])
+def test_network_coexistence_errors(change, message):
+    from qchannel.network import TrustedNodeNetwork
+
+    with pytest.raises(ValueError) as err:
+        TrustedNodeNetwork.from_dict(_ring_link(0.0, **change))
+    assert message in str(err.value)
+    bad = {**_ring_link(0.0), "receiver": {"gate_ns": 1}}
+    with pytest.raises(ValueError, match="network.receiver.gate_ns is not a known key"):
+        TrustedNodeNetwork.from_dict(bad)
