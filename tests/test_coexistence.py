@@ -114,6 +114,12 @@ def test_leakage_inside_the_filter_is_unattenuated():
       "detector": {"gate_width_ns": 2.0}}, "detector.gate_width_ns = 2 is out of range"),
     ({"channel": {"classical": [{"wavelength_nm": 1550, "power_dbm": 0}]},
       "eve": {"attack": "intercept-resend"}}, "[eve] and channel.classical cannot be combined"),
+    ({"source": {"rep_rate_hz": 2.5e9},
+      "channel": {"classical": [{"wavelength_nm": 1550, "power_dbm": 0}]}},
+     "detector.gate_width_ns = 1 (the default) is out of range"),
+    ({"channel": {"type": "free-space", "beam_waist_m": 0.05, "length_km": 10.0},
+      "detector": {"filter_bandwidth_nm": 1.0}},
+     "detector.filter_bandwidth_nm applies to fiber channels"),
 ])
 def test_schema_rejects(tables, message):
     with pytest.raises(ValueError, match=None) as err:

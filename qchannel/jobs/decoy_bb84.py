@@ -36,6 +36,11 @@ def check_combined(sc):
         if sc.eve is not None:
             raise ValueError(f"[eve] needs a fiber channel (channel.type = 'fiber'), not "
                              f"channel.type = {sc.channel.type!r}")
+        for key in ("filter_bandwidth_nm", "gate_width_ns", "filter_isolation_db"):
+            if getattr(sc.detector, key) is not None:
+                raise ValueError(f"detector.{key} applies to fiber channels shared with classical "
+                                 f"light (channel.classical); a free-space channel sets its own "
+                                 f"filter and gate in [channel]")
         return
     if sc.run.time_bin_s is not None:
         raise ValueError(f"run.time_bin_s = {sc.run.time_bin_s:g} applies to free-space and "
@@ -44,9 +49,12 @@ def check_combined(sc):
         if sc.eve is not None:
             raise ValueError("[eve] and channel.classical cannot be combined: the attacked link "
                              "does not model the classical channels' noise")
+        from qchannel.coexistence import DEFAULT_GATE_WIDTH_NS
+
         gate = sc.detector.gate_width_ns
-        if gate is not None and gate * 1e-9 * sc.source.rep_rate_hz > 1.0:
-            raise ValueError(f"detector.gate_width_ns = {gate:g} is out of range: must be <= the "
+        shown = f"{gate:g}" if gate is not None else f"{DEFAULT_GATE_WIDTH_NS:g} (the default)"
+        if (gate or DEFAULT_GATE_WIDTH_NS) * 1e-9 * sc.source.rep_rate_hz > 1.0 + 1e-12:
+            raise ValueError(f"detector.gate_width_ns = {shown} is out of range: must be <= the "
                              f"pulse period 1/source.rep_rate_hz = "
                              f"{1e9 / sc.source.rep_rate_hz:g} ns")
     if sc.eve is not None and sc.eve.position_km > sc.channel.length_km:
