@@ -211,6 +211,8 @@ def fwm_power_w(p_i, p_j, p_k, f_i, f_j, f_k, length_km, alpha_np_per_km,
     dbeta = (2 * math.pi * lam ** 2 / C_LIGHT) * dik * djk * (
         d_si + lam ** 2 / (2 * C_LIGHT) * s_si * (dik + djk)) * 1e3   # 1/km
     a, L = alpha_np_per_km, length_km
+    if L <= 0.0:
+        return 0.0
     loss = math.exp(-a * L)
     leff = (1 - loss) / a if a > 0 else L
     if a > 0:

@@ -22,7 +22,13 @@ class DetectorSet:
     same detector, delayed by 1 + Exp(``afterpulse_decay_ns``) gates (rounded
     down); afterpulses do not cascade (Lim et al., PRA 89, 022307 (2014)).
     After a click a detector is blind for gates that start less than
-    ``dead_time_ns`` later."""
+    ``dead_time_ns`` later.
+
+    Against classical light sharing the fiber (``channel.classical``,
+    :mod:`qchannel.coexistence`): the quantum-channel filter
+    ``filter_bandwidth_nm`` (default 0.6), its isolation against the
+    classical wavelengths ``filter_isolation_db`` (default 120) and the gate
+    ``gate_width_ns`` (default 1, at most the pulse period)."""
 
     efficiency: float = 0.1
     dark_count_prob: float = 6.0e-7

@@ -143,6 +143,10 @@ def _noisy_link_rate(ln, where, model, rx, section):
     eff = params.get("detector_efficiency", 0.045)
     # the closed form's Y0 is the whole receiver's: all noise photons count
     p_noise = cx.noise_click_prob(noise["noise_photons_per_gate"], eff, 1)
+    if p_noise >= 1.0:
+        raise ValueError(f"{where}.classical: {noise['noise_photons_per_gate']:.3g} noise photons "
+                         f"per gate blind the receiver: lower the power_dbm or raise "
+                         f"{section}.receiver.filter_isolation_db")
     rate = _Rate(model(length, noise_click_prob=p_noise, **over))
     rate.info = {"noise_photons_per_gate": noise["noise_photons_per_gate"],
                  "noise_click_prob": p_noise,

@@ -51,6 +51,13 @@ def check_combined(sc):
                              "does not model the classical channels' noise")
         from qchannel.coexistence import DEFAULT_GATE_WIDTH_NS
 
+        if sc.channel.background_click_prob(sc.detector) >= 1.0:
+            n = sc.channel.noise(sc.detector)
+            raise ValueError(f"channel.classical: {n['noise_photons_per_gate']:.3g} noise photons "
+                             f"per gate blind the detectors (click probability 1): lower "
+                             f"channel.classical[].power_dbm, raise detector.filter_isolation_db "
+                             f"or keep classical wavelengths out of the quantum filter")
+
         gate = sc.detector.gate_width_ns
         shown = f"{gate:g}" if gate is not None else f"{DEFAULT_GATE_WIDTH_NS:g} (the default)"
         if (gate or DEFAULT_GATE_WIDTH_NS) * 1e-9 * sc.source.rep_rate_hz > 1.0 + 1e-12:
