@@ -110,15 +110,15 @@ def test_leakage_inside_the_filter_is_unattenuated():
     ({"detector": {"filter_bandwidth_nm": 0}}, "detector.filter_bandwidth_nm = 0.0 is out of range"),
     ({"detector": {"gate_width_ns": -1}}, "detector.gate_width_ns"),
     ({"detector": {"filter_isolation_db": 400}}, "detector.filter_isolation_db = 400.0"),
-    ({"channel": {"classical": [{"wavelength_nm": 1550, "power_dbm": 0}]},
+    ({"channel": {"classical": [{"wavelength_nm": 1560, "power_dbm": 0}]},
       "detector": {"gate_width_ns": 2.0}}, "detector.gate_width_ns = 2 is out of range"),
-    ({"channel": {"classical": [{"wavelength_nm": 1550, "power_dbm": 0}]},
+    ({"channel": {"classical": [{"wavelength_nm": 1560, "power_dbm": 0}]},
       "eve": {"attack": "intercept-resend"}}, "[eve] and channel.classical cannot be combined"),
     ({"channel": {"wavelength_nm": 1550.0,
                   "classical": [{"wavelength_nm": 1550.1, "power_dbm": 30, "direction": "counter"}]}},
      "blind the detectors"),
     ({"source": {"rep_rate_hz": 2.5e9},
-      "channel": {"classical": [{"wavelength_nm": 1550, "power_dbm": 0}]}},
+      "channel": {"classical": [{"wavelength_nm": 1560, "power_dbm": 0}]}},
      "detector.gate_width_ns = 1 (the default) is out of range"),
     ({"channel": {"type": "free-space", "beam_waist_m": 0.05, "length_km": 10.0},
       "detector": {"filter_bandwidth_nm": 1.0}},
@@ -134,10 +134,10 @@ def test_schema_round_trip_and_sweepable_wavelength():
     sc = _scenario(q_nm=1310.0)
     assert sc.channel.attenuation_db_per_km == pytest.approx(0.33)
     assert Scenario.from_dict(sc.to_dict()) == sc
-    moved = sc.replace(**{"channel.wavelength_nm": 1550.0})
-    assert moved.channel.attenuation_db_per_km == pytest.approx(0.19)     # recomputed
+    moved = sc.replace(**{"channel.wavelength_nm": 1547.72})
+    assert moved.channel.attenuation_db_per_km == pytest.approx(0.19, abs=1e-3)   # recomputed
     fixed = sc.replace(**{"channel.attenuation_db_per_km": 0.35})
-    assert fixed.replace(**{"channel.wavelength_nm": 1550.0}).channel.attenuation_db_per_km == 0.35
+    assert fixed.replace(**{"channel.wavelength_nm": 1547.72}).channel.attenuation_db_per_km == 0.35
     louder = sc.replace(**{"channel.classical[0].power_dbm": 3.0})
     assert louder.channel.classical[0].power_dbm == 3.0
     # a scenario without classical channels keeps its tables and has no noise

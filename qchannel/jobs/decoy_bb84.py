@@ -51,6 +51,12 @@ def check_combined(sc):
                              "does not model the classical channels' noise")
         from qchannel.coexistence import DEFAULT_GATE_WIDTH_NS
 
+        gate = sc.detector.gate_width_ns
+        shown = f"{gate:g}" if gate is not None else f"{DEFAULT_GATE_WIDTH_NS:g} (the default)"
+        if (gate or DEFAULT_GATE_WIDTH_NS) * 1e-9 * sc.source.rep_rate_hz > 1.0 + 1e-12:
+            raise ValueError(f"detector.gate_width_ns = {shown} is out of range: must be <= the "
+                             f"pulse period 1/source.rep_rate_hz = "
+                             f"{1e9 / sc.source.rep_rate_hz:g} ns")
         if sc.channel.background_click_prob(sc.detector) >= 1.0:
             n = sc.channel.noise(sc.detector)
             raise ValueError(f"channel.classical: {n['noise_photons_per_gate']:.3g} noise photons "
@@ -58,12 +64,6 @@ def check_combined(sc):
                              f"channel.classical[].power_dbm, raise detector.filter_isolation_db "
                              f"or keep classical wavelengths out of the quantum filter")
 
-        gate = sc.detector.gate_width_ns
-        shown = f"{gate:g}" if gate is not None else f"{DEFAULT_GATE_WIDTH_NS:g} (the default)"
-        if (gate or DEFAULT_GATE_WIDTH_NS) * 1e-9 * sc.source.rep_rate_hz > 1.0 + 1e-12:
-            raise ValueError(f"detector.gate_width_ns = {shown} is out of range: must be <= the "
-                             f"pulse period 1/source.rep_rate_hz = "
-                             f"{1e9 / sc.source.rep_rate_hz:g} ns")
     if sc.eve is not None and sc.eve.position_km > sc.channel.length_km:
         raise ValueError(f"eve.position_km = {sc.eve.position_km:g} is out of range: must be "
                          f"<= channel.length_km = {sc.channel.length_km:g}")
