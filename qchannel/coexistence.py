@@ -43,8 +43,10 @@ Models (all lengths in km, attenuations in Np/km inside the formulas):
   times the photon energy:  ``beta_nu = (g_R/A_eff) g(|dnu|) h nu_q (n [+1])``
   per Hz, converted to per nm with ``c / lambda_q^2``.  With the default this
   gives beta = 3.2e-9 /(km nm) at 1530 nm for a 1550 nm pump at 295 K, the
-  order of the effective Raman cross-sections measured for C-band
-  coexistence ([Eraerds10] Fig. 2).
+  value public coexistence models use there (the measured effective Raman
+  cross-section of [Eraerds10]-type experiments; a calibration, see the
+  README's validation table), and Agrawal's g_R ~ 1e-13 m/W at 1 um over
+  A_eff = 80 um^2, halved for random polarisation, gives 0.41 /(W km).
 * **Four-wave mixing** among co-propagating classical channels whose
   product ``f_i + f_j - f_k`` falls in the quantum filter ([Inoue92],
   [Eraerds10] Eq. (3)):
