@@ -45,6 +45,7 @@ EXAMPLES=(
     "examples/teleportation.toml --pulses 1e6"
     "examples/boaron_421km.toml --pulses 1e6"
     "examples/yuan_10km.toml --pulses 1e6"
+    "examples/coexistence_cband.toml --pulses 1e6"
     "examples/kms-link.toml"
     "examples/freespace_horizontal.toml"
     "examples/micius-downlink.toml"

@@ -51,20 +51,44 @@ class ChannelSegments:
 class FiberChannel:
     """Single-mode fiber: loss ``attenuation_db_per_km * length_km + extra_loss_db``;
     ``misalignment`` is the probability that a photon ends in the wrong detector
-    of the matching basis (polarisation or phase error)."""
+    of the matching basis (polarisation or phase error).
+
+    Classical channels sharing the fiber (``classical``, a tuple of
+    :class:`qchannel.coexistence.ClassicalChannel`) add Raman, four-wave-mixing
+    and leakage noise at the receiver (:meth:`noise`).  ``wavelength_nm`` is the
+    quantum signal's wavelength (1550 nm when not given); when it is given
+    and ``attenuation_db_per_km`` is not, the attenuation follows the SSMF
+    curve at that wavelength (:func:`qchannel.coexistence.ssmf_attenuation_db_per_km`),
+    otherwise it defaults to 0.2 dB/km."""
 
     length_km: float = 50.0
-    attenuation_db_per_km: float = 0.2
+    attenuation_db_per_km: float = None
     extra_loss_db: float = 0.0
     misalignment: float = 0.005
     type: str = field(default="fiber")
+    wavelength_nm: float = None
+    classical: tuple = ()
+    temperature_k: float = None
+    raman_efficiency_per_w_km: float = None
+    attenuation_from_curve: bool = field(default=False, compare=False, repr=False)
 
-    KEYS = ("type", "length_km", "attenuation_db_per_km", "extra_loss_db", "misalignment")
+    KEYS = ("type", "length_km", "attenuation_db_per_km", "extra_loss_db", "misalignment",
+            "wavelength_nm", "classical", "temperature_k", "raman_efficiency_per_w_km")
 
     def __post_init__(self):
+        from qchannel.coexistence import ClassicalChannel, ssmf_attenuation_db_per_km
+
         c = "channel"
         check_choice(f"{c}.type", self.type, ("fiber",))
         object.__setattr__(self, "length_km", check_real(f"{c}.length_km", self.length_km, 0.0, 1.0e5))
+        if self.wavelength_nm is not None:
+            object.__setattr__(self, "wavelength_nm",
+                               check_real(f"{c}.wavelength_nm", self.wavelength_nm, 1000.0, 1700.0))
+        if self.attenuation_db_per_km is None:
+            curve = self.wavelength_nm is not None
+            object.__setattr__(self, "attenuation_db_per_km",
+                               ssmf_attenuation_db_per_km(self.wavelength_nm) if curve else 0.2)
+            object.__setattr__(self, "attenuation_from_curve", curve)
         object.__setattr__(self, "attenuation_db_per_km",
                            check_real(f"{c}.attenuation_db_per_km", self.attenuation_db_per_km, 0.0, 100.0))
         object.__setattr__(self, "extra_loss_db",
@@ -72,6 +96,20 @@ class FiberChannel:
         object.__setattr__(self, "misalignment", check_prob(f"{c}.misalignment", self.misalignment))
         if self.misalignment > 0.5:
             raise ValueError(f"{c}.misalignment = {self.misalignment} is out of range: must be in [0, 0.5]")
+        classical = self.classical
+        if isinstance(classical, (str, bytes, dict)) or not isinstance(classical, (list, tuple)):
+            raise ValueError(f"{c}.classical must be a list of tables ([[{c}.classical]]), "
+                             f"not {classical!r}")
+        object.__setattr__(self, "classical", tuple(
+            ch if isinstance(ch, ClassicalChannel) else ClassicalChannel.from_dict(ch, f"{c}.classical[{i}]")
+            for i, ch in enumerate(classical)))
+        if self.temperature_k is not None:
+            object.__setattr__(self, "temperature_k",
+                               check_real(f"{c}.temperature_k", self.temperature_k, 1.0, 400.0))
+        if self.raman_efficiency_per_w_km is not None:
+            object.__setattr__(self, "raman_efficiency_per_w_km",
+                               check_real(f"{c}.raman_efficiency_per_w_km",
+                                          self.raman_efficiency_per_w_km, 0.0, 100.0))
 
     @classmethod
     def from_dict(cls, d, section="channel"):
@@ -79,7 +117,17 @@ class FiberChannel:
         return cls(**d)
 
     def to_dict(self):
-        return asdict(self)
+        d = {"length_km": self.length_km, "attenuation_db_per_km": self.attenuation_db_per_km,
+             "extra_loss_db": self.extra_loss_db, "misalignment": self.misalignment,
+             "type": self.type}
+        if self.attenuation_from_curve:     # recomputed from wavelength_nm (a sweep may change it)
+            del d["attenuation_db_per_km"]
+        for key in ("wavelength_nm", "temperature_k", "raman_efficiency_per_w_km"):
+            if getattr(self, key) is not None:
+                d[key] = getattr(self, key)
+        if self.classical:
+            d["classical"] = [ch.to_dict() for ch in self.classical]
+        return d
 
     @property
     def loss_db(self):
@@ -88,10 +136,45 @@ class FiberChannel:
     def transmittance(self):
         return db_to_transmittance(self.loss_db)
 
+    def noise(self, detector):
+        """Noise photons per gate at the receiver from the classical channels
+        (:func:`qchannel.coexistence.noise_photons_per_gate`, a dict), with the
+        receiver's filter and gate from ``detector``; None without classical
+        channels."""
+        if not self.classical:
+            return None
+        from qchannel import coexistence as cx
+
+        def get(obj, key, default):
+            value = getattr(obj, key, None)
+            return default if value is None else value
+
+        return cx.noise_photons_per_gate(
+            self.length_km, get(self, "wavelength_nm", 1550.0), self.attenuation_db_per_km,
+            self.classical,
+            filter_bandwidth_nm=get(detector, "filter_bandwidth_nm", cx.DEFAULT_FILTER_BANDWIDTH_NM),
+            gate_width_ns=get(detector, "gate_width_ns", cx.DEFAULT_GATE_WIDTH_NS),
+            filter_isolation_db=get(detector, "filter_isolation_db", cx.DEFAULT_FILTER_ISOLATION_DB),
+            temperature_k=get(self, "temperature_k", cx.DEFAULT_TEMPERATURE_K),
+            raman_efficiency_per_w_km=get(self, "raman_efficiency_per_w_km",
+                                          cx.DEFAULT_RAMAN_EFFICIENCY))
+
+    def background_click_prob(self, detector):
+        """Extra click probability per gate per detector from the classical
+        channels' noise (0 without them)."""
+        from qchannel.coexistence import noise_click_prob
+
+        noise = self.noise(detector)
+        if noise is None:
+            return 0.0
+        return noise_click_prob(noise["noise_photons_per_gate"], detector.efficiency,
+                                detector.n_detectors)
+
     def segments(self, seed, rep_rate_hz, detector, pulses, time_bin_s=None):
-        """One segment of constant transmittance and no background over ``pulses`` slots."""
+        """One segment of constant transmittance and background (the classical
+        channels' noise, none without them) over ``pulses`` slots."""
         return ChannelSegments(np.zeros(1, np.int64), np.array([self.transmittance()]),
-                               np.zeros(1), int(pulses))
+                               np.array([self.background_click_prob(detector)]), int(pulses))
 
 
 @dataclass(frozen=True)

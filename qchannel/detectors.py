@@ -22,7 +22,13 @@ class DetectorSet:
     same detector, delayed by 1 + Exp(``afterpulse_decay_ns``) gates (rounded
     down); afterpulses do not cascade (Lim et al., PRA 89, 022307 (2014)).
     After a click a detector is blind for gates that start less than
-    ``dead_time_ns`` later."""
+    ``dead_time_ns`` later.
+
+    Against classical light sharing the fiber (``channel.classical``,
+    :mod:`qchannel.coexistence`): the quantum-channel filter
+    ``filter_bandwidth_nm`` (default 0.6), its isolation against the
+    classical wavelengths ``filter_isolation_db`` (default 120) and the gate
+    ``gate_width_ns`` (default 1, at most the pulse period)."""
 
     efficiency: float = 0.1
     dark_count_prob: float = 6.0e-7
@@ -30,9 +36,17 @@ class DetectorSet:
     afterpulse_decay_ns: float = 10.0
     dead_time_ns: float = 0.0
     basis_choice: str = "active"
+    filter_bandwidth_nm: float = None
+    gate_width_ns: float = None
+    filter_isolation_db: float = None
 
     KEYS = ("efficiency", "dark_count_prob", "afterpulse_prob", "afterpulse_decay_ns",
-            "dead_time_ns", "basis_choice")
+            "dead_time_ns", "basis_choice", "filter_bandwidth_nm", "gate_width_ns",
+            "filter_isolation_db")
+    #: receiver filtering against classical light sharing the fiber
+    #: (qchannel.coexistence); omitted from to_dict() when not given
+    _OPTIONAL = {"filter_bandwidth_nm": (0.0, 100.0), "gate_width_ns": (0.0, 1.0e6),
+                 "filter_isolation_db": (0.0, 300.0)}
 
     def __post_init__(self):
         d = "detector"
@@ -45,6 +59,10 @@ class DetectorSet:
                            check_real(f"{d}.afterpulse_decay_ns", self.afterpulse_decay_ns, 0.0, 1.0e9))
         object.__setattr__(self, "dead_time_ns", check_real(f"{d}.dead_time_ns", self.dead_time_ns, 0.0, 1.0e9))
         check_choice(f"{d}.basis_choice", self.basis_choice, ("active", "passive"))
+        for key, (lo, hi) in self._OPTIONAL.items():
+            if getattr(self, key) is not None:
+                object.__setattr__(self, key, check_real(f"{d}.{key}", getattr(self, key), lo, hi,
+                                                         lo_open=key != "filter_isolation_db"))
 
     @classmethod
     def from_dict(cls, d, section="detector"):
@@ -52,7 +70,8 @@ class DetectorSet:
         return cls(**d)
 
     def to_dict(self):
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items()
+                if v is not None or k not in self._OPTIONAL}
 
     @property
     def n_detectors(self):

@@ -43,13 +43,14 @@ __all__ = [
 
 ROLES = ("user", "trusted-relay")
 _NODE_KEYS = ("name", "role")
-_LINK_KEYS = ("a", "b", "key_rate_bps", "length_km")
-_NET_KEYS = ("nodes", "links", "rate_model", "rate_model_params", "source", "target")
+_LINK_KEYS = ("a", "b", "key_rate_bps", "length_km", "classical", "wavelength_nm")
+_NET_KEYS = ("nodes", "links", "rate_model", "rate_model_params", "source", "target", "receiver")
+_RECEIVER_KEYS = ("filter_bandwidth_nm", "gate_width_ns", "filter_isolation_db")
 
 
 def decoy_bb84_key_rate_per_pulse(length_km, attenuation_db_per_km=0.21, detector_efficiency=0.045,
                                   dark_count_prob=1.7e-6, misalignment=0.033, ec_efficiency=1.22,
-                                  mu=0.48, sifting=0.5):
+                                  mu=0.48, sifting=0.5, noise_click_prob=0.0):
     """Asymptotic decoy-state BB84 key per pulse with infinitely many decoys
     (Lo, Ma, Chen, PRL 94, 230504 (2005); GLLP), GYS parameters by default:
 
@@ -58,10 +59,15 @@ def decoy_bb84_key_rate_per_pulse(length_km, attenuation_db_per_km=0.21, detecto
     ``E_mu Q_mu = Y0 / 2 + e_d (1 - exp(-eta mu))``,
     ``Q1 = Y1 mu exp(-mu)``, ``e1 = (Y0 / 2 + e_d eta) / Y1``,
     ``R = q { -Q_mu f h2(E_mu) + Q1 [1 - h2(e1)] }`` (clipped at 0).
+
+    ``noise_click_prob``: background clicks of the receiver per gate from
+    classical channels sharing the fiber (:mod:`qchannel.coexistence`); they
+    add to the dark counts, ``Y0 = 1 - (1 - p_dark)(1 - p_noise)``.
     """
     length_km = check_real("length_km", length_km, 0.0)
+    noise_click_prob = check_real("noise_click_prob", noise_click_prob, 0.0, 1.0, hi_open=True)
     eta = detector_efficiency * 10.0 ** (-attenuation_db_per_km * length_km / 10.0)
-    y0 = dark_count_prob
+    y0 = 1.0 - (1.0 - dark_count_prob) * (1.0 - noise_click_prob)
     y1 = y0 + eta - y0 * eta
     gain = 1.0 - math.exp(-eta * mu)
     q_mu = y0 + gain
@@ -80,6 +86,72 @@ def decoy_bb84_key_rate_bps(length_km, rep_rate_hz=1e9, **kw):
 
 
 RATE_MODELS = {"decoy_bb84": decoy_bb84_key_rate_bps}
+
+
+class _Rate(float):
+    """A link's key rate with the coexistence details it came from."""
+
+
+def _parse_receiver(receiver, section):
+    """``[network.receiver]``: the filter and gate of every receiver whose
+    link carries classical channels (defaults of :mod:`qchannel.coexistence`)."""
+    from qchannel import coexistence as cx
+
+    if not isinstance(receiver, dict):
+        raise ValueError(f"{section}.receiver must be a table")
+    reject_unknown(f"{section}.receiver", receiver, _RECEIVER_KEYS)
+    rx = {"filter_bandwidth_nm": check_real(f"{section}.receiver.filter_bandwidth_nm",
+                                            receiver.get("filter_bandwidth_nm",
+                                                         cx.DEFAULT_FILTER_BANDWIDTH_NM),
+                                            0.0, 100.0, lo_open=True),
+          "gate_width_ns": check_real(f"{section}.receiver.gate_width_ns",
+                                      receiver.get("gate_width_ns", cx.DEFAULT_GATE_WIDTH_NS),
+                                      0.0, 1e6, lo_open=True),
+          "filter_isolation_db": check_real(f"{section}.receiver.filter_isolation_db",
+                                            receiver.get("filter_isolation_db",
+                                                         cx.DEFAULT_FILTER_ISOLATION_DB),
+                                            0.0, 300.0)}
+    return rx
+
+
+def _noisy_link_rate(ln, where, model, rx, section):
+    """The key rate of a link sharing its fiber with classical channels: the
+    named decoy-BB84 rate model with the noise of those channels as extra
+    background clicks (:mod:`qchannel.coexistence`); ``wavelength_nm`` puts
+    the quantum signal elsewhere (attenuation from the SSMF curve)."""
+    from qchannel import coexistence as cx
+
+    if "key_rate_bps" in ln:
+        raise ValueError(f"{where}: classical/wavelength_nm need the rate from the model "
+                         f"(length_km), not key_rate_bps")
+    if model is None or not hasattr(model, "params") or "length_km" not in ln:
+        raise ValueError(f"{where}: classical/wavelength_nm need length_km and "
+                         f"{section}.rate_model = 'decoy_bb84'")
+    length = check_real(f"{where}.length_km", ln["length_km"], 0.0, 1e5)
+    params = model.params
+    over = {}
+    wl = 1550.0
+    if "wavelength_nm" in ln:
+        wl = check_real(f"{where}.wavelength_nm", ln["wavelength_nm"], 1000.0, 1700.0)
+        over["attenuation_db_per_km"] = cx.ssmf_attenuation_db_per_km(wl)
+    att = over.get("attenuation_db_per_km", params.get("attenuation_db_per_km", 0.21))
+    chans = ln.get("classical", [])
+    if not isinstance(chans, list):
+        raise ValueError(f"{where}.classical must be a list of tables")
+    chans = [cx.ClassicalChannel.from_dict(c, f"{where}.classical[{i}]") for i, c in enumerate(chans)]
+    noise = cx.noise_photons_per_gate(length, wl, att, chans, **rx)
+    eff = params.get("detector_efficiency", 0.045)
+    # the closed form's Y0 is the whole receiver's: all noise photons count
+    p_noise = cx.noise_click_prob(noise["noise_photons_per_gate"], eff, 1)
+    if p_noise >= 1.0:
+        raise ValueError(f"{where}.classical: {noise['noise_photons_per_gate']:.3g} noise photons "
+                         f"per gate blind the receiver: lower the power_dbm or raise "
+                         f"{section}.receiver.filter_isolation_db")
+    rate = _Rate(model(length, noise_click_prob=p_noise, **over))
+    rate.info = {"noise_photons_per_gate": noise["noise_photons_per_gate"],
+                 "noise_click_prob": p_noise,
+                 "key_rate_bps_without_classical": model(length, **over)}
+    return rate
 
 
 def _check_name(what, name):
@@ -226,7 +298,8 @@ class TrustedNodeNetwork:
                 base(50.0, **params)
             except TypeError as exc:
                 raise ValueError(f"{section}.rate_model_params: {exc}") from None
-            model = lambda length_km: base(length_km, **params)  # noqa: E731
+            model = lambda length_km, **kw: base(length_km, **{**params, **kw})  # noqa: E731
+            model.params = params
         elif "rate_model_params" in d and model is None:
             raise ValueError(f"{section}.rate_model_params needs {section}.rate_model")
         net = cls(rate_model=model)
@@ -242,6 +315,7 @@ class TrustedNodeNetwork:
                 raise ValueError(f"{where}.name is required")
             net.add_node(nd["name"], nd.get("role", "trusted-relay"))
         links = d.get("links", [])
+        rx = _parse_receiver(d.get("receiver", {}), section)
         if not isinstance(links, list):
             raise ValueError(f"{section}.links must be a list of tables")
         for i, ln in enumerate(links):
@@ -251,10 +325,15 @@ class TrustedNodeNetwork:
             reject_unknown(where, ln, _LINK_KEYS)
             if "a" not in ln or "b" not in ln:
                 raise ValueError(f"{where} needs both ends a and b")
+            rate = ln.get("key_rate_bps")
+            if "classical" in ln or "wavelength_nm" in ln:
+                rate = _noisy_link_rate(ln, where, model, rx, section)
             try:
-                net.add_link(ln["a"], ln["b"], ln.get("key_rate_bps"), ln.get("length_km"))
+                net.add_link(ln["a"], ln["b"], rate, ln.get("length_km"))
             except ValueError as exc:
                 raise ValueError(f"{where}: {exc}") from None
+            if "classical" in ln:
+                net.graph.edges[ln["a"], ln["b"]].update(rate.info)
         for key in ("source", "target"):
             if d.get(key) is not None:
                 if d[key] not in net.graph:
@@ -262,6 +341,14 @@ class TrustedNodeNetwork:
         net.default_source = d.get("source")
         net.default_target = d.get("target")
         return net
+
+    def coexistence(self):
+        """Per link carrying classical channels: its noise and its key rate
+        with and without them (for the job's report)."""
+        return [{"a": a, "b": b, "noise_photons_per_gate": e["noise_photons_per_gate"],
+                 "noise_click_prob": e["noise_click_prob"], "key_rate_bps": e["key_rate_bps"],
+                 "key_rate_bps_without_classical": e["key_rate_bps_without_classical"]}
+                for a, b, e in self.graph.edges(data=True) if "noise_photons_per_gate" in e]
 
     # -------------------------------------------------------------- routing
     def _endpoints(self, source, target):

@@ -75,6 +75,11 @@ def run_decoy_bb84(scenario, progress=None, keys_out=None):
     for record in link.blocks(run.seed, progress=progress):
         counts.add(record)
     result = build_result(counts, scenario, run.seed)
+    if not scenario.is_free_space and scenario.channel.classical and scenario.eve is None:
+        from qchannel.coexistence import run_summary   # classical light in the fiber
+
+        result.extra = {**(result.extra or {}),
+                        "coexistence": run_summary(scenario, result.qber)}
     if scenario.eve is not None:
         from qchannel.eve import add_eve_knowledge
         add_eve_knowledge(result, counts, scenario)

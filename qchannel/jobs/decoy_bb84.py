@@ -36,10 +36,34 @@ def check_combined(sc):
         if sc.eve is not None:
             raise ValueError(f"[eve] needs a fiber channel (channel.type = 'fiber'), not "
                              f"channel.type = {sc.channel.type!r}")
+        for key in ("filter_bandwidth_nm", "gate_width_ns", "filter_isolation_db"):
+            if getattr(sc.detector, key) is not None:
+                raise ValueError(f"detector.{key} applies to fiber channels shared with classical "
+                                 f"light (channel.classical); a free-space channel sets its own "
+                                 f"filter and gate in [channel]")
         return
     if sc.run.time_bin_s is not None:
         raise ValueError(f"run.time_bin_s = {sc.run.time_bin_s:g} applies to free-space and "
                          f"satellite channels: a fiber link has one constant loss; remove it")
+    if sc.channel.classical:       # classical light sharing the fiber (qchannel.coexistence)
+        if sc.eve is not None:
+            raise ValueError("[eve] and channel.classical cannot be combined: the attacked link "
+                             "does not model the classical channels' noise")
+        from qchannel.coexistence import DEFAULT_GATE_WIDTH_NS
+
+        gate = sc.detector.gate_width_ns
+        shown = f"{gate:g}" if gate is not None else f"{DEFAULT_GATE_WIDTH_NS:g} (the default)"
+        if (gate or DEFAULT_GATE_WIDTH_NS) * 1e-9 * sc.source.rep_rate_hz > 1.0 + 1e-12:
+            raise ValueError(f"detector.gate_width_ns = {shown} is out of range: must be <= the "
+                             f"pulse period 1/source.rep_rate_hz = "
+                             f"{1e9 / sc.source.rep_rate_hz:g} ns")
+        if sc.channel.background_click_prob(sc.detector) >= 1.0:
+            n = sc.channel.noise(sc.detector)
+            raise ValueError(f"channel.classical: {n['noise_photons_per_gate']:.3g} noise photons "
+                             f"per gate blind the detectors (click probability 1): lower "
+                             f"channel.classical[].power_dbm, raise detector.filter_isolation_db "
+                             f"or keep classical wavelengths out of the quantum filter")
+
     if sc.eve is not None and sc.eve.position_km > sc.channel.length_km:
         raise ValueError(f"eve.position_km = {sc.eve.position_km:g} is out of range: must be "
                          f"<= channel.length_km = {sc.channel.length_km:g}")
@@ -93,7 +117,8 @@ def check(sc):
     parts = []   # (bytes, what, change)
     if not sc.is_free_space:
         pulses = sc.run.pulses or sc.run.DEFAULT_PULSES
-        sifted = pulses * _sifted_per_pulse(sc, sc.channel.transmittance())
+        sifted = pulses * _sifted_per_pulse(sc, sc.channel.transmittance(),
+                                            sc.channel.background_click_prob(sc.detector))
     else:
         dur, dt, n_bins = _pass_bins(sc)
         n_codes = len(outcome_codes(len(src.intensities), sc.detector.n_detectors))
@@ -260,6 +285,10 @@ def report(d):
         if info.get("hashed"):
             lines.append(f"  eve's guesses of final-key bits: {info['correct_fraction']:.4f} right "
                          f"({info['z_score']:+.2f} sigma from 1/2)")
+    if "coexistence" in d:
+        from qchannel.coexistence import format_summary
+
+        lines += format_summary(d["coexistence"])
     if d["aborted"]:
         lines.append(f"  ABORTED: {d['abort_reason']}")
     lines.append(f"  secret key: {d['secret_key_bits']} bits, {d['key_rate_per_pulse']:.4g} per pulse, "
@@ -281,6 +310,12 @@ def theory_report(d):
     lines = [f"qchannel theory ({d['decoy']} decoys): channel transmittance {d['transmittance']:.4g}"]
     for row in d["intensities"]:
         lines.append(f"  mu={row['mu']:<8g} gain {row['gain']:.4e}  QBER {_fmt(row['qber'], '.4f')}")
+    if "classical_noise" in d:
+        n = d["classical_noise"]
+        lines.append(f"  classical channels: {n['noise_photons_per_gate']:.3g} noise photons per "
+                     f"gate (Raman {n['raman_photons_per_gate']:.3g}, FWM "
+                     f"{n['fwm_photons_per_gate']:.3g}, leakage {n['leakage_photons_per_gate']:.3g}),"
+                     f" click prob {d['noise_click_prob']:.3g} per detector")
     lines.append(f"  asymptotic key rate {d['key_rate_per_pulse']:.4g} per pulse "
                  f"(PLOB bound {_fmt(d['plob_per_pulse'])}, TGW {_fmt(d['tgw_per_pulse'])})")
     lines.append(f"  {conv}")

@@ -54,7 +54,9 @@ class NetworkScenario(TableScenario):
 
 def _compute(scenario):
     d = scenario.config.end_to_end().to_dict()
-    return {"protocol": "trusted-node-network", "seed": scenario.run.seed, **d}
+    noisy = scenario.config.coexistence()     # links sharing fiber with classical light
+    return {"protocol": "trusted-node-network", "seed": scenario.run.seed, **d,
+            **({"coexistence_links": noisy} if noisy else {})}
 
 
 def run(scenario, progress=None, keys_out=None):
@@ -74,7 +76,9 @@ def report(d):
         f"{d['end_to_end_key_rate_bps']:.4g} bit/s (bottleneck {d['bottleneck_link']})",
         f"  max-flow over all paths: {d['max_flow_bps']:.4g} bit/s in "
         f"{len(d['flow_paths'])} paths",
-    ])
+    ] + [f"  link {c['a']}-{c['b']}: {c['noise_photons_per_gate']:.3g} noise photons/gate from "
+         f"classical channels, {c['key_rate_bps']:.4g} bit/s (without them "
+         f"{c['key_rate_bps_without_classical']:.4g})" for c in d.get("coexistence_links", [])])
 
 
 register(Job(
@@ -82,6 +86,6 @@ register(Job(
     summary="key relay over trusted nodes: widest path and max-flow of a QKD link graph",
     schema=NetworkScenario, run=run, report=report, theory=theory, theory_report=report,
     headline=("seed", "end_to_end_key_rate_bps", "max_flow_bps", "hops"),
-    sweep_skip=("flow_paths",),
+    sweep_skip=("flow_paths", "coexistence_links"),
     tiny=lambda sc: sc,  # analytic: already instant
 ))

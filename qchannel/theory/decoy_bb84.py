@@ -296,7 +296,14 @@ def expect(scenario, decoy="infinite", convention="all-intensities"):
         v = float(v)
         return v if math.isfinite(v) else None
 
+    coexist = {}
+    if v["noise"] is not None:     # classical channels in the fiber
+        n = v["noise"]
+        coexist = {"raman_photons_per_gate": n["raman_photons_per_gate"],
+                   "noise_photons_per_gate": n["noise_photons_per_gate"],
+                   "noise_click_prob": v["p_noise"], "classical_noise": n}
     return {
+        **coexist,
         "decoy": decoy,
         "transmittance": float(eta_ch),
         "detector_efficiency": eff,
@@ -394,8 +401,16 @@ def _read_scenario(scenario):
     if mode == "passive" and p_x >= 1.0:
         raise ValueError(f"source.key_basis_prob = {p_x} is out of range: must be < 1 with a "
                          f"passive receiver (the Z pair estimates the phase error)")
+    # classical channels sharing the fiber (qchannel.coexistence): their noise
+    # is one more background click per gate per detector, like a dark count
+    noise, p_noise = None, 0.0
+    if hasattr(scenario.channel, "noise"):
+        noise = scenario.channel.noise(scenario.detector)
+        if noise is not None:
+            p_noise = scenario.channel.background_click_prob(scenario.detector)
+            pdc = 1.0 - (1.0 - pdc) * (1.0 - p_noise)
     return {"mus": mus, "probs": probs, "p_x": p_x, "rep": rep, "f_ec": f_ec, "eff": eff,
-            "e": e, "pdc": pdc, "pap": pap, "mode": mode,
+            "e": e, "pdc": pdc, "pap": pap, "mode": mode, "noise": noise, "p_noise": p_noise,
             "eta_ch": float(channel_transmittance(length, att, extra))}
 
 
