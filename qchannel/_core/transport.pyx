@@ -23,6 +23,7 @@ import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, realloc, free
+from cython.view cimport array as cvarray
 from libc.math cimport log, log1p, floor, sqrt, INFINITY
 from libc.float cimport DBL_MAX
 
@@ -184,6 +185,24 @@ cdef int buffer_grow(EventBuffer* b) noexcept nogil:
 cdef void buffer_free(EventBuffer* b) noexcept nogil:
     free(b.slot)
     free(b.cls)
+
+
+cdef tuple buffer_arrays(EventBuffer* b):
+    """The buffer's events as NumPy arrays (slot, cls, a_basis, a_bit,
+    b_basis, b_bit, flags) that take over its memory (no copy; the buffer is
+    left empty)."""
+    cdef int64_t m = b.n, cap = b.cap
+    if m == 0:
+        buffer_free(b)
+        return (np.empty(0, np.int64),) + tuple(np.empty(0, np.uint8) for _ in range(6))
+    cdef cvarray slot_arr = <int64_t[:cap]>b.slot
+    slot_arr.callback_free_data = free
+    b.slot = NULL
+    cdef cvarray byte_arr = <uint8_t[:6 * cap]>b.cls
+    byte_arr.callback_free_data = free
+    b.cls = NULL
+    fields = np.asarray(byte_arr)
+    return (np.asarray(slot_arr)[:m],) + tuple(fields[f * cap:f * cap + m] for f in range(6))
 
 
 cdef struct Link:
@@ -534,15 +553,19 @@ def draw_block(seed, block, block_start, n_slots,
                     # Everything else about the slot, jointly, from one word.
                     u = next_word(&ts)
                     o = guide[u >> guide_shift]
+                    # The guide leaves at most a step or two: take them without
+                    # branches (a random branch costs more than the compare).
+                    o += (o < n_out - 1) & (u >= othr[o])
+                    o += (o < n_out - 1) & (u >= othr[o])
                     while o < n_out - 1 and u >= othr[o]:
                         o += 1
                     c = code[o]
                     primary_k[c & 15] += 1
-                    # Alice's frame -> detectors: swap within each pair for bit 1.
-                    if word & 1:
-                        mask = c >> 6
-                        mask = ((mask & 5) << 1) | ((mask & 10) >> 1)
-                        c = (c & 63) | (mask << 6) | 1024
+                    # Alice's frame -> detectors: swap within each pair for bit 1
+                    # (Alice's bit, the gap word's lowest bit; a select, not a branch).
+                    mask = c >> 6
+                    mask = ((mask & 5) << 1) | ((mask & 10) >> 1)
+                    c ^= (-<int>(word & 1)) & (c ^ ((c & 63) | (mask << 6) | 1024))
                     if n == out_cap:
                         ev.n = n
                         if events_grow(ev) < 0:
@@ -596,10 +619,42 @@ def carry_block(PrimaryEvents events not None, DetectorState state not None):
         buffer_free(&out)
         raise MemoryError()
     ev.ready = False
+    # Fast path of the default detector (active basis choice, no dead time):
+    # a slot before the next pending afterpulse whose clicks only count down
+    # to the next afterpulse trigger needs no heap, no dead-time bookkeeping
+    # and no draw but a double click's random bit; the same numbers, drawn in
+    # the same order, as emit().
+    cdef bint simple = L.dead_gates == 0 and not L.passive
+    cdef bint ap_on = L.afterpulse_prob > 0.0
+    cdef int mask, npc, d
     with nogil:
         for i in range(n):
             slot = ev_slot[i]
             c = ev_word[i]
+            if simple and (state.heap_n == 0 or (state.heap[0] >> 2) > slot):
+                mask = (c >> 6) & 3
+                npc = (mask & 1) + (mask >> 1)
+                if not ap_on or state.ap_countdown >= npc:
+                    if ap_on:
+                        state.ap_countdown -= npc
+                    if out.n == out.cap:
+                        if buffer_grow(&out) < 0:
+                            err = 1
+                            break
+                    d = out.n
+                    out.slot[d] = slot
+                    out.cls[d] = c & 15
+                    out.a_basis[d] = (c >> 4) & 1
+                    out.a_bit[d] = c >> 10
+                    out.b_basis[d] = (c >> 5) & 1
+                    if mask == 3:
+                        out.flags[d] = F_DOUBLE_CLICK
+                        out.b_bit[d] = next_u32(&ds) & 1
+                    else:
+                        out.flags[d] = 0
+                        out.b_bit[d] = mask >> 1
+                    out.n = d + 1
+                    continue
             # Detector pass, in slot order: earlier afterpulses first.
             ap_mask = 0
             if state.heap_n > 0:
@@ -634,19 +689,7 @@ def carry_block(PrimaryEvents events not None, DetectorState state not None):
         raise MemoryError("out of memory in the transport kernel")
     state.next_block = ev.block + 1
     state.next_slot = block_end
-    m = out.n
-    result = (
-        np.asarray(<int64_t[:m]>out.slot).copy() if m else np.empty(0, np.int64),
-        np.asarray(<uint8_t[:m]>out.cls).copy() if m else np.empty(0, np.uint8),
-        np.asarray(<uint8_t[:m]>out.a_basis).copy() if m else np.empty(0, np.uint8),
-        np.asarray(<uint8_t[:m]>out.a_bit).copy() if m else np.empty(0, np.uint8),
-        np.asarray(<uint8_t[:m]>out.b_basis).copy() if m else np.empty(0, np.uint8),
-        np.asarray(<uint8_t[:m]>out.b_bit).copy() if m else np.empty(0, np.uint8),
-        np.asarray(<uint8_t[:m]>out.flags).copy() if m else np.empty(0, np.uint8),
-        sent_np,
-    )
-    buffer_free(&out)
-    return result
+    return buffer_arrays(&out) + (sent_np,)
 
 
 def run_block(seed, block, block_start, n_slots,
@@ -795,16 +838,4 @@ def detector_pass(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_
         buffer_free(&out)
         raise MemoryError("out of memory in the detector pass")
     state.next_block = block + 1
-    m = out.n
-    result = (
-        np.asarray(<int64_t[:m]>out.slot).copy() if m else np.empty(0, np.int64),
-        np.asarray(<uint8_t[:m]>out.cls).copy() if m else np.empty(0, np.uint8),
-        np.asarray(<uint8_t[:m]>out.a_basis).copy() if m else np.empty(0, np.uint8),
-        np.asarray(<uint8_t[:m]>out.a_bit).copy() if m else np.empty(0, np.uint8),
-        np.asarray(<uint8_t[:m]>out.b_basis).copy() if m else np.empty(0, np.uint8),
-        np.asarray(<uint8_t[:m]>out.b_bit).copy() if m else np.empty(0, np.uint8),
-        np.asarray(<uint8_t[:m]>out.flags).copy() if m else np.empty(0, np.uint8),
-        ap_only_np,
-    )
-    buffer_free(&out)
-    return result
+    return buffer_arrays(&out) + (ap_only_np,)
