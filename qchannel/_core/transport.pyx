@@ -351,6 +351,45 @@ cdef int flush_afterpulses(EventBuffer* out, const Link* L, DetectorState st, Ph
     return 0
 
 
+cdef class _Spare:
+    """Buffers of a carried block, kept for reuse (see PrimaryEvents.__dealloc__)."""
+    cdef int64_t* slot
+    cdef uint16_t* word
+    cdef int64_t cap
+
+    def __cinit__(self):
+        self.slot = NULL
+        self.word = NULL
+
+    def __dealloc__(self):
+        free(self.slot)
+        free(self.word)
+
+
+# Spare draw buffers (list operations run under the GIL, so threads share it
+# safely), at most MAX_SPARE_BYTES in all.
+cdef list _spares = []
+cdef int64_t _spare_bytes = 0
+cdef int64_t MAX_SPARE_BYTES = 64 << 20
+
+
+cdef int take_spare(PrimaryEvents ev, int64_t cap) except -1:
+    """Give ``ev`` the buffers of a spare with at least ``cap`` events (1), or none (0)."""
+    global _spare_bytes
+    cdef _Spare sp
+    cdef Py_ssize_t i
+    for i in range(len(_spares) - 1, -1, -1):
+        sp = _spares[i]
+        if sp.cap >= cap:
+            del _spares[i]
+            _spare_bytes -= sp.cap * (sizeof(int64_t) + sizeof(uint16_t))
+            ev.slot, ev.word, ev.cap = sp.slot, sp.word, sp.cap
+            sp.slot = NULL
+            sp.word = NULL
+            return 1
+    return 0
+
+
 cdef class PrimaryEvents:
     """The independent part of one block (:func:`draw_block`): the slots with
     a primary click and their joint outcome, with the block's validated
@@ -378,8 +417,19 @@ cdef class PrimaryEvents:
         self.ready = False
 
     def __dealloc__(self):
-        free(self.slot)
-        free(self.word)
+        # Keep the buffers for the next block's draw: fresh memory costs page
+        # faults and zeroing (a few ns per event), reused memory none.
+        global _spare_bytes
+        cdef int64_t size = self.cap * (sizeof(int64_t) + sizeof(uint16_t))
+        cdef _Spare sp
+        if self.slot != NULL and self.word != NULL and _spare_bytes + size <= MAX_SPARE_BYTES:
+            sp = _Spare.__new__(_Spare)
+            sp.slot, sp.word, sp.cap = self.slot, self.word, self.cap
+            _spares.append(sp)
+            _spare_bytes += size
+        else:
+            free(self.slot)
+            free(self.word)
 
     def __len__(self):
         return int(self.n)
@@ -511,11 +561,12 @@ def draw_block(seed, block, block_start, n_slots,
     cdef double cap = expected * 1.1 + 10.0 * sqrt(expected)
     if cap > <double>n_sl:
         cap = <double>n_sl
-    ev.cap = <int64_t>cap + 64
-    ev.slot = <int64_t*>malloc(ev.cap * sizeof(int64_t))
-    ev.word = <uint16_t*>malloc(ev.cap * sizeof(uint16_t))
-    if ev.slot == NULL or ev.word == NULL:
-        raise MemoryError()
+    if not take_spare(ev, <int64_t>cap + 64):
+        ev.cap = <int64_t>cap + 64
+        ev.slot = <int64_t*>malloc(ev.cap * sizeof(int64_t))
+        ev.word = <uint16_t*>malloc(ev.cap * sizeof(uint16_t))
+        if ev.slot == NULL or ev.word == NULL:
+            raise MemoryError()
 
     cdef WordStream ts
     words_init(&ts, seed_, PURPOSE_TRANSPORT, block_)
