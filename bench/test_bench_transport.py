@@ -16,6 +16,7 @@ def test_transport_rate(benchmark, length_km):
     pulses = PULSES[length_km]
     link, _ = build_link(Scenario().replace(**{"channel.length_km": length_km,
                                                "run.pulses": pulses}))
+    link.threads = 1            # one core (threads: bench/test_bench_threads.py)
 
     def run():
         return sum(len(rec) for rec in link.blocks(seed=1))

@@ -64,8 +64,10 @@ def _load(args):
 
 def _cmd_run(args):
     from qchannel import jobs
+    from qchannel.links.base import check_threads, forced_threads
     from qchannel.runner import check_keys_out, run_scenario
 
+    threads = None if args.threads is None else check_threads("--threads", args.threads)
     scenario = _load(args)
     job = jobs.job_for(scenario)
     # every check that can be made before the Monte Carlo
@@ -84,7 +86,8 @@ def _cmd_run(args):
         check_image_file(args.plot, "--plot")
     progress = Progress() if sys.stderr.isatty() else None
     try:
-        result = run_scenario(scenario, progress=progress, keys_out=args.keys_out)
+        with forced_threads(threads):      # None: [run] threads, else every core
+            result = run_scenario(scenario, progress=progress, keys_out=args.keys_out)
     finally:
         if progress is not None:
             progress.close()
@@ -257,6 +260,9 @@ def build_parser():
     r.add_argument("--seed", type=parse_number, help="override [run] seed")
     r.add_argument("--pulses", type=parse_number, help="override [run] pulses")
     r.add_argument("--json", action="store_true", help="print one JSON object")
+    r.add_argument("--threads", type=parse_number, help="threads simulating the link's blocks "
+                   "(default: [run] threads, else every core this process may use); the "
+                   "results do not depend on it")
     r.add_argument("--keys-out", metavar="DIR", help="write both final keys (packed binary) "
                    "to DIR; needs [postprocess] ec = \"cascade\" or \"ldpc\"")
     r.add_argument("--plot", metavar="PNG", help="free-space/satellite: draw loss and key rate "

@@ -127,7 +127,8 @@ def dual_downlink(scenario, transmittance_a, transmittance_b, bin_duration_s):
     [channel] must not give losses (the series replaces them); [run] pulses
     is derived as bins x bin slots.  Returns the BBM92/E91 result, whose
     ``per_bin`` lists coincidences (pair rate) and S over the pass."""
-    from qchannel.links.entangled import EntangledLinkConfig, EntangledLinkModel, parse_run
+    from qchannel.links.entangled import (EntangledLinkConfig, EntangledLinkModel, parse_run,
+                                          run_threads)
     from qchannel.protocols.bbm92 import PostprocessEnt, QKDProtocolConfig, analyse
 
     scenario = dict(scenario)
@@ -153,6 +154,7 @@ def dual_downlink(scenario, transmittance_a, transmittance_b, bin_duration_s):
     aa, pa, ab, pb, *_ = proto.settings()
     model = EntangledLinkModel(cfg, aa, pa, ab, pb, pulses, bin_slots=bin_slots, eta_a=ta,
                                eta_b=tb, eve_fraction=proto.eve_intercept_fraction)
+    model.threads = run_threads(run)
     rec = model.simulate(seed, chunk)
     res = analyse(rec, model, proto, post, seed, scenario=scenario)
     res.per_bin["pair_rate_hz"] = [c / bin_duration_s for c in res.per_bin["coincidences"]]

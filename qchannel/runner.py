@@ -65,6 +65,7 @@ def run_decoy_bb84(scenario, progress=None, keys_out=None):
         check_keys_out(scenario, keys_out)
     run = scenario.run
     link, series = build_link(scenario)
+    link.threads = run.threads          # None: every core (qchannel.links.base.threads)
     n_pulses = link.pulses
     report_slots = None
     if series is not None:

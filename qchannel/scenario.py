@@ -18,7 +18,7 @@ from qchannel.channels import FiberChannel
 from qchannel.freespace import CHANNEL_TYPES as FREE_SPACE_TYPES
 from qchannel.freespace import FreeSpaceChannel
 from qchannel.detectors import DetectorSet
-from qchannel.links.base import MAX_PULSES
+from qchannel.links.base import MAX_PULSES, check_threads
 from qchannel.params import (check_choice, check_int, check_prob, check_real, key_name,
                              reject_unknown)
 from qchannel.rng import SEED_MAX
@@ -40,14 +40,17 @@ class RunConfig:
     satellite links run for their pass or ``duration_s``: the pulse count
     follows from the rep rate, ``time_bin_s`` is the width of the bins of
     constant transmittance (default: the channel's) and ``report_bin_s`` the
-    width of the bins of the per-time report."""
+    width of the bins of the per-time report.  ``threads``: how many threads
+    simulate the link's blocks (default: every core this process may use;
+    the results do not depend on it; ``--threads`` overrides it)."""
 
     pulses: int = None
     seed: int = 1
     time_bin_s: float = None
     report_bin_s: float = 1.0
+    threads: int = None
 
-    KEYS = ("pulses", "seed", "time_bin_s", "report_bin_s")
+    KEYS = ("pulses", "seed", "time_bin_s", "report_bin_s", "threads")
     DEFAULT_PULSES = 10**10
 
     def __post_init__(self):
@@ -59,6 +62,8 @@ class RunConfig:
                                check_real("run.time_bin_s", self.time_bin_s, 1e-6, 3600.0))
         object.__setattr__(self, "report_bin_s",
                            check_real("run.report_bin_s", self.report_bin_s, 1e-6, 1e6))
+        if self.threads is not None:
+            object.__setattr__(self, "threads", check_threads("run.threads", self.threads))
 
     @classmethod
     def from_dict(cls, d, section="run"):
@@ -66,7 +71,10 @@ class RunConfig:
         return cls(**d)
 
     def to_dict(self):
-        return asdict(self)
+        d = asdict(self)
+        if d["threads"] is None:        # an execution setting: echoed only when given
+            del d["threads"]
+        return d
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,11 @@ cdef extern from "philox_impl.h" nogil:
     uint32_t next_u32 "qc_next_u32"(PhiloxStream* s) noexcept
     uint64_t next_u64 "qc_next_u64"(PhiloxStream* s) noexcept
     double next_double "qc_next_double"(PhiloxStream* s) noexcept
+    ctypedef struct WordStream "qc_word_stream":
+        int pos
+    void words_init "qc_words_init"(WordStream* s, uint64_t seed, uint32_t purpose,
+                                    uint32_t block) noexcept
+    uint64_t next_word "qc_next_word"(WordStream* s) noexcept
 
 
 cdef inline uint32_t next_below(PhiloxStream* s, uint32_t n) noexcept nogil:

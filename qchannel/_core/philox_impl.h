@@ -6,8 +6,10 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define QC_INLINE static inline __attribute__((always_inline))
+#define QC_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
 #define QC_INLINE static __forceinline
+#define QC_UNLIKELY(x) (x)
 #endif
 
 typedef struct {
@@ -90,5 +92,49 @@ QC_INLINE uint64_t qc_next_u64(qc_philox_stream *s) {
 /* 53 random bits, centred in their cell: uniform on the open interval (0, 1). */
 QC_INLINE double qc_next_double(qc_philox_stream *s) {
     return ((double)(qc_next_u64(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+/* Two successive blocks of one stream at once: out[4 l + i] is word i of
+ * counter index + l, the same words as two qc_refill calls.  The two lanes
+ * are independent, so their multiplies pipeline instead of waiting on each
+ * other's latency, and both still fit in the registers (batched random
+ * words for the hot loops). */
+QC_INLINE void qc_philox4x64_10_x2(uint64_t index, uint64_t block, uint64_t purpose,
+                                   uint64_t k0, uint64_t k1, uint64_t *out) {
+    uint64_t a0 = index, a1 = 0, a2 = block, a3 = purpose;
+    uint64_t b0 = index + 1, b1 = 0, b2 = block, b3 = purpose;
+    for (int r = 0; r < 10; r++) {
+        uint64_t ha0, ha1, hb0, hb1;
+        uint64_t la0 = qc_mulhilo64(0xD2E7470EE14C6C93ULL, a0, &ha0);
+        uint64_t la1 = qc_mulhilo64(0xCA5A826395121157ULL, a2, &ha1);
+        uint64_t lb0 = qc_mulhilo64(0xD2E7470EE14C6C93ULL, b0, &hb0);
+        uint64_t lb1 = qc_mulhilo64(0xCA5A826395121157ULL, b2, &hb1);
+        a0 = ha1 ^ a1 ^ k0; a1 = la1; a2 = ha0 ^ a3 ^ k1; a3 = la0;
+        b0 = hb1 ^ b1 ^ k0; b1 = lb1; b2 = hb0 ^ b3 ^ k1; b3 = lb0;
+        k0 += 0x9E3779B97F4A7C15ULL;
+        k1 += 0xBB67AE8584CAA73BULL;
+    }
+    out[0] = a0; out[1] = a1; out[2] = a2; out[3] = a3;
+    out[4] = b0; out[5] = b1; out[6] = b2; out[7] = b3;
+}
+
+/* A stream read 64 bits at a time from batches of 8 words (two blocks):
+ * the same sequence as qc_next_u64 on a fresh qc_philox_stream. */
+typedef struct {
+    uint64_t key0, block, purpose, index;
+    uint64_t buf[8];
+    int pos;
+} qc_word_stream;
+
+QC_INLINE void qc_words_init(qc_word_stream *s, uint64_t seed, uint32_t purpose, uint32_t block) {
+    s->key0 = seed; s->block = block; s->purpose = purpose; s->index = 0; s->pos = 8;
+}
+
+QC_INLINE uint64_t qc_next_word(qc_word_stream *s) {
+    if (QC_UNLIKELY(s->pos >= 8)) {
+        qc_philox4x64_10_x2(s->index, s->block, s->purpose, s->key0, 0, s->buf);
+        s->index += 2;
+        s->pos = 0;
+    }
+    return s->buf[s->pos++];
 }
 #endif

@@ -23,10 +23,12 @@ import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, realloc, free
+from cython.view cimport array as cvarray
 from libc.math cimport log, log1p, floor, sqrt, INFINITY
 from libc.float cimport DBL_MAX
 
-from qchannel._core.philox cimport (PhiloxStream, stream_init, next_u32, next_u64, next_double)
+from qchannel._core.philox cimport (PhiloxStream, stream_init, next_u32, next_u64, next_double,
+                                    WordStream, words_init, next_word)
 from qchannel._core.sampling cimport multinomial
 from qchannel._core.checks cimport int_arg, real_arg, check_len, check_doubles, check_nondecreasing
 
@@ -185,6 +187,24 @@ cdef void buffer_free(EventBuffer* b) noexcept nogil:
     free(b.cls)
 
 
+cdef tuple buffer_arrays(EventBuffer* b):
+    """The buffer's events as NumPy arrays (slot, cls, a_basis, a_bit,
+    b_basis, b_bit, flags) that take over its memory (no copy; the buffer is
+    left empty)."""
+    cdef int64_t m = b.n, cap = b.cap
+    if m == 0:
+        buffer_free(b)
+        return (np.empty(0, np.int64),) + tuple(np.empty(0, np.uint8) for _ in range(6))
+    cdef cvarray slot_arr = <int64_t[:cap]>b.slot
+    slot_arr.callback_free_data = free
+    b.slot = NULL
+    cdef cvarray byte_arr = <uint8_t[:6 * cap]>b.cls
+    byte_arr.callback_free_data = free
+    b.cls = NULL
+    fields = np.asarray(byte_arr)
+    return (np.asarray(slot_arr)[:m],) + tuple(fields[f * cap:f * cap + m] for f in range(6))
+
+
 cdef struct Link:
     # Per-run constants and per-segment tables (views into NumPy arrays).
     int n_classes
@@ -331,32 +351,131 @@ cdef int flush_afterpulses(EventBuffer* out, const Link* L, DetectorState st, Ph
     return 0
 
 
-def run_block(seed, block, block_start, n_slots,
-              const int64_t[::1] seg_start not None, const double[::1] gap_scale not None,
-              const uint64_t[:, ::1] outcome_thr not None,
-              const uint16_t[:, ::1] outcome_guide not None,
-              const uint16_t[::1] outcome_code not None,
-              const double[:, ::1] noclick_prob not None,
-              n_det, key_basis_prob, afterpulse_prob, afterpulse_tau_gates, dead_gates,
-              total_slots, DetectorState state not None, expected_events=0.0):
-    """Simulate slots [block_start, block_start + n_slots) of a link.
+cdef class _Spare:
+    """Buffers of a carried block, kept for reuse (see PrimaryEvents.__dealloc__)."""
+    cdef int64_t* slot
+    cdef uint16_t* word
+    cdef int64_t cap
 
-    Per segment g (slots seg_start[g] .. seg_start[g+1]-1):
-    ``gap_scale[g]`` = 1 / log(1 - P(any primary click)) (0: no clicks);
-    ``outcome_thr[g, o]`` = P(outcome <= o | click) * 2^64, cumulative over the
-    joint outcomes o = (class, Alice basis, Bob basis, click mask in Alice's
-    frame), decoded by ``outcome_code[o]`` = class | a << 4 | b << 5 | mask << 6;
-    ``outcome_guide[g, i]`` = the first outcome whose threshold exceeds
-    i * 2^64 / M (M = row length, a power of 2): inversion starts there, so
-    one 64-bit word picks the whole outcome in about one comparison;
-    ``noclick_prob[g, k]`` = P(class k and no click).
-    Alice's frame: detector 0 (2) of a pair is the one her bit 0 would hit.
-    Blocks are fed in order (``block`` = 0, 1, ...), each starting where the
-    previous one ended, with the same ``state``.
-    Returns (slot, cls, a_basis, a_bit, b_basis, b_bit, flags, sent_per_class).
-    Every argument is checked first (ValueError naming it): O(n_seg) for the
-    segment boundaries, and the table rows of the segments this block touches.
-    """
+    def __cinit__(self):
+        self.slot = NULL
+        self.word = NULL
+
+    def __dealloc__(self):
+        free(self.slot)
+        free(self.word)
+
+
+# Spare draw buffers (list operations run under the GIL, so threads share it
+# safely), at most MAX_SPARE_BYTES in all.
+cdef list _spares = []
+cdef int64_t _spare_bytes = 0
+cdef int64_t MAX_SPARE_BYTES = 64 << 20
+
+
+cdef int take_spare(PrimaryEvents ev, int64_t cap) except -1:
+    """Give ``ev`` the buffers of a spare with at least ``cap`` events (1), or none (0)."""
+    global _spare_bytes
+    cdef _Spare sp
+    cdef Py_ssize_t i
+    for i in range(len(_spares) - 1, -1, -1):
+        sp = _spares[i]
+        if sp.cap >= cap:
+            del _spares[i]
+            _spare_bytes -= sp.cap * (sizeof(int64_t) + sizeof(uint16_t))
+            ev.slot, ev.word, ev.cap = sp.slot, sp.word, sp.cap
+            sp.slot = NULL
+            sp.word = NULL
+            return 1
+    return 0
+
+
+cdef class PrimaryEvents:
+    """The independent part of one block (:func:`draw_block`): the slots with
+    a primary click and their joint outcome, with the block's validated
+    constants and tables.  Only :func:`draw_block` makes a usable one;
+    :func:`carry_block` runs the sequential detector pass over it."""
+    cdef int64_t* slot
+    cdef uint16_t* word          # outcome code (click mask in the detector frame) | a_bit << 10
+    cdef int64_t n
+    cdef int64_t cap
+    cdef Link L
+    cdef uint64_t seed
+    cdef uint32_t block
+    cdef int64_t start
+    cdef int64_t n_slots
+    cdef object primary_np       # (n_seg, K) primary clicks per segment and class
+    cdef const int64_t[::1] seg_start
+    cdef const double[:, ::1] noclick
+    cdef bint ready
+
+    def __cinit__(self):
+        self.slot = NULL
+        self.word = NULL
+        self.n = 0
+        self.cap = 0
+        self.ready = False
+
+    def __dealloc__(self):
+        # Keep the buffers for the next block's draw: fresh memory costs page
+        # faults and zeroing (a few ns per event), reused memory none.
+        global _spare_bytes
+        cdef int64_t size = self.cap * (sizeof(int64_t) + sizeof(uint16_t))
+        cdef _Spare sp
+        if self.slot != NULL and self.word != NULL and _spare_bytes + size <= MAX_SPARE_BYTES:
+            sp = _Spare.__new__(_Spare)
+            sp.slot, sp.word, sp.cap = self.slot, self.word, self.cap
+            _spares.append(sp)
+            _spare_bytes += size
+        else:
+            free(self.slot)
+            free(self.word)
+
+    def __len__(self):
+        return int(self.n)
+
+    @property
+    def block(self):
+        return int(self.block)
+
+
+cdef int events_grow(PrimaryEvents ev) noexcept nogil:
+    cdef int64_t cap = 2 * ev.cap if ev.cap >= 64 else 64
+    cdef int64_t* slot = <int64_t*>realloc(ev.slot, cap * sizeof(int64_t))
+    if slot == NULL:
+        return -1
+    ev.slot = slot
+    cdef uint16_t* word = <uint16_t*>realloc(ev.word, cap * sizeof(uint16_t))
+    if word == NULL:
+        return -1
+    ev.word = word
+    ev.cap = cap
+    return 0
+
+
+cdef int check_order(DetectorState state, uint32_t block, int64_t start) except -1:
+    if state.next_block != block:
+        raise ValueError(f"block = {block}: blocks must be simulated in order, "
+                         f"expected block {state.next_block}")
+    if state.next_block > 0 and state.next_slot != start:
+        raise ValueError(f"block_start = {start}: the previous block ended at slot "
+                         f"{state.next_slot}")
+    return 0
+
+
+def draw_block(seed, block, block_start, n_slots,
+               const int64_t[::1] seg_start not None, const double[::1] gap_scale not None,
+               const uint64_t[:, ::1] outcome_thr not None,
+               const uint16_t[:, ::1] outcome_guide not None,
+               const uint16_t[::1] outcome_code not None,
+               const double[:, ::1] noclick_prob not None,
+               n_det, key_basis_prob, afterpulse_prob, afterpulse_tau_gates, dead_gates,
+               total_slots, expected_events=0.0):
+    """The independent part of :func:`run_block` (same arguments, no state):
+    the slots of block ``block`` with a primary click, drawn from the stream
+    (seed, TRANSPORT, block) alone, so blocks may be drawn on any thread in
+    any order.  Returns a :class:`PrimaryEvents` for :func:`carry_block`.
+    The GIL is released while drawing."""
     cdef uint64_t seed_ = int_arg("seed", seed, 0, 2**64 - 1)
     cdef uint32_t block_ = int_arg("block", block, 0, 2**32 - 1)
     cdef int64_t total = int_arg("total_slots", total_slots, 0, MAX_SLOTS)
@@ -409,70 +528,63 @@ def run_block(seed, block, block_start, n_slots,
         if gp[i] >= n_out_:
             raise ValueError(f"outcome_guide[{g_lo + i // guide_len_}, {i % guide_len_}] = "
                              f"{gp[i]} must be below the number of outcomes {n_out_}")
-    if state.next_block != block_:
-        raise ValueError(f"block = {block_}: blocks must be simulated in order, "
-                         f"expected block {state.next_block}")
-    if state.next_block > 0 and state.next_slot != start:
-        raise ValueError(f"block_start = {start}: the previous block ended at slot "
-                         f"{state.next_slot}")
 
-    cdef Link L
+    cdef PrimaryEvents ev = PrimaryEvents()
     cdef int K = <int>K_
     cdef int n_seg = <int>n_seg_
     cdef int n_out = <int>n_out_
-    cdef int guide_len = <int>guide_len_
     cdef int guide_shift = 64
-    while (1 << (64 - guide_shift)) < guide_len:
+    while (1 << (64 - guide_shift)) < <int>guide_len_:
         guide_shift -= 1
-    L.n_classes = K
-    L.n_det = n_det_
-    L.passive = n_det_ == 4
-    L.basis_threshold = <uint64_t>(basis_p * 4294967296.0)
-    L.afterpulse_prob = ap_p
-    L.afterpulse_gap_scale = 1.0 / log1p(-ap_p) if 0.0 < ap_p < 1.0 else -0.0
-    L.afterpulse_tau_gates = ap_tau
-    L.dead_gates = dead
-    L.total_slots = total
-    L.seg_start = &seg_start[0]
-    L.n_seg = n_seg
-    L.noclick_prob = &noclick_prob[0, 0]
-
-    cdef PhiloxStream ts, ds, cs
-    stream_init(&ts, seed_, PURPOSE_TRANSPORT, block_)
-    stream_init(&ds, seed_, PURPOSE_DETECTOR, block_)
-    stream_init(&cs, seed_, PURPOSE_SENT_COUNTS, block_)
-
-    cdef EventBuffer out
-    cdef int64_t block_start_ = start
-    cdef int64_t block_end = start + n_sl
-    cdef int64_t pos, seg_end, slot
-    cdef int g, k, a_basis, a_bit, b_basis, mask, ap_mask, err = 0
-    cdef uint64_t u, word
-    cdef double gap, scale
-    cdef const uint64_t* othr
-    cdef const uint16_t* guide
-    cdef const uint16_t* code = &outcome_code[0]
-    cdef int64_t* primary_k
-    cdef int o, c
-    primary_np = np.zeros((n_seg, K), dtype=np.int64)
-    ap_only_np = np.zeros((n_seg, K), dtype=np.int64)
-    sent_np = np.zeros(K, dtype=np.int64)
-    seg_counts_np = np.zeros(K, dtype=np.int64)
-    cdef int64_t[:, ::1] primary = primary_np
-    cdef int64_t[:, ::1] ap_only = ap_only_np
-    cdef int64_t[::1] sent = sent_np
-    cdef int64_t[::1] seg_counts = seg_counts_np
-    cdef int64_t rest, seg_lo, seg_hi
+    ev.L.n_classes = K
+    ev.L.n_det = n_det_
+    ev.L.passive = n_det_ == 4
+    ev.L.basis_threshold = <uint64_t>(basis_p * 4294967296.0)
+    ev.L.afterpulse_prob = ap_p
+    ev.L.afterpulse_gap_scale = 1.0 / log1p(-ap_p) if 0.0 < ap_p < 1.0 else -0.0
+    ev.L.afterpulse_tau_gates = ap_tau
+    ev.L.dead_gates = dead
+    ev.L.total_slots = total
+    ev.L.seg_start = &seg_start[0]
+    ev.L.n_seg = n_seg
+    ev.L.noclick_prob = &noclick_prob[0, 0]
+    ev.seg_start = seg_start          # keeps the tables alive for carry_block
+    ev.noclick = noclick_prob
+    ev.seed = seed_
+    ev.block = block_
+    ev.start = start
+    ev.n_slots = n_sl
+    ev.primary_np = np.zeros((n_seg, K), dtype=np.int64)
+    cdef int64_t[:, ::1] primary = ev.primary_np
 
     # initial capacity from the expected count, never above one event per slot
     cdef double cap = expected * 1.1 + 10.0 * sqrt(expected)
     if cap > <double>n_sl:
         cap = <double>n_sl
-    if buffer_init(&out, <int64_t>cap + 64) < 0:
-        raise MemoryError()
+    if not take_spare(ev, <int64_t>cap + 64):
+        ev.cap = <int64_t>cap + 64
+        ev.slot = <int64_t*>malloc(ev.cap * sizeof(int64_t))
+        ev.word = <uint16_t*>malloc(ev.cap * sizeof(uint16_t))
+        if ev.slot == NULL or ev.word == NULL:
+            raise MemoryError()
+
+    cdef WordStream ts
+    words_init(&ts, seed_, PURPOSE_TRANSPORT, block_)
+    cdef int64_t block_end = start + n_sl
+    cdef int64_t pos, seg_end, slot, n = 0
+    cdef int g, mask, err = 0, o, c
+    cdef uint64_t u, word
+    cdef double gap, scale, room
+    cdef const uint64_t* othr
+    cdef const uint16_t* guide
+    cdef const uint16_t* code = &outcome_code[0]
+    cdef int64_t* primary_k
+    cdef int64_t* out_slot = ev.slot
+    cdef uint16_t* out_word = ev.word
+    cdef int64_t out_cap = ev.cap
     with nogil:
-        g = find_segment(L.seg_start, n_seg, block_start_)
-        pos = block_start_
+        g = find_segment(&seg_start[0], n_seg, start)
+        pos = start
         while g < n_seg and pos < block_end and err == 0:
             seg_end = seg_start[g + 1] if seg_start[g + 1] < block_end else block_end
             scale = gap_scale[g]
@@ -483,48 +595,136 @@ def run_block(seed, block, block_start, n_slots,
                 while True:
                     # Geometric gap to the next slot with a primary click: the
                     # top 53 bits of one word; its lowest bit is Alice's bit.
-                    word = next_u64(&ts)
+                    word = next_word(&ts)
                     gap = log(((word >> 11) + 0.5) * (1.0 / 9007199254740992.0)) * scale
                     if gap >= <double>(seg_end - pos):
                         break
                     slot = pos + <int64_t>gap
                     pos = slot + 1
-                    a_bit = word & 1
                     # Everything else about the slot, jointly, from one word.
-                    u = next_u64(&ts)
+                    u = next_word(&ts)
                     o = guide[u >> guide_shift]
+                    # The guide leaves at most a step or two: take them without
+                    # branches (a random branch costs more than the compare).
+                    o += (o < n_out - 1) & (u >= othr[o])
+                    o += (o < n_out - 1) & (u >= othr[o])
                     while o < n_out - 1 and u >= othr[o]:
                         o += 1
                     c = code[o]
-                    k = c & 15
-                    a_basis = (c >> 4) & 1
-                    b_basis = (c >> 5) & 1
+                    primary_k[c & 15] += 1
+                    # Alice's frame -> detectors: swap within each pair for bit 1
+                    # (Alice's bit, the gap word's lowest bit; a select, not a branch).
                     mask = c >> 6
-                    primary_k[k] += 1
-                    # Alice's frame -> detectors: swap within each pair for bit 1.
-                    if a_bit:
-                        mask = ((mask & 5) << 1) | ((mask & 10) >> 1)
-                    # Detector pass, in slot order: earlier afterpulses first.
-                    if state.heap_n > 0:
-                        if flush_afterpulses(&out, &L, state, &ds, slot, &ap_only[0, 0]) < 0:
+                    mask = ((mask & 5) << 1) | ((mask & 10) >> 1)
+                    c ^= (-<int>(word & 1)) & (c ^ ((c & 63) | (mask << 6) | 1024))
+                    if n == out_cap:
+                        ev.n = n
+                        if events_grow(ev) < 0:
                             err = 1
                             break
-                    ap_mask = 0
-                    while state.heap_n > 0 and (state.heap[0] >> 2) == slot:
-                        ap_mask |= 1 << (heap_pop(state) & 3)
-                    if emit(&out, &L, state, &ds, slot, k, a_basis, a_bit, b_basis,
-                            mask, ap_mask) < 0:
-                        err = 1
-                        break
+                        out_slot = ev.slot
+                        out_word = ev.word
+                        out_cap = ev.cap
+                    out_slot[n] = slot
+                    out_word[n] = <uint16_t>c
+                    n += 1
             pos = seg_end
             g += 1
-        if err == 0 and flush_afterpulses(&out, &L, state, &ds, block_end, &ap_only[0, 0]) < 0:
+    ev.n = n
+    if err:
+        raise MemoryError("out of memory in the transport kernel")
+    ev.ready = True
+    return ev
+
+
+def carry_block(PrimaryEvents events not None, DetectorState state not None):
+    """The sequential part of :func:`run_block` on a block drawn by
+    :func:`draw_block`: the detector pass (dead time, afterpulses, squashing;
+    stream (seed, DETECTOR, block), state carried in ``state``) and the exact
+    per-class count of pulses sent (stream (seed, SENT_COUNTS, block)).
+    Blocks are carried in order.  Returns what :func:`run_block` returns."""
+    cdef PrimaryEvents ev = events
+    if not ev.ready:
+        raise ValueError("events: not drawn by draw_block, or already carried")
+    check_order(state, ev.block, ev.start)
+    cdef const Link* L = &ev.L
+    cdef int K = L.n_classes, n_seg = L.n_seg
+    cdef PhiloxStream ds, cs
+    stream_init(&ds, ev.seed, PURPOSE_DETECTOR, ev.block)
+    stream_init(&cs, ev.seed, PURPOSE_SENT_COUNTS, ev.block)
+    ap_only_np = np.zeros((n_seg, K), dtype=np.int64)
+    sent_np = np.zeros(K, dtype=np.int64)
+    seg_counts_np = np.zeros(K, dtype=np.int64)
+    cdef int64_t[:, ::1] primary = ev.primary_np
+    cdef int64_t[:, ::1] ap_only = ap_only_np
+    cdef int64_t[::1] sent = sent_np
+    cdef int64_t[::1] seg_counts = seg_counts_np
+    cdef const int64_t* seg_start = L.seg_start
+    cdef EventBuffer out
+    cdef int64_t i, n = ev.n, slot, rest, seg_lo, seg_hi
+    cdef int64_t block_start = ev.start, block_end = ev.start + ev.n_slots
+    cdef int c, g, k, ap_mask, err = 0
+    cdef const int64_t* ev_slot = ev.slot
+    cdef const uint16_t* ev_word = ev.word
+    if buffer_init(&out, n + n // 8 + 64) < 0:
+        buffer_free(&out)
+        raise MemoryError()
+    ev.ready = False
+    # Fast path of the default detector (active basis choice, no dead time):
+    # a slot before the next pending afterpulse whose clicks only count down
+    # to the next afterpulse trigger needs no heap, no dead-time bookkeeping
+    # and no draw but a double click's random bit; the same numbers, drawn in
+    # the same order, as emit().
+    cdef bint simple = L.dead_gates == 0 and not L.passive
+    cdef bint ap_on = L.afterpulse_prob > 0.0
+    cdef int mask, npc, d
+    with nogil:
+        for i in range(n):
+            slot = ev_slot[i]
+            c = ev_word[i]
+            if simple and (state.heap_n == 0 or (state.heap[0] >> 2) > slot):
+                mask = (c >> 6) & 3
+                npc = (mask & 1) + (mask >> 1)
+                if not ap_on or state.ap_countdown >= npc:
+                    if ap_on:
+                        state.ap_countdown -= npc
+                    if out.n == out.cap:
+                        if buffer_grow(&out) < 0:
+                            err = 1
+                            break
+                    d = out.n
+                    out.slot[d] = slot
+                    out.cls[d] = c & 15
+                    out.a_basis[d] = (c >> 4) & 1
+                    out.a_bit[d] = c >> 10
+                    out.b_basis[d] = (c >> 5) & 1
+                    if mask == 3:
+                        out.flags[d] = F_DOUBLE_CLICK
+                        out.b_bit[d] = next_u32(&ds) & 1
+                    else:
+                        out.flags[d] = 0
+                        out.b_bit[d] = mask >> 1
+                    out.n = d + 1
+                    continue
+            # Detector pass, in slot order: earlier afterpulses first.
+            ap_mask = 0
+            if state.heap_n > 0:
+                if flush_afterpulses(&out, L, state, &ds, slot, &ap_only[0, 0]) < 0:
+                    err = 1
+                    break
+                while state.heap_n > 0 and (state.heap[0] >> 2) == slot:
+                    ap_mask |= 1 << (heap_pop(state) & 3)
+            if emit(&out, L, state, &ds, slot, c & 15, (c >> 4) & 1, c >> 10, (c >> 5) & 1,
+                    (c >> 6) & 15, ap_mask) < 0:
+                err = 1
+                break
+        if err == 0 and flush_afterpulses(&out, L, state, &ds, block_end, &ap_only[0, 0]) < 0:
             err = 1
         # Exact per-class counts of pulses sent: slots with events keep their
         # drawn class; the rest of each segment is a multinomial draw.
         if err == 0:
             for g in range(n_seg):
-                seg_lo = seg_start[g] if seg_start[g] > block_start_ else block_start_
+                seg_lo = seg_start[g] if seg_start[g] > block_start else block_start
                 seg_hi = seg_start[g + 1] if seg_start[g + 1] < block_end else block_end
                 if seg_hi <= seg_lo:
                     continue
@@ -532,27 +732,49 @@ def run_block(seed, block, block_start, n_slots,
                 for k in range(K):
                     rest -= primary[g, k] + ap_only[g, k]
                     sent[k] += primary[g, k] + ap_only[g, k]
-                multinomial(&cs, rest, &noclick_prob[g, 0], K, &seg_counts[0])
+                multinomial(&cs, rest, &ev.noclick[g, 0], K, &seg_counts[0])
                 for k in range(K):
                     sent[k] += seg_counts[k]
     if err:
         buffer_free(&out)
         raise MemoryError("out of memory in the transport kernel")
-    state.next_block = block_ + 1
+    state.next_block = ev.block + 1
     state.next_slot = block_end
-    n = out.n
-    result = (
-        np.asarray(<int64_t[:n]>out.slot).copy() if n else np.empty(0, np.int64),
-        np.asarray(<uint8_t[:n]>out.cls).copy() if n else np.empty(0, np.uint8),
-        np.asarray(<uint8_t[:n]>out.a_basis).copy() if n else np.empty(0, np.uint8),
-        np.asarray(<uint8_t[:n]>out.a_bit).copy() if n else np.empty(0, np.uint8),
-        np.asarray(<uint8_t[:n]>out.b_basis).copy() if n else np.empty(0, np.uint8),
-        np.asarray(<uint8_t[:n]>out.b_bit).copy() if n else np.empty(0, np.uint8),
-        np.asarray(<uint8_t[:n]>out.flags).copy() if n else np.empty(0, np.uint8),
-        sent_np,
-    )
-    buffer_free(&out)
-    return result
+    return buffer_arrays(&out) + (sent_np,)
+
+
+def run_block(seed, block, block_start, n_slots,
+              const int64_t[::1] seg_start not None, const double[::1] gap_scale not None,
+              const uint64_t[:, ::1] outcome_thr not None,
+              const uint16_t[:, ::1] outcome_guide not None,
+              const uint16_t[::1] outcome_code not None,
+              const double[:, ::1] noclick_prob not None,
+              n_det, key_basis_prob, afterpulse_prob, afterpulse_tau_gates, dead_gates,
+              total_slots, DetectorState state not None, expected_events=0.0):
+    """Simulate slots [block_start, block_start + n_slots) of a link:
+    :func:`draw_block` then :func:`carry_block`.
+
+    Per segment g (slots seg_start[g] .. seg_start[g+1]-1):
+    ``gap_scale[g]`` = 1 / log(1 - P(any primary click)) (0: no clicks);
+    ``outcome_thr[g, o]`` = P(outcome <= o | click) * 2^64, cumulative over the
+    joint outcomes o = (class, Alice basis, Bob basis, click mask in Alice's
+    frame), decoded by ``outcome_code[o]`` = class | a << 4 | b << 5 | mask << 6;
+    ``outcome_guide[g, i]`` = the first outcome whose threshold exceeds
+    i * 2^64 / M (M = row length, a power of 2): inversion starts there, so
+    one 64-bit word picks the whole outcome in about one comparison;
+    ``noclick_prob[g, k]`` = P(class k and no click).
+    Alice's frame: detector 0 (2) of a pair is the one her bit 0 would hit.
+    Blocks are fed in order (``block`` = 0, 1, ...), each starting where the
+    previous one ended, with the same ``state``.
+    Returns (slot, cls, a_basis, a_bit, b_basis, b_bit, flags, sent_per_class).
+    Every argument is checked first (ValueError naming it): O(n_seg) for the
+    segment boundaries, and the table rows of the segments this block touches.
+    """
+    ev = draw_block(seed, block, block_start, n_slots, seg_start, gap_scale, outcome_thr,
+                    outcome_guide, outcome_code, noclick_prob, n_det, key_basis_prob,
+                    afterpulse_prob, afterpulse_tau_gates, dead_gates, total_slots,
+                    expected_events)
+    return carry_block(ev, state)
 
 
 def detector_pass(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_slots,
@@ -667,16 +889,4 @@ def detector_pass(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_
         buffer_free(&out)
         raise MemoryError("out of memory in the detector pass")
     state.next_block = block + 1
-    m = out.n
-    result = (
-        np.asarray(<int64_t[:m]>out.slot).copy() if m else np.empty(0, np.int64),
-        np.asarray(<uint8_t[:m]>out.cls).copy() if m else np.empty(0, np.uint8),
-        np.asarray(<uint8_t[:m]>out.a_basis).copy() if m else np.empty(0, np.uint8),
-        np.asarray(<uint8_t[:m]>out.a_bit).copy() if m else np.empty(0, np.uint8),
-        np.asarray(<uint8_t[:m]>out.b_basis).copy() if m else np.empty(0, np.uint8),
-        np.asarray(<uint8_t[:m]>out.b_bit).copy() if m else np.empty(0, np.uint8),
-        np.asarray(<uint8_t[:m]>out.flags).copy() if m else np.empty(0, np.uint8),
-        ap_only_np,
-    )
-    buffer_free(&out)
-    return result
+    return buffer_arrays(&out) + (ap_only_np,)

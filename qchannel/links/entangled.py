@@ -44,7 +44,7 @@ from qchannel._core import decoherence as _deco
 from qchannel._core import entangled as _ent
 from qchannel.channels import ArmChannel
 from qchannel.detectors import SideDetector
-from qchannel.links.base import BLOCK_SLOTS, Link
+from qchannel.links.base import BLOCK_SLOTS, Link, check_threads
 from qchannel.params import check_int, check_real, check_table, reject_unknown
 from qchannel.rng import Purpose, check_seed
 from qchannel.sources import SPDCSource
@@ -258,16 +258,26 @@ class EntangledLinkModel(Link):
                 "a_cdf": np.cumsum(self.probs_a) / self.probs_a.sum(),
                 "b_cdf": np.cumsum(self.probs_b) / self.probs_b.sum()}
 
-    def carry(self, ctx, b, start, n, drawn):
-        """Block ``b``: draws and the dead-time pass in one kernel call (the
-        detectors' last clicks are carried in ``ctx["last"]``)."""
+    def _kernel(self, ctx, b, start, n, last):
         t = ctx["tables"]
-        out = _ent.run_block(ctx["seed"], b, start, n, t["seg_start"], t["gap_scale"],
-                             t["n_cdf"], t["side"], ctx["a_cdf"], ctx["b_cdf"], t["corr"],
-                             ctx["mode"], self.eve_fraction, t["corr_ae"], t["corr_eb"],
-                             ctx["dead"][0], ctx["dead"][1], ctx["last"],
-                             float(t["p_event"].max()) * n)
-        return PairRecord(*out)
+        return PairRecord(*_ent.run_block(
+            ctx["seed"], b, start, n, t["seg_start"], t["gap_scale"], t["n_cdf"], t["side"],
+            ctx["a_cdf"], ctx["b_cdf"], t["corr"], ctx["mode"], self.eve_fraction,
+            t["corr_ae"], t["corr_eb"], ctx["dead"][0], ctx["dead"][1], last,
+            float(t["p_event"].max()) * n))
+
+    def draw(self, ctx, b, start, n):
+        """Without dead time (mode 0) a block depends on its streams alone:
+        the whole kernel runs here, on any thread."""
+        if ctx["mode"] == 0:
+            return self._kernel(ctx, b, start, n, np.full(4, -(1 << 62), dtype=np.int64))
+        return None
+
+    def carry(self, ctx, b, start, n, drawn):
+        """Block ``b`` with dead time: draws and the dead-time pass in one
+        kernel call (which random numbers a slot uses depends on the
+        detectors' last clicks, carried in ``ctx["last"]``), so in order."""
+        return drawn if ctx["mode"] == 0 else self._kernel(ctx, b, start, n, ctx["last"])
 
     @staticmethod
     def concatenate(records):
@@ -277,7 +287,7 @@ class EntangledLinkModel(Link):
 # --------------------------------------------------------------------------
 # public entry points
 # --------------------------------------------------------------------------
-RUN_KEYS = ("pulses", "seed", "chunk_blocks")
+RUN_KEYS = ("pulses", "seed", "chunk_blocks", "threads")
 
 
 def parse_run(d, section="run"):
@@ -290,4 +300,12 @@ def parse_run(d, section="run"):
     seed = check_seed(check_int(f"{section}.seed", d.get("seed", 1), 0, 2**64 - 1),
                       f"{section}.seed")
     chunk = check_int(f"{section}.chunk_blocks", d.get("chunk_blocks", 1), 1, 4096)
+    run_threads(d, section)
     return pulses, seed, chunk
+
+
+def run_threads(d, section="run"):
+    """``[run] threads`` (validated) or None: how many threads simulate the
+    blocks (results do not depend on it; see :func:`qchannel.links.base.threads`)."""
+    return None if d.get("threads") is None else check_threads(f"{section}.threads",
+                                                                 d["threads"])

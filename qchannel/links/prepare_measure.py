@@ -174,20 +174,24 @@ class LinkModel(Link):
 
     def prepare(self, seed):
         tables = self.tables(self.pulses)
-        return {"seed": seed, "tables": tables, "state": _transport.DetectorState(),
-                "rate": float(tables["click_prob"].max())}
+        src, det = self.source, self.detector
+        args = (tables["seg_start"], tables["gap_scale"], tables["outcome_thr"],
+                tables["outcome_guide"], tables["outcome_code"], tables["noclick_prob"],
+                det.n_detectors, src.key_basis_prob, det.afterpulse_prob,
+                det.afterpulse_tau_gates(src.rep_rate_hz), det.dead_gates(src.rep_rate_hz),
+                self.pulses)
+        return {"seed": seed, "tables": tables, "args": args,
+                "state": _transport.DetectorState(), "rate": float(tables["click_prob"].max())}
+
+    def draw(self, ctx, b, start, n):
+        """Block ``b``'s slots with a primary click and their outcomes (the
+        transport kernel's independent part, stream (seed, TRANSPORT, b))."""
+        return _transport.draw_block(ctx["seed"], b, start, n, *ctx["args"], ctx["rate"] * n)
 
     def carry(self, ctx, b, start, n, drawn):
-        """Block ``b``: the transport kernel draws the clicking slots and runs
-        the detector pass (dead time, afterpulses) whose state ``ctx["state"]``
-        carries over to the next block."""
-        t, src, det = ctx["tables"], self.source, self.detector
-        out = _transport.run_block(
-            ctx["seed"], b, start, n, t["seg_start"], t["gap_scale"],
-            t["outcome_thr"], t["outcome_guide"], t["outcome_code"], t["noclick_prob"],
-            det.n_detectors, src.key_basis_prob, det.afterpulse_prob,
-            det.afterpulse_tau_gates(src.rep_rate_hz), det.dead_gates(src.rep_rate_hz),
-            self.pulses, ctx["state"], ctx["rate"] * n)
+        """Block ``b``'s detector pass (dead time, afterpulses) whose state
+        ``ctx["state"]`` carries over to the next block, and the pulses sent."""
+        out = _transport.carry_block(drawn, ctx["state"])
         return DetectionRecord(*out, first_slot=start, n_slots=n)
 
     @staticmethod

@@ -291,7 +291,8 @@ def th_flags():
 
 def run_qkd(sections, eta_a=None, eta_b=None):
     """BBM92/E91 from a dict of sections (the job `bbm92`/`e91`: :mod:`qchannel.jobs.entanglement`)."""
-    from qchannel.links.entangled import EntangledLinkConfig, EntangledLinkModel, parse_run
+    from qchannel.links.entangled import (EntangledLinkConfig, EntangledLinkModel, parse_run,
+                                          run_threads)
     allowed = {"source", "channel", "detector", "protocol", "run", "postprocess"}
     unknown = sorted(set(sections) - allowed)
     if unknown:
@@ -305,6 +306,7 @@ def run_qkd(sections, eta_a=None, eta_b=None):
     aa, pa, ab, pb, *_ = proto.settings()
     model = EntangledLinkModel(cfg, aa, pa, ab, pb, pulses, eta_a=eta_a, eta_b=eta_b,
                                eve_fraction=proto.eve_intercept_fraction)
+    model.threads = run_threads(sections.get("run", {}))
     rec = model.simulate(seed, chunk)
     return analyse(rec, model, proto, post, seed, scenario=_plain(sections))
 

@@ -99,7 +99,15 @@ def run_point(task):
     then the rest of its report, nested keys dotted, bulky per-bin series
     left out).  With ``task["optimize"]`` the job's optimizer chooses the
     point's parameters first (``opt.*`` columns).  Top-level and picklable
-    for any executor."""
+    for any executor.  Its run uses one thread (the sweep spreads points
+    over the cores: the two levels must not oversubscribe them)."""
+    from qchannel.links.base import forced_threads
+
+    with forced_threads(1):
+        return _run_point(task)
+
+
+def _run_point(task):
     from qchannel import jobs
 
     sc = jobs.from_dict(task["scenario"])
