@@ -50,6 +50,8 @@ EXAMPLES=(
     "examples/micius_dual_downlink_pass.toml"
     "examples/backbone.toml"
     "examples/repeater.toml"
+    "examples/mdi_yin2016.toml --pulses 1e6"
+    "examples/tf_sns_300km.toml --pulses 1e6"
 )
 TESTS=(tests/_core tests/postprocess tests/links
        --deselect tests/postprocess/test_ldpc.py::test_efficiency_100k_frames)
