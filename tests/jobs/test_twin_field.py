@@ -99,3 +99,19 @@ def test_same_seed_same_result():
 def test_bad_input_names_the_key(change, match):
     with pytest.raises(ValueError, match=match):
         jobs.from_dict({**BASE, **change})
+
+
+def test_cli_run_writes_identical_keys_and_theory_reports(tmp_path, capsys):
+    import json
+    import os
+
+    from qchannel.cli import main
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    path = os.path.join(root, "examples", "tf_sns_300km.toml")
+    assert main(["run", path, "--pulses", "5e8", "--keys-out", str(tmp_path), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    a, b = (tmp_path / "alice.key").read_bytes(), (tmp_path / "bob.key").read_bytes()
+    assert a == b and len(a) * 8 >= d["secret_key_bits"] > 1000 and d["keys_match"]
+    assert main(["theory", path]) == 0
+    assert "PLOB" in capsys.readouterr().out
