@@ -36,7 +36,7 @@ from qchannel.params import (check_choice, check_distribution, check_int, check_
 from qchannel.scenario import PostprocessConfig, RunSection, TableScenario
 
 SECTIONS = ("protocol", "source", "channel", "detector", "run", "postprocess")
-BLOCK_SLOTS = 1 << 24
+BLOCK_SLOTS = 1 << 22    # slots per kernel call: bounds the memory of one block
 MAX_PULSES = 1 << 56
 EC_QBER_LIMIT = {"ldpc": 0.11, "cascade": 0.15}
 ARM_KEYS = ("length_km", "attenuation_db_per_km", "extra_loss_db")
@@ -397,7 +397,8 @@ def theory(scenario, decoy=None):
     (qz, eqz), (qx, eqx) = g[0], g[1]
     mu, nu = c.mus[0], c.mus[1]
     sp = th.single_photon_pair(eta_a, eta_b, pd, V, ang)
-    ez = eqz[(mu, mu)] / qz[(mu, mu)]
+    ez = eqz[(mu, mu)] / qz[(mu, mu)] if qz[(mu, mu)] > 0 else 0.5
+    ex = eqx[(nu, nu)] / qx[(nu, nu)] if qx[(nu, nu)] > 0 else 0.5
     p_sig = (c.probs[0] * c.pz) ** 2
     r_inf = th.key_rate(mu, sp["y11_z"], sp["e11_x"], qz[(mu, mu)], ez, c.postprocess.f_ec)
     y11l, _, e11u = th.decoy_bounds(qz, qx, eqx, mu, nu)
@@ -405,7 +406,7 @@ def theory(scenario, decoy=None):
     return {"model": "phase-averaged coherent-state clicks (exact); Ma-Razavi 2012 key rate",
             "eta_a": eta_a, "eta_b": eta_b,
             "transmittance": c.channel.eta_a * c.channel.eta_b,
-            "qber_z": ez, "qber_x": eqx[(nu, nu)] / qx[(nu, nu)],
+            "qber_z": ez, "qber_x": ex,
             "gain_z_signal": qz[(mu, mu)], "y11_z": sp["y11_z"], "e11_x": sp["e11_x"],
             "y11_z_lower": y11l, "e11_x_upper": e11u,
             "key_rate_per_signal_pair": r_inf,

@@ -3,7 +3,7 @@ Wang, Yu, Hu PRA 98, 062323 (2018)), through an untrusted relay.
 
 Schema (all keys optional)::
 
-    [protocol] type = "tf-qkd", variant = "sns"
+    [protocol] type = "tf-qkd", variant = "sns", finite_key = true
     [source]   mu_z, send_prob (eps), z_window_prob, decoy_intensities
                = [mu_1, mu_2], decoy_probs = [p_0, p_1, p_2] (X window),
                phase_slice_rad (Delta: accepted |phase difference| window),
@@ -23,8 +23,9 @@ a phase reference every tracking_period_s resets it to an estimate with
 error tracking_error_rad.  Run: :func:`qchannel._core.mdi.tf_block`; key from
 the Z window (effective events: exactly one click), decoy estimate of s1 and
 e1_ph from the X window (:func:`qchannel.theory.twin_field.decoy_bounds`).
-The key length with ``ec`` is the asymptotic formula on the observed counts
-with the real leakage (no finite-size term: see the README).
+The key length is a finite key (:func:`finite_key`) or, with ``[protocol]
+finite_key = false``, the asymptotic bounds on the observed counts; both
+with the real leakage when ``ec`` runs.
 """
 import math
 from types import SimpleNamespace
@@ -32,12 +33,13 @@ from types import SimpleNamespace
 import numpy as np
 
 from qchannel.jobs import DictResult, Job, register
-from qchannel.jobs.mdi import SECTIONS, distill, parse_channel, parse_detector, parse_run
+from qchannel.jobs.mdi import (SECTIONS, chernoff_bounds, distill, parse_channel, parse_detector,
+                               parse_run)
 from qchannel.params import (check_choice, check_distribution, check_prob, check_real,
                              check_real_list, check_table, reject_unknown)
 from qchannel.scenario import PostprocessConfig, RunSection, TableScenario
 
-BLOCK_SLOTS = 1 << 24
+BLOCK_SLOTS = 1 << 22    # slots per kernel call: bounds the memory of one block
 VARIANTS = ("sns",)
 # classes of each sender: Z send, Z not-send, X vacuum, X mu_1, X mu_2
 Z_SEND, Z_NOT, X_0, X_1, X_2 = range(5)
@@ -51,7 +53,10 @@ class TFScenario(TableScenario):
     def parse(cls, tables):
         proto = check_table("protocol", tables["protocol"])
         check_choice("protocol.type", proto.get("type"), (cls.job,))
-        reject_unknown("protocol", proto, ("type", "variant"))
+        reject_unknown("protocol", proto, ("type", "variant", "finite_key"))
+        finite = proto.get("finite_key", True)
+        if not isinstance(finite, bool):
+            raise ValueError(f"protocol.finite_key = {finite!r} must be true or false")
         variant = check_choice("protocol.variant", proto.get("variant", "sns"), VARIANTS) \
             or proto.get("variant", "sns")
         src = check_table("source", tables.get("source", {}))
@@ -90,7 +95,13 @@ class TFScenario(TableScenario):
         track_slots = max(1, int(round(ch.tracking_period_s * rate)))
         diffusion = (2 * math.pi * 2 * ch.laser_linewidth_hz
                      + ch.fiber_drift_rad2_per_s_km * (ch.length_a_km + ch.length_b_km))
-        return SimpleNamespace(variant=variant, mu_z=mu_z, eps=eps, pz=pz, decoys=dec,
+        if diffusion / rate > 100.0:
+            raise ValueError(f"the phase drift of channel.laser_linewidth_hz and "
+                             f"channel.fiber_drift_rad2_per_s_km is {diffusion / rate:.3g} rad^2 "
+                             f"per pulse at source.rep_rate_hz = {rate:g}: must be <= 100 "
+                             f"(beyond that the phase is uniformly random)")
+        return SimpleNamespace(finite_key=finite, variant=variant, mu_z=mu_z, eps=eps, pz=pz,
+                               decoys=dec,
                                dprobs=dprobs, delta=delta, rep_rate_hz=rate, channel=ch,
                                detector=det, pulses=pulses, seed=seed, postprocess=post,
                                track_slots=track_slots, walk_var=diffusion / rate,
@@ -196,6 +207,50 @@ def _observed(c, sim):
                            n_z=int(n_z), s_z=s_z, e_z=e_z)
 
 
+def finite_key(c, sim, leak_bits):
+    """Finite key of SNS in the structure of Jiang et al., PRA 100, 062334
+    (2019): every count of the X-window decoy estimate replaced by its
+    multiplicative Chernoff bound (eps_sec/21 each, :func:`chernoff_bounds`),
+    the expected untagged Z-window bits turned into an observed lower bound
+    (Chernoff lower tail), the phase error of the Z-window untagged bits
+    bounded from the X window's with the random-sampling term of Lim et al.
+    2014, and l = n1 (1 - h(e1_ph)) - leak - 6 log2(21/eps_sec) -
+    log2(2/eps_cor).  Our bounds, not the paper's exact constants."""
+    from qchannel.protocols.finite_key import EPS_TERMS, sampling_gamma
+    from qchannel.theory.common import h2
+
+    pp = c.postprocess
+    eps = pp.eps_sec / EPS_TERMS
+    a, b = 2 * c.decoys[0], 2 * c.decoys[1]
+
+    def gain(ia, ib, side):
+        ia, ib = list(ia), list(ib)
+        n = sim.sent[np.ix_(ia, ib)].sum()
+        lo, hi = chernoff_bounds(sim.eff[np.ix_(ia, ib)].sum(), eps)
+        return (lo if side < 0 else hi) / n if n else 0.0
+
+    vac = (Z_NOT, X_0)
+    s1 = max(b / (a * b - a * a) * (gain([X_1], [X_1], -1) * math.exp(a)
+                                    - gain([X_2], [X_2], +1) * math.exp(b) * a * a / (b * b)
+                                    - (b * b - a * a) / (b * b) * gain(vac, vac, +1)), 0.0)
+    e1 = 0.5
+    if s1 > 0 and sim.sel_pairs:
+        t_hi = chernoff_bounds(sim.sel_err, eps)[1] / sim.sel_pairs
+        e1 = min(max((t_hi - math.exp(-a) * gain(vac, vac, -1) / 2) / (a * math.exp(-a) * s1),
+                     0.0), 0.5)
+    n_z = sim.sent[:2, :2].sum()
+    expected = n_z * 2 * c.eps * (1 - c.eps) * c.mu_z * math.exp(-c.mu_z) * s1
+    n1 = max(expected - math.sqrt(2 * expected * math.log(1 / eps)), 0.0)
+    n1_x = sim.sel_pairs * a * math.exp(-a) * s1
+    phi = 0.5
+    if n1 >= 1 and n1_x >= 1 and e1 < 0.5:
+        phi = min(0.5, e1 + sampling_gamma(pp.eps_sec, max(e1, 1.0 / n1_x), n1, n1_x))
+    length = (n1 * (1 - h2(phi)) - leak_bits - 6 * math.log2(EPS_TERMS / pp.eps_sec)
+              - math.log2(2 / pp.eps_cor))
+    return {"s1_lower": s1, "e1_ph_upper_x": e1, "untagged_bits_lower": n1,
+            "phase_error_upper": phi, "key_length": max(0, int(math.floor(length)))}
+
+
 def run(scenario, progress=None, keys_out=None):
     from qchannel.theory import twin_field as th
     from qchannel.theory.bounds import plob_bound
@@ -220,18 +275,25 @@ def run(scenario, progress=None, keys_out=None):
          "key_rate_per_pulse": rate,
          "plob_per_pulse": float(plob_bound(c.channel.eta_a * c.channel.eta_b))}
     leak_est = math.ceil(pp.f_ec * sifted * h2(e_z)) if sifted else 0
-    key_bits = max(0, int(math.floor(n1 * (1 - h2(e1)) - leak_est)))
+
+    def length(leak):
+        if c.finite_key:
+            return finite_key(c, sim, leak)["key_length"]
+        return max(0, math.floor(n1 * (1 - h2(e1)) - leak - math.log2(2 / pp.eps_cor)))
+
+    d["finite_key"] = finite_key(c, sim, leak_est)
+    key_bits = length(leak_est)
     d["ec"] = {"method": "estimate", "leaked_bits": leak_est}
-    aborted, reason = key_bits == 0, ("" if key_bits else "the asymptotic key length is zero")
+    aborted, reason = key_bits == 0, ("" if key_bits else "the key length is zero")
     if pp.ec != "estimate":
         ec, key_bits, match, aborted, reason, out = distill(
-            sim.bits_a, sim.bits_b, e_z, pp, c.seed,
-            lambda leak: math.floor(n1 * (1 - h2(e1)) - leak - math.log2(2 / pp.eps_cor)))
+            sim.bits_a, sim.bits_b, e_z, pp, c.seed, length)
         d["ec"], d["keys_match"] = ec, match
         if keys_out is not None and out is not None:
             from qchannel.postprocess.pipeline import write_keys
             write_keys(out, keys_out)
     d.update(secret_key_bits=int(key_bits), aborted=bool(aborted), abort_reason=reason,
+             key_length_from="finite key" if c.finite_key else "asymptotic bounds",
              secret_key_rate_bps=key_bits / (c.pulses / c.rep_rate_hz))
     return DictResult(d)
 
@@ -288,8 +350,8 @@ def report(d):
         lines.append(f"  keys match: {d['keys_match']}")
     if d["aborted"]:
         lines.append(f"  NO KEY: {d['abort_reason']}")
-    lines.append(f"  secret key {d['secret_key_bits']} bits (asymptotic bounds on the observed "
-                 f"counts, real leakage)")
+    lines.append(f"  secret key ({d['key_length_from']}) {d['secret_key_bits']} bits, "
+                 f"{d['secret_key_rate_bps']:.4g} bit/s")
     return "\n".join(lines)
 
 

@@ -98,6 +98,8 @@ def single_photon(eta_a, eta_b, pd, visibility, delta_rad, cos_residual):
     (E[cos] = ``cos_residual``)."""
     s1_arm = [e * (1 - pd) + (1 - e) * 2 * pd * (1 - pd) for e in (eta_a, eta_b)]
     s1 = 0.5 * sum(s1_arm)
+    if s1 <= 0.0:
+        return 0.0, 0.5
     half = delta_rad / 2.0
     sinc = math.sin(half) / half if half > 0 else 1.0
     ecos = sinc * cos_residual

@@ -78,9 +78,24 @@ def test_theory_beats_plob_at_long_distance_and_monte_carlo_agrees():
 
 def test_real_error_correction_gives_identical_keys():
     sc = _scenario(**{"postprocess.ec": "cascade", "source.send_prob": 0.05,
-                      "run.pulses": 3 * 10**7})
+                      "protocol.finite_key": False, "run.pulses": 3 * 10**7})
     d = _run(sc)
     assert d["keys_match"] is True and d["secret_key_bits"] > 1000
+
+
+def test_finite_key_grows_towards_the_asymptotic_key():
+    """The finite key (Chernoff-bounded counts) stays below the asymptotic key
+    on the same counts and approaches it with more pulses."""
+    fractions = []
+    for pulses in (3 * 10**7, 3 * 10**8):
+        sc = _scenario(**{"source.send_prob": 0.05, "run.pulses": pulses})
+        d = _run(sc)
+        fk = d["finite_key"]
+        assert fk["s1_lower"] <= d["s1_lower"] and fk["e1_ph_upper_x"] >= d["e1_ph_upper"]
+        asym = d["key_rate_per_pulse"] * pulses
+        assert d["secret_key_bits"] == fk["key_length"] < asym
+        fractions.append(d["secret_key_bits"] / asym)
+    assert fractions[1] > fractions[0] and fractions[1] > 0.3
 
 
 def test_same_seed_same_result():
