@@ -320,7 +320,8 @@ def _section_keys():
 UNKNOWN_KEYS = _section_keys()
 BASE_FOR = {"decoy-bb84": "decoy_bb84_50km.toml", "bbm92": "bbm92_fiber.toml",
             "e91": "micius_dual_downlink.toml", "teleportation": "teleportation.toml",
-            "repeater-chain": "repeater.toml", "trusted-node-network": "backbone.toml"}
+            "repeater-chain": "repeater.toml", "trusted-node-network": "backbone.toml",
+            "mdi-qkd": "mdi_yin2016.toml", "tf-qkd": "tf_sns_300km.toml"}
 
 
 @pytest.mark.parametrize("job,section", UNKNOWN_KEYS, ids=[f"{j}:{s}" for j, s in UNKNOWN_KEYS])

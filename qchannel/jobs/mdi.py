@@ -179,6 +179,12 @@ class MDIScenario(TableScenario):
     def run_config(cls, tables, config):
         return RunSection(seed=config.seed, pulses=config.pulses)
 
+    @classmethod
+    def default(cls):
+        """Every section spelled out (the defaults of each key)."""
+        return cls.from_dict({"source": {}, "channel": {}, "detector": {}, "run": {},
+                              "postprocess": {}})
+
 
 def _link(c):
     """Kernel parameters: eta per arm (with the detector), class tables."""

@@ -111,6 +111,12 @@ class TFScenario(TableScenario):
     def run_config(cls, tables, config):
         return RunSection(seed=config.seed, pulses=config.pulses)
 
+    @classmethod
+    def default(cls):
+        """Every section spelled out (the defaults of each key)."""
+        return cls.from_dict({"source": {}, "channel": {}, "detector": {}, "run": {},
+                              "postprocess": {}})
+
 
 def _classes(c):
     mu = np.array([c.mu_z, 0.0, 0.0, c.decoys[0], c.decoys[1]])

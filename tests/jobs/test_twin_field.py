@@ -17,6 +17,12 @@ BASE = {"protocol": {"type": "tf-qkd", "variant": "sns"},
         "run": {"pulses": 10**8, "seed": 3}}
 
 
+# the phase of a locked system (BASE has a noisy one on purpose)
+REALISTIC_PHASE = {"channel.laser_linewidth_hz": 1.0, "channel.fiber_drift_rad2_per_s_km": 0.05,
+                   "channel.tracking_error_rad": 0.1, "source.phase_slice_rad": 0.39,
+                   "source.decoy_intensities": [0.05, 0.4]}
+
+
 def _scenario(**dotted):
     return jobs.from_dict(BASE).replace(**dotted)
 
@@ -88,14 +94,14 @@ def test_finite_key_grows_towards_the_asymptotic_key():
     on the same counts and approaches it with more pulses."""
     fractions = []
     for pulses in (3 * 10**7, 3 * 10**8):
-        sc = _scenario(**{"source.send_prob": 0.05, "run.pulses": pulses})
+        sc = _scenario(**{"source.send_prob": 0.05, "run.pulses": pulses, **REALISTIC_PHASE})
         d = _run(sc)
         fk = d["finite_key"]
         assert fk["s1_lower"] <= d["s1_lower"] and fk["e1_ph_upper_x"] >= d["e1_ph_upper"]
         asym = d["key_rate_per_pulse"] * pulses
         assert d["secret_key_bits"] == fk["key_length"] < asym
         fractions.append(d["secret_key_bits"] / asym)
-    assert fractions[1] > fractions[0] and fractions[1] > 0.3
+    assert fractions[1] > fractions[0] and fractions[1] > 0.2
 
 
 def test_same_seed_same_result():
