@@ -79,17 +79,18 @@ cdef inline double gauss(PhiloxStream* s) noexcept nogil:
     return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2)
 
 
-cdef inline int conditioned_pattern(PhiloxStream* s, const double* lam, int n, double pd,
+cdef inline int conditioned_pattern(PhiloxStream* s, const double* lam, int n, double lpd,
                                     double q0) noexcept nogil:
-    # Click pattern of n independent detectors (click prob 1 - (1-pd) e^-lam[k])
-    # conditioned on at least one click; q0 = P(no click) of the whole set.
+    # Click pattern of n independent detectors (click prob 1 - (1-pd) e^-lam[k],
+    # lpd = log(1 - pd)) conditioned on at least one click; q0 = P(no click)
+    # of the whole set.
     # The first clicking detector J has P(J = k | >= 1) = prod_{l<k}(1-c_l) c_k
     # / (1 - q0); the detectors after J are unconditioned.
     cdef double u = next_double(s) * (1.0 - q0)
     cdef double none_before = 1.0, c
     cdef int k, first = n - 1, pattern = 0
     for k in range(n):
-        c = -expm1(log1p(-pd) - lam[k])
+        c = -expm1(lpd - lam[k])
         if u < none_before * c:
             first = k
             break
@@ -97,7 +98,7 @@ cdef inline int conditioned_pattern(PhiloxStream* s, const double* lam, int n, d
         none_before *= 1.0 - c
     pattern = 1 << first
     for k in range(first + 1, n):
-        if next_double(s) < -expm1(log1p(-pd) - lam[k]):
+        if next_double(s) < -expm1(lpd - lam[k]):
             pattern |= 1 << k
     return pattern
 
@@ -202,7 +203,9 @@ def mdi_block(seed, block, n_slots,
     pol[0][1][0] = 0.0; pol[0][1][1] = 1.0
     pol[1][0][0] = r;   pol[1][0][1] = r
     pol[1][1][0] = r;   pol[1][1][1] = -r
-    cdef double ct = cos(th), st = sin(th), sv = sqrt(V)
+    cdef double ct = cos(th), st = sin(th), sv = sqrt(V), lpd = log1p(-pd)
+    cdef double[::1] amp_a_k = np.sqrt(ea * np.asarray(a_mu))
+    cdef double[::1] amp_b_k = np.sqrt(eb * np.asarray(b_mu))
     cdef PhiloxStream s
     cdef int64_t t = 0, n_ev = 0
     cdef uint64_t gap
@@ -230,8 +233,8 @@ def mdi_block(seed, block, n_slots,
                 bit_b = bits >> 1
                 basis_a = a_basis[ka]
                 basis_b = b_basis[kb]
-                amp_a = sqrt(ea * a_mu[ka])
-                amp_b = sqrt(eb * b_mu[kb])
+                amp_a = amp_a_k[ka]
+                amp_b = amp_b_k[kb]
                 ah = amp_a * pol[basis_a][bit_a][0]
                 av = amp_a * pol[basis_a][bit_a][1]
                 # Bob's polarisation rotated by th on the way
@@ -251,7 +254,7 @@ def mdi_block(seed, block, n_slots,
                 data[n_ev, 0] = ka
                 data[n_ev, 1] = kb
                 data[n_ev, 2] = bits
-                data[n_ev, 3] = conditioned_pattern(&s, lam, 4, pd, q[pair])
+                data[n_ev, 3] = conditioned_pattern(&s, lam, 4, lpd, q[pair])
                 n_ev += 1
                 t += 1
                 if t >= n_:
@@ -307,7 +310,7 @@ def tf_block(seed, block, block_start, n_slots,
     cdef uint8_t[:, ::1] data = data_arr
     cdef double[:, ::1] phase = phase_arr
     cdef int64_t[::1] noclick = noclick_arr
-    cdef double sv = sqrt(V)
+    cdef double sv = sqrt(V), lpd = log1p(-pd)
     cdef PhiloxStream s
     cdef int64_t t = 0, n_ev = 0, abs_slot, last = walk_slot[0], period_start
     cdef uint64_t gap
@@ -351,7 +354,7 @@ def tf_block(seed, block, block_start, n_slots,
                 slot[n_ev] = t
                 data[n_ev, 0] = ka
                 data[n_ev, 1] = kb
-                data[n_ev, 2] = conditioned_pattern(&s, lam, 2, pd, q[pair])
+                data[n_ev, 2] = conditioned_pattern(&s, lam, 2, lpd, q[pair])
                 phase[n_ev, 0] = th_a
                 phase[n_ev, 1] = th_b
                 phase[n_ev, 2] = delta
