@@ -54,6 +54,8 @@ EXAMPLES=(
     "examples/repeater.toml"
     "examples/routing_grid.toml"
     "examples/routing_line.toml"
+    "examples/mdi_yin2016.toml --pulses 1e6"
+    "examples/tf_sns_300km.toml --pulses 1e6"
 )
 TESTS=(tests/_core tests/postprocess tests/links tests/qrng/test_devices.py
        --deselect tests/postprocess/test_ldpc.py::test_efficiency_100k_frames)

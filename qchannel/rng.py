@@ -34,6 +34,8 @@ class Purpose(IntEnum):
     REPEATER = 40          # repeater-chain Monte Carlo
     EVE = 50               # eavesdropper's choices
     SWEEP = 60             # per-point seed derivation in sweeps
+    MDI = 70               # MDI-QKD two-sender link (qchannel._core.mdi)
+    TWIN_FIELD = 71        # twin-field link: phases, residual phase walk
     ROUTING = 80           # entanglement-routing Monte Carlo
     QRNG = 90              # QRNG devices: clicks, afterpulses
     QRNG_EXTRACTOR_SEED = 91  # QRNG extractor: Toeplitz seed

@@ -107,10 +107,14 @@ def check_keys_out(scenario, keys_out):
     """Before any work: ``--keys-out`` needs real error correction and a directory that can be created and written."""
     from qchannel.outputs import check_output_dir
 
-    if getattr(scenario, "job", None) != "decoy-bb84":
+    from qchannel import jobs
+
+    if not jobs.job_for(scenario).writes_keys:
         raise ValueError(f"--keys-out applies to decoy-bb84 scenarios, not to a "
                          f"{getattr(scenario, 'job', '?')} scenario")
-    if scenario.postprocess.ec == "estimate":
+    # decoy-bb84 keeps [postprocess] on the scenario, table jobs (mdi-qkd, tf-qkd) in config
+    post = getattr(scenario, "postprocess", None) or scenario.config.postprocess
+    if post.ec == "estimate":
         raise ValueError("--keys-out needs real error correction: set [postprocess] ec = "
                          "\"cascade\" or \"ldpc\"")
     check_output_dir(keys_out, "--keys-out")

@@ -26,6 +26,8 @@ _JOB_MODULES = (
     "qchannel.jobs.teleportation",
     "qchannel.jobs.repeater",
     "qchannel.jobs.network",
+    "qchannel.jobs.mdi",
+    "qchannel.jobs.twin_field",
     "qchannel.jobs.qrng",
     "qchannel.jobs.routing",
 )

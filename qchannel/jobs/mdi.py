@@ -1,0 +1,495 @@
+"""Job ``mdi-qkd``: measurement-device-independent QKD with polarisation
+encoding and decoy states (Lo, Curty, Qi 2012) through an untrusted relay.
+
+Schema (all keys optional)::
+
+    [protocol] finite_key = true (false: the key length uses the asymptotic
+               bounds on the observed counts, with the real leakage)
+    [source]   intensities = [mu, nu, 0.0], intensity_probs, z_basis_prob,
+               rep_rate_hz                 (the same for Alice and Bob)
+    [channel]  length_km (total Alice-Bob, Charlie midway),
+               attenuation_db_per_km, misalignment (e_d = sin^2 of Bob's
+               polarisation rotation), visibility (HOM)
+    [channel.alice], [channel.bob]   length_km, attenuation_db_per_km,
+               extra_loss_db: the two arms (both or neither)
+    [detector] efficiency, dark_count_prob (per detector and slot)
+    [run]      pulses, seed
+    [postprocess] eps_sec, eps_cor, f_ec, ec ("estimate" | "cascade" | "ldpc")
+
+Run: the two-sender kernel (:func:`qchannel._core.mdi.mdi_block`) block by
+block; Bell-state successes, sifting (Bob flips in Z, and in X on psi-), the
+decoy estimate of Y11 and e11 from the observed gains
+(:func:`qchannel.theory.mdi.decoy_bounds`), the asymptotic key rate on the
+observed counts, a finite key (:func:`finite_key`), and with ``ec`` a real
+error correction, verification and privacy amplification of the sifted Z
+bits of signal pairs.  Analytic twin: :func:`theory`.
+"""
+import math
+from types import SimpleNamespace
+
+import numpy as np
+
+from qchannel import rng
+from qchannel.jobs import DictResult, Job, register
+from qchannel.params import (check_choice, check_distribution, check_int, check_prob,
+                             check_real, check_real_list, check_table, reject_unknown)
+from qchannel.scenario import PostprocessConfig, RunSection, TableScenario
+
+SECTIONS = ("protocol", "source", "channel", "detector", "run", "postprocess")
+BLOCK_SLOTS = 1 << 22    # slots per kernel call: bounds the memory of one block
+MAX_PULSES = 1 << 56
+EC_QBER_LIMIT = {"ldpc": 0.11, "cascade": 0.15}
+ARM_KEYS = ("length_km", "attenuation_db_per_km", "extra_loss_db")
+
+
+# ---------------------------------------------------------------- shared parsing
+def parse_channel(ch, extra):
+    """Arms of a two-sender fiber link: (arms namespace, extra values).
+    ``extra``: {key: (default, checker)} for the job's own channel keys."""
+    ch = dict(check_table("channel", ch))
+    arms = {side: check_table(f"channel.{side}", ch.pop(side)) for side in ("alice", "bob")
+            if side in ch}
+    if ch.pop("type", "fiber") != "fiber":
+        raise ValueError("channel.type must be 'fiber' (the two arms are fibers)")
+    reject_unknown("channel", ch, ("length_km", "attenuation_db_per_km") + tuple(extra))
+    att = check_real("channel.attenuation_db_per_km", ch.get("attenuation_db_per_km", 0.2),
+                     0.0, 10.0)
+    vals = {k: chk(f"channel.{k}", ch.get(k, d)) for k, (d, chk) in extra.items()}
+    if len(arms) == 1:
+        raise ValueError(f"[channel.{next(iter(arms))}] needs its partner: give both "
+                         f"[channel.alice] and [channel.bob], or neither (Charlie midway)")
+    if arms:
+        if "length_km" in ch:
+            raise ValueError("channel.length_km and [channel.alice]/[channel.bob] both given: "
+                             "with the arms, give each arm's length_km")
+        out = {}
+        for side, arm in arms.items():
+            reject_unknown(f"channel.{side}", arm, ARM_KEYS)
+            if "length_km" not in arm:
+                raise ValueError(f"channel.{side}.length_km is missing")
+            length = check_real(f"channel.{side}.length_km", arm["length_km"], 0.0, 5000.0)
+            a = check_real(f"channel.{side}.attenuation_db_per_km",
+                           arm.get("attenuation_db_per_km", att), 0.0, 10.0)
+            extra_db = check_real(f"channel.{side}.extra_loss_db", arm.get("extra_loss_db", 0.0),
+                                  0.0, 300.0)
+            out[side] = (length, a * length + extra_db)
+    else:
+        total = check_real("channel.length_km", ch.get("length_km", 100.0), 0.0, 5000.0)
+        out = {side: (total / 2, att * total / 2) for side in ("alice", "bob")}
+    return SimpleNamespace(length_a_km=out["alice"][0], length_b_km=out["bob"][0],
+                           loss_a_db=out["alice"][1], loss_b_db=out["bob"][1],
+                           eta_a=10 ** (-out["alice"][1] / 10), eta_b=10 ** (-out["bob"][1] / 10),
+                           **vals)
+
+
+def parse_detector(d):
+    d = check_table("detector", d)
+    reject_unknown("detector", d, ("efficiency", "dark_count_prob"))
+    return SimpleNamespace(
+        efficiency=check_prob("detector.efficiency", d.get("efficiency", 0.6), lo_open=True),
+        dark_count_prob=check_real("detector.dark_count_prob", d.get("dark_count_prob", 1e-7),
+                                   0.0, 0.5))
+
+
+def parse_run(r, default_pulses):
+    r = check_table("run", r)
+    reject_unknown("run", r, ("pulses", "seed"))
+    pulses = check_int("run.pulses", r.get("pulses", default_pulses), 1, MAX_PULSES)
+    seed = rng.check_seed(r.get("seed", 1), "run.seed")
+    return pulses, seed
+
+
+def chernoff_bounds(x, eps):
+    """Bounds on the expectation of a sum of independent Bernoulli trials
+    from its observed value ``x``, each failing with probability <= eps
+    (multiplicative Chernoff bounds P(X <= (1-d)E) <= e^{-d^2 E/2},
+    P(X >= (1+d)E) <= e^{-d^2 E/(2+d)}, inverted exactly)."""
+    L = math.log(1.0 / eps)
+    upper = ((math.sqrt(2 * L) + math.sqrt(2 * L + 4 * x)) / 2.0) ** 2
+    lower = max(x - (-L + math.sqrt(L * L + 8 * L * x)) / 2.0, 0.0)
+    return lower, upper
+
+
+def distill(alice, bob, qber, pp, seed, key_length_fn):
+    """Real error correction, verification and privacy amplification of the
+    sifted bits; ``key_length_fn(leaked_bits)`` gives the final length.
+    Returns (ec dict, key_bits, keys_match, aborted, reason, distilled)."""
+    from qchannel.postprocess.pipeline import amplify, reconcile_and_verify
+
+    limit = EC_QBER_LIMIT[pp.ec]
+    if len(alice) == 0:
+        return {"method": pp.ec, "leaked_bits": 0}, 0, None, True, "no sifted bits", None
+    if qber > limit:
+        return ({"method": pp.ec, "leaked_bits": 0}, 0, None, True,
+                f"QBER {qber:.4f} is above {limit:.2f}, the highest {pp.ec} supports", None)
+    out, kept_a, kept_b = reconcile_and_verify(
+        alice, bob, qber, pp.ec, seed, pp.eps_cor,
+        decoder=pp.ldpc_decoder if pp.ec == "ldpc" else None)
+    leak = out.leaked_bits + out.verification_bits
+    key_bits = max(0, int(key_length_fn(leak)) - out.discarded_bits)
+    key_bits = min(key_bits, len(kept_a))
+    amplify(out, kept_a, kept_b, key_bits, seed)
+    reason = "" if key_bits > 0 else "no key left after error correction and the finite-key terms"
+    return out.ec_dict(), key_bits, bool(out.keys_match), key_bits == 0, reason, out
+
+
+# ---------------------------------------------------------------- schema
+class MDIScenario(TableScenario):
+    job = "mdi-qkd"
+    SECTIONS = SECTIONS
+
+    @classmethod
+    def parse(cls, tables):
+        proto = check_table("protocol", tables["protocol"])
+        check_choice("protocol.type", proto.get("type"), (cls.job,))
+        reject_unknown("protocol", proto, ("type", "finite_key"))
+        finite = proto.get("finite_key", True)
+        if not isinstance(finite, bool):
+            raise ValueError(f"protocol.finite_key = {finite!r} must be true or false")
+        src = check_table("source", tables.get("source", {}))
+        reject_unknown("source", src, ("intensities", "intensity_probs", "z_basis_prob",
+                                       "rep_rate_hz"))
+        mus = check_real_list("source.intensities", src.get("intensities", [0.3, 0.1, 0.0]),
+                              0.0, 10.0, 3, 3)
+        if not (mus[0] > mus[1] > 0.0 and mus[2] == 0.0):
+            raise ValueError(f"source.intensities = {list(mus)} must be [mu, nu, 0] with "
+                             f"mu > nu > 0 (signal, decoy, vacuum)")
+        probs = check_distribution("source.intensity_probs",
+                                   src.get("intensity_probs", [0.5, 0.3, 0.2]), 3,
+                                   "source.intensities")
+        if min(probs) <= 0.0:
+            raise ValueError(f"source.intensity_probs = {list(probs)}: every intensity needs "
+                             f"a probability > 0 (the decoy estimate uses all three)")
+        pz = check_prob("source.z_basis_prob", src.get("z_basis_prob", 0.5), True, True)
+        rate = check_real("source.rep_rate_hz", src.get("rep_rate_hz", 1e9), 1.0, 1e12)
+        ch = parse_channel(tables.get("channel", {}), {
+            "misalignment": (0.0, lambda n, v: check_real(n, v, 0.0, 0.5)),
+            "visibility": (1.0, lambda n, v: check_prob(n, v))})
+        det = parse_detector(tables.get("detector", {}))
+        pulses, seed = parse_run(tables.get("run", {}), 10**9)
+        post = PostprocessConfig.from_dict(check_table("postprocess",
+                                                       tables.get("postprocess", {})))
+        if post.ldpc_decoder != "auto" and post.ec != "ldpc":
+            raise ValueError(f"postprocess.ldpc_decoder = {post.ldpc_decoder!r} applies to "
+                             f"postprocess.ec = 'ldpc' only, not {post.ec!r}")
+        return SimpleNamespace(finite_key=finite, mus=mus, probs=probs, pz=pz, rep_rate_hz=rate, channel=ch,
+                               detector=det, pulses=pulses, seed=seed, postprocess=post)
+
+    @classmethod
+    def run_config(cls, tables, config):
+        return RunSection(seed=config.seed, pulses=config.pulses)
+
+    @classmethod
+    def default(cls):
+        """Every section spelled out (the defaults of each key)."""
+        return cls.from_dict({"source": {}, "channel": {}, "detector": {}, "run": {},
+                              "postprocess": {}})
+
+
+def _link(c):
+    """Kernel parameters: eta per arm (with the detector), class tables."""
+    eta_a = c.channel.eta_a * c.detector.efficiency
+    eta_b = c.channel.eta_b * c.detector.efficiency
+    cls_mu = np.array([m for m in c.mus for _ in (0, 1)])
+    cls_basis = np.array([b for _ in c.mus for b in (0, 1)], dtype=np.uint8)
+    cls_prob = np.array([p * (c.pz if b == 0 else 1 - c.pz) for p in c.probs for b in (0, 1)])
+    th = math.asin(math.sqrt(c.channel.misalignment))
+    return eta_a, eta_b, cls_mu, cls_basis, cls_prob, th
+
+
+def _classes(c, basis, i):
+    """Class indices of intensity i in ``basis`` (vacuum: both labels)."""
+    return [2 * i, 2 * i + 1] if c.mus[i] == 0.0 else [2 * i + basis]
+
+
+def _pair_sum(c, table, basis, i, j):
+    return sum(table[ka, kb] for ka in _classes(c, basis, i) for kb in _classes(c, basis, j))
+
+
+def _gain_dicts(c, sent, succ, err):
+    """Observed gains per intensity pair and basis (dicts for decoy_bounds)."""
+    out = {}
+    for basis in (0, 1):
+        q, eq = {}, {}
+        for i, ma in enumerate(c.mus):
+            for j, mb in enumerate(c.mus):
+                n = _pair_sum(c, sent, basis, i, j)
+                q[(ma, mb)] = _pair_sum(c, succ, basis, i, j) / n if n else 0.0
+                eq[(ma, mb)] = _pair_sum(c, err, basis, i, j) / n if n else 0.0
+        out[basis] = (q, eq)
+    return out
+
+
+def simulate(c, keep_bits=False, progress=None):
+    """The Monte Carlo: counts per class pair (sent, successes, errors),
+    detections, and the sifted Z bits of signal pairs if ``keep_bits``."""
+    from qchannel._core import mdi as kernel
+
+    eta_a, eta_b, cls_mu, cls_basis, cls_prob, th = _link(c)
+    nc = len(cls_mu)
+    sent = np.zeros((nc, nc), np.int64)
+    succ = np.zeros((nc, nc), np.int64)
+    err = np.zeros((nc, nc), np.int64)
+    detections = 0
+    bits_a, bits_b = [], []
+    pd = c.detector.dark_count_prob
+    qpair = np.exp(4 * np.log1p(-pd) - eta_a * cls_mu[:, None] - eta_b * cls_mu[None, :])
+    p_click = float(np.sum(cls_prob[:, None] * cls_prob[None, :] * (1 - qpair)))
+    n_blocks = -(-c.pulses // BLOCK_SLOTS)
+    for block in range(n_blocks):
+        n = min(BLOCK_SLOTS, c.pulses - block * BLOCK_SLOTS)
+        expect = n * p_click
+        cap = int(expect + 10 * math.sqrt(expect) + 1024)
+        while True:
+            done, slot, data, noclick = kernel.mdi_block(
+                c.seed, block, n, cls_mu, cls_prob, cls_basis, cls_mu, cls_prob, cls_basis,
+                eta_a, eta_b, pd, c.channel.visibility, th, cap)
+            if done:
+                break
+            cap *= 2
+        ka, kb = data[:, 0].astype(np.int64), data[:, 1].astype(np.int64)
+        sent += (noclick + np.bincount(ka * nc + kb, minlength=nc * nc)).reshape(nc, nc)
+        detections += len(slot)
+        pat = data[:, 3]
+        minus = (pat == 0b1001) | (pat == 0b0110)
+        plus = (pat == 0b0011) | (pat == 0b1100)
+        ok = minus | plus
+        basis_b = cls_basis[kb]
+        bit_a = data[:, 2] & 1
+        bit_b = (data[:, 2] >> 1) ^ ((basis_b == 0) | minus).astype(np.uint8)
+        wrong = ok & (bit_a != bit_b)
+        succ += np.bincount((ka * nc + kb)[ok], minlength=nc * nc).reshape(nc, nc)
+        err += np.bincount((ka * nc + kb)[wrong], minlength=nc * nc).reshape(nc, nc)
+        if keep_bits:
+            key = ok & (ka == 0) & (kb == 0)          # class 0: signal intensity, Z basis
+            bits_a.append(bit_a[key].astype(np.uint8))
+            bits_b.append(bit_b[key].astype(np.uint8))
+        if progress is not None:
+            progress((block + 1) / n_blocks)
+    cat = (lambda p: np.concatenate(p) if p else np.empty(0, np.uint8))
+    return SimpleNamespace(sent=sent, succ=succ, err=err, detections=detections,
+                           bits_a=cat(bits_a), bits_b=cat(bits_b))
+
+
+def finite_key(c, sent, succ, err, leak_bits):
+    """Finite key: every count used by the decoy estimate is replaced by its
+    Chernoff bound (:func:`chernoff_bounds`, each failing with eps_sec/21),
+    the estimate of Y11 and e11 is made with the worse end of each, and the
+    phase error of the single-photon pairs in the key set gets the random-
+    sampling term of Lim et al. 2014 (as the decoy-BB84 finite key does);
+    l = s11 (1 - h(phi11)) - leak - 6 log2(21/eps_sec) - log2(2/eps_cor)
+    (the structure of Curty et al., Nat. Commun. 5, 3732 (2014), with the
+    bounds of the decoy-BB84 finite key).  Returns a dict."""
+    from qchannel.protocols.finite_key import EPS_TERMS, sampling_gamma
+    from qchannel.theory.common import h2
+
+    pp = c.postprocess
+    eps = pp.eps_sec / EPS_TERMS
+    mu, nu = c.mus[0], c.mus[1]
+
+    def bound(table, basis, i, j, side):
+        n = _pair_sum(c, sent, basis, i, j)
+        lo, hi = chernoff_bounds(_pair_sum(c, table, basis, i, j), eps)
+        return (lo if side < 0 else hi) / n if n else 0.0
+
+    def g(table, basis, a, b, sign):
+        # e^{a+b} Q_ab - e^a Q_a0 - e^b Q_0b + Q_00 with each Q at the end that
+        # moves the result in direction ``sign`` (+1 up, -1 down)
+        ia, ib = c.mus.index(a), c.mus.index(b)
+        return (math.exp(a + b) * bound(table, basis, ia, ib, sign)
+                - math.exp(a) * bound(table, basis, ia, 2, -sign)
+                - math.exp(b) * bound(table, basis, 2, ib, -sign)
+                + bound(table, basis, 2, 2, sign))
+
+    def y11_lower(basis):
+        # (mu^3 G(nu) - nu^3 G(mu)) / (mu^2 nu^2 (mu - nu)): G(nu) low, G(mu) high
+        return max((mu ** 3 * g(succ, basis, nu, nu, -1) - nu ** 3 * g(succ, basis, mu, mu, +1))
+                   / (mu * mu * nu * nu * (mu - nu)), 0.0)
+
+    y11z, y11x = y11_lower(0), y11_lower(1)
+    n_zz = _pair_sum(c, sent, 0, 0, 0)
+    n_xx = _pair_sum(c, sent, 1, 1, 1)
+    s11_z = n_zz * mu * mu * math.exp(-2 * mu) * y11z
+    s11_x = n_xx * nu * nu * math.exp(-2 * nu) * y11x
+    e11 = (min(max(g(err, 1, nu, nu, +1) / (nu * nu * y11x), 0.0), 0.5) if y11x > 0 else 0.5)
+    phi = 0.5
+    if s11_z >= 1 and s11_x >= 1 and 0 < e11 < 0.5:
+        phi = min(0.5, e11 + sampling_gamma(pp.eps_sec, e11, s11_z, s11_x))
+    elif e11 == 0.0 and s11_z >= 1 and s11_x >= 1:
+        phi = min(0.5, sampling_gamma(pp.eps_sec, 1.0 / s11_x, s11_z, s11_x))
+    length = (s11_z * (1 - h2(phi)) - leak_bits - 6 * math.log2(EPS_TERMS / pp.eps_sec)
+              - math.log2(2 / pp.eps_cor))
+    return {"s11_z_lower": s11_z, "s11_x_lower": s11_x, "y11_z_lower": y11z,
+            "e11_x_upper": e11, "phase_error_upper": phi,
+            "key_length": max(0, int(math.floor(length)))}
+
+
+def run(scenario, progress=None, keys_out=None):
+    from qchannel.theory import mdi as th
+    from qchannel.theory.bounds import plob_bound
+    from qchannel.theory.common import h2
+
+    c = scenario.config
+    pp = c.postprocess
+    sim = simulate(c, keep_bits=pp.ec != "estimate" or keys_out is not None, progress=progress)
+    obs = _gain_dicts(c, sim.sent, sim.succ, sim.err)
+    mu, nu = c.mus[0], c.mus[1]
+    (qz, eqz), (qx, eqx) = obs[0], obs[1]
+    y11z, y11x, e11x = th.decoy_bounds(qz, qx, eqx, mu, nu)
+    q_sig = qz[(mu, mu)]
+    e_sig = eqz[(mu, mu)] / q_sig if q_sig > 0 else None
+    n_zz = _pair_sum(c, sim.sent, 0, 0, 0)
+    rate_sig = th.key_rate(mu, y11z, e11x, q_sig, e_sig if e_sig is not None else 0.5, pp.f_ec)
+    rate = rate_sig * n_zz / c.pulses
+    sifted = int(_pair_sum(c, sim.succ, 0, 0, 0))
+    m_sifted = int(_pair_sum(c, sim.err, 0, 0, 0))
+    q_x = qx[(nu, nu)]
+    e_x = eqx[(nu, nu)] / q_x if q_x > 0 else None
+    leak_est = math.ceil(pp.f_ec * sifted * h2(m_sifted / sifted)) if sifted else 0
+    s11 = n_zz * mu * mu * math.exp(-2 * mu) * y11z
+
+    def length(leak):
+        if c.finite_key:
+            return finite_key(c, sim.sent, sim.succ, sim.err, leak)["key_length"]
+        # asymptotic bounds on the observed counts, the real leakage
+        return max(0, math.floor(s11 * (1 - h2(e11x)) - leak - math.log2(2 / pp.eps_cor)))
+
+    fk = finite_key(c, sim.sent, sim.succ, sim.err, leak_est)
+    key_bits = length(leak_est)
+    aborted = key_bits == 0
+    reason = "" if not aborted else ("the finite-key length is zero (too few single-photon "
+                                     "pairs)" if c.finite_key else "the key length is zero")
+    d = {"protocol": "mdi-qkd", "seed": c.seed, "pulses": c.pulses,
+         "duration_s": c.pulses / c.rep_rate_hz, "detections": int(sim.detections),
+         "bsm_successes": int(sim.succ.sum()), "sifted_bits": sifted,
+         "qber_z": e_sig, "qber_x": e_x,
+         "y11_z_lower": y11z, "y11_x_lower": y11x, "e11_x_upper": e11x,
+         "key_rate_per_pulse": rate,
+         "plob_per_pulse": float(plob_bound(c.channel.eta_a * c.channel.eta_b)),
+         "finite_key": fk, "ec": {"method": "estimate", "leaked_bits": leak_est}}
+    d["gains"] = [{"mu_a": a, "mu_b": b, "basis": "ZX"[basis], "gain": obs[basis][0][(a, b)],
+                   "error_gain": obs[basis][1][(a, b)]}
+                  for basis in (0, 1) for a in c.mus for b in c.mus]
+    if pp.ec != "estimate":
+        ec, key_bits, match, aborted, reason, out = distill(
+            sim.bits_a, sim.bits_b, e_sig or 0.0, pp, c.seed, length)
+        d["ec"] = ec
+        d["keys_match"] = match
+        if keys_out is not None and out is not None:
+            from qchannel.postprocess.pipeline import write_keys
+            write_keys(out, keys_out)
+    d.update(secret_key_bits=int(key_bits), aborted=bool(aborted), abort_reason=reason,
+             key_length_from="finite key" if c.finite_key else "asymptotic bounds",
+             key_rate_per_pulse_finite=key_bits / c.pulses,
+             secret_key_rate_bps=key_bits / (c.pulses / c.rep_rate_hz))
+    return DictResult(d)
+
+
+def theory(scenario, decoy=None):
+    """Expected gains and the asymptotic key: ``key_rate_per_pulse`` with the
+    exact single-photon-pair yield and error (infinite decoys) and
+    ``key_rate_per_pulse_decoy`` with the 3-intensity bound of the scenario's
+    intensities; both per pulse pair sent (the sifting included)."""
+    from qchannel.theory import mdi as th
+    from qchannel.theory.bounds import plob_bound
+
+    if decoy not in (None, "infinite", "practical"):
+        raise ValueError(f"--decoy = {decoy!r}: mdi-qkd gives both 'infinite' and "
+                         f"'practical' (3-intensity) rates")
+    c = scenario.config
+    eta_a, eta_b, _, _, _, ang = _link(c)
+    pd, V = c.detector.dark_count_prob, c.channel.visibility
+    g = th.intensity_gains(c.mus, eta_a, eta_b, pd, V, ang)
+    (qz, eqz), (qx, eqx) = g[0], g[1]
+    mu, nu = c.mus[0], c.mus[1]
+    sp = th.single_photon_pair(eta_a, eta_b, pd, V, ang)
+    ez = eqz[(mu, mu)] / qz[(mu, mu)] if qz[(mu, mu)] > 0 else 0.5
+    ex = eqx[(nu, nu)] / qx[(nu, nu)] if qx[(nu, nu)] > 0 else 0.5
+    p_sig = (c.probs[0] * c.pz) ** 2
+    r_inf = th.key_rate(mu, sp["y11_z"], sp["e11_x"], qz[(mu, mu)], ez, c.postprocess.f_ec)
+    y11l, _, e11u = th.decoy_bounds(qz, qx, eqx, mu, nu)
+    r_dec = th.key_rate(mu, y11l, e11u, qz[(mu, mu)], ez, c.postprocess.f_ec)
+    return {"model": "phase-averaged coherent-state clicks (exact); Ma-Razavi 2012 key rate",
+            "eta_a": eta_a, "eta_b": eta_b,
+            "transmittance": c.channel.eta_a * c.channel.eta_b,
+            "qber_z": ez, "qber_x": ex,
+            "gain_z_signal": qz[(mu, mu)], "y11_z": sp["y11_z"], "e11_x": sp["e11_x"],
+            "y11_z_lower": y11l, "e11_x_upper": e11u,
+            "key_rate_per_signal_pair": r_inf,
+            "key_rate_per_pulse": p_sig * r_inf,
+            "key_rate_per_pulse_decoy": p_sig * r_dec,
+            "secret_key_rate_bps": p_sig * r_inf * c.rep_rate_hz,
+            "plob_per_pulse": float(plob_bound(c.channel.eta_a * c.channel.eta_b)),
+            "gains": [{"mu_a": a, "mu_b": b, "basis": "ZX"[basis], "gain": g[basis][0][(a, b)],
+                       "error_gain": g[basis][1][(a, b)]}
+                      for basis in (0, 1) for a in c.mus for b in c.mus]}
+
+
+def _fmt(x, spec=".4g"):
+    return "n/a" if x is None else format(x, spec)
+
+
+def report(d):
+    lines = [f"qchannel mdi-qkd: {d['pulses']:.4g} pulse pairs, seed {d['seed']}",
+             f"  detections {d['detections']}, Bell-state successes {d['bsm_successes']}, "
+             f"sifted (Z, signal) {d['sifted_bits']}",
+             f"  QBER Z {_fmt(d['qber_z'], '.4%')}, X (decoy) {_fmt(d['qber_x'], '.4%')}; "
+             f"Y11 >= {d['y11_z_lower']:.4g}, e11 <= {d['e11_x_upper']:.4f}",
+             f"  asymptotic key {d['key_rate_per_pulse']:.4g} per pulse (PLOB "
+             f"{d['plob_per_pulse']:.4g})",
+             f"  error correction: {d['ec']['method']}, {d['ec']['leaked_bits']} bits disclosed"]
+    if "keys_match" in d:
+        lines.append(f"  keys match: {d['keys_match']}")
+    if d["aborted"]:
+        lines.append(f"  NO KEY: {d['abort_reason']}")
+    lines.append(f"  secret key ({d['key_length_from']}) {d['secret_key_bits']} bits "
+                 f"({d['key_rate_per_pulse_finite']:.4g} per pulse, "
+                 f"{d['secret_key_rate_bps']:.4g} bit/s)")
+    return "\n".join(lines)
+
+
+def theory_report(d):
+    return "\n".join([
+        f"qchannel theory mdi-qkd: arms eta_a {d['eta_a']:.4g}, eta_b {d['eta_b']:.4g} "
+        f"(detector included)",
+        f"  QBER Z {d['qber_z']:.4%}, X {d['qber_x']:.4%}; Y11 {d['y11_z']:.4g} "
+        f"(3-intensity bound {d['y11_z_lower']:.4g}), e11 {d['e11_x']:.4f} "
+        f"(bound {d['e11_x_upper']:.4f})",
+        f"  asymptotic key {d['key_rate_per_pulse']:.4g} per pulse (infinite decoys), "
+        f"{d['key_rate_per_pulse_decoy']:.4g} (3 intensities); PLOB {d['plob_per_pulse']:.4g}"])
+
+
+def check(scenario):
+    """Memory: the sifted bits kept for real error correction."""
+    from qchannel.jobs import memory as mem
+    from qchannel.theory import mdi as th
+
+    c = scenario.config
+    if c.postprocess.ec == "estimate":
+        return mem.BASELINE_BYTES
+    eta_a, eta_b, _, _, _, ang = _link(c)
+    mu = c.mus[0]
+    q = float(th.gains(mu, mu, eta_a, eta_b, c.detector.dark_count_prob, c.channel.visibility,
+                       ang, 0)[0])
+    sifted = c.pulses * (c.probs[0] * c.pz) ** 2 * q
+    return mem.refuse_if_too_big(sifted * mem.SIFTED_BIT_BYTES[c.postprocess.ec],
+                                 f"about {sifted:.3g} sifted bits kept for postprocess.ec",
+                                 "lower run.pulses or set postprocess.ec = 'estimate'")
+
+
+def tiny(sc):
+    return sc.replace(**{"run.pulses": min(sc.config.pulses, 2 * 10**6)})
+
+
+register(Job(
+    name="mdi-qkd",
+    summary="measurement-device-independent QKD (polarisation, decoys) through a relay",
+    schema=MDIScenario, run=run, report=report, theory=theory, theory_report=theory_report,
+    headline=("seed", "pulses", "detections", "bsm_successes", "sifted_bits", "qber_z",
+              "key_rate_per_pulse", "plob_per_pulse", "secret_key_bits", "aborted",
+              "abort_reason"),
+    sweep_skip=("gains",),
+    writes_keys=True,
+    check=check,
+    tiny=tiny,
+))

@@ -1,0 +1,405 @@
+"""Job ``tf-qkd``: twin-field QKD, ``variant = "sns"`` (sending-or-not-sending,
+Wang, Yu, Hu PRA 98, 062323 (2018)), through an untrusted relay.
+
+Schema (all keys optional)::
+
+    [protocol] type = "tf-qkd", variant = "sns", finite_key = true
+    [source]   mu_z, send_prob (eps), z_window_prob, decoy_intensities
+               = [mu_1, mu_2], decoy_probs = [p_0, p_1, p_2] (X window),
+               phase_slice_rad (Delta: accepted |phase difference| window),
+               rep_rate_hz
+    [channel]  length_km (total, Charlie midway) or [channel.alice] /
+               [channel.bob]; attenuation_db_per_km, visibility (mode
+               overlap^2), laser_linewidth_hz (each laser),
+               fiber_drift_rad2_per_s_km (phase diffusion of the fibers per
+               km), tracking_period_s, tracking_error_rad
+    [detector] efficiency, dark_count_prob
+    [run]      pulses, seed
+    [postprocess] eps_sec, eps_cor, f_ec, ec
+
+The relative phase at the relay drifts as a random walk of diffusion
+D = 2 pi (2 laser_linewidth_hz) + fiber_drift_rad2_per_s_km * length [rad^2/s];
+a phase reference every tracking_period_s resets it to an estimate with
+error tracking_error_rad.  Run: :func:`qchannel._core.mdi.tf_block`; key from
+the Z window (effective events: exactly one click), decoy estimate of s1 and
+e1_ph from the X window (:func:`qchannel.theory.twin_field.decoy_bounds`).
+The key length is a finite key (:func:`finite_key`) or, with ``[protocol]
+finite_key = false``, the asymptotic bounds on the observed counts; both
+with the real leakage when ``ec`` runs.
+"""
+import math
+from types import SimpleNamespace
+
+import numpy as np
+
+from qchannel.jobs import DictResult, Job, register
+from qchannel.jobs.mdi import (SECTIONS, chernoff_bounds, distill, parse_channel, parse_detector,
+                               parse_run)
+from qchannel.params import (check_choice, check_distribution, check_prob, check_real,
+                             check_real_list, check_table, reject_unknown)
+from qchannel.scenario import PostprocessConfig, RunSection, TableScenario
+
+BLOCK_SLOTS = 1 << 22    # slots per kernel call: bounds the memory of one block
+VARIANTS = ("sns",)
+# classes of each sender: Z send, Z not-send, X vacuum, X mu_1, X mu_2
+Z_SEND, Z_NOT, X_0, X_1, X_2 = range(5)
+
+
+class TFScenario(TableScenario):
+    job = "tf-qkd"
+    SECTIONS = SECTIONS
+
+    @classmethod
+    def parse(cls, tables):
+        proto = check_table("protocol", tables["protocol"])
+        check_choice("protocol.type", proto.get("type"), (cls.job,))
+        reject_unknown("protocol", proto, ("type", "variant", "finite_key"))
+        finite = proto.get("finite_key", True)
+        if not isinstance(finite, bool):
+            raise ValueError(f"protocol.finite_key = {finite!r} must be true or false")
+        variant = check_choice("protocol.variant", proto.get("variant", "sns"), VARIANTS) \
+            or proto.get("variant", "sns")
+        src = check_table("source", tables.get("source", {}))
+        reject_unknown("source", src, ("mu_z", "send_prob", "z_window_prob", "decoy_intensities",
+                                       "decoy_probs", "phase_slice_rad", "rep_rate_hz"))
+        mu_z = check_real("source.mu_z", src.get("mu_z", 0.4), 0.0, 10.0, lo_open=True)
+        eps = check_prob("source.send_prob", src.get("send_prob", 0.05), True, True)
+        pz = check_prob("source.z_window_prob", src.get("z_window_prob", 0.7), True, True)
+        dec = check_real_list("source.decoy_intensities", src.get("decoy_intensities",
+                                                                  [0.1, 0.4]), 0.0, 10.0, 2, 2)
+        if not 0.0 < dec[0] < dec[1]:
+            raise ValueError(f"source.decoy_intensities = {list(dec)} must be [mu_1, mu_2] "
+                             f"with 0 < mu_1 < mu_2")
+        dprobs = check_distribution("source.decoy_probs", src.get("decoy_probs",
+                                                                  [0.2, 0.5, 0.3]), 3,
+                                    "[0] + source.decoy_intensities")
+        if min(dprobs) <= 0.0:
+            raise ValueError(f"source.decoy_probs = {list(dprobs)}: every X-window intensity "
+                             f"needs a probability > 0")
+        delta = check_real("source.phase_slice_rad", src.get("phase_slice_rad", math.pi / 8),
+                           0.0, math.pi, lo_open=True)
+        rate = check_real("source.rep_rate_hz", src.get("rep_rate_hz", 1e9), 1.0, 1e12)
+        ch = parse_channel(tables.get("channel", {}), {
+            "visibility": (1.0, lambda n, v: check_prob(n, v)),
+            "laser_linewidth_hz": (0.0, lambda n, v: check_real(n, v, 0.0, 1e9)),
+            "fiber_drift_rad2_per_s_km": (0.0, lambda n, v: check_real(n, v, 0.0, 1e9)),
+            "tracking_period_s": (1e-3, lambda n, v: check_real(n, v, 0.0, 1e3, lo_open=True)),
+            "tracking_error_rad": (0.0, lambda n, v: check_real(n, v, 0.0, 10.0))})
+        det = parse_detector(tables.get("detector", {}))
+        pulses, seed = parse_run(tables.get("run", {}), 10**9)
+        post = PostprocessConfig.from_dict(check_table("postprocess",
+                                                       tables.get("postprocess", {})))
+        if post.ldpc_decoder != "auto" and post.ec != "ldpc":
+            raise ValueError(f"postprocess.ldpc_decoder = {post.ldpc_decoder!r} applies to "
+                             f"postprocess.ec = 'ldpc' only, not {post.ec!r}")
+        track_slots = max(1, int(round(ch.tracking_period_s * rate)))
+        diffusion = (2 * math.pi * 2 * ch.laser_linewidth_hz
+                     + ch.fiber_drift_rad2_per_s_km * (ch.length_a_km + ch.length_b_km))
+        if diffusion / rate > 100.0:
+            raise ValueError(f"the phase drift of channel.laser_linewidth_hz and "
+                             f"channel.fiber_drift_rad2_per_s_km is {diffusion / rate:.3g} rad^2 "
+                             f"per pulse at source.rep_rate_hz = {rate:g}: must be <= 100 "
+                             f"(beyond that the phase is uniformly random)")
+        return SimpleNamespace(finite_key=finite, variant=variant, mu_z=mu_z, eps=eps, pz=pz,
+                               decoys=dec,
+                               dprobs=dprobs, delta=delta, rep_rate_hz=rate, channel=ch,
+                               detector=det, pulses=pulses, seed=seed, postprocess=post,
+                               track_slots=track_slots, walk_var=diffusion / rate,
+                               track_var=ch.tracking_error_rad ** 2)
+
+    @classmethod
+    def run_config(cls, tables, config):
+        return RunSection(seed=config.seed, pulses=config.pulses)
+
+    @classmethod
+    def default(cls):
+        """Every section spelled out (the defaults of each key)."""
+        return cls.from_dict({"source": {}, "channel": {}, "detector": {}, "run": {},
+                              "postprocess": {}})
+
+
+def _classes(c):
+    mu = np.array([c.mu_z, 0.0, 0.0, c.decoys[0], c.decoys[1]])
+    px = 1.0 - c.pz
+    prob = np.array([c.pz * c.eps, c.pz * (1 - c.eps), px * c.dprobs[0], px * c.dprobs[1],
+                     px * c.dprobs[2]])
+    return mu, prob
+
+
+def _etas(c):
+    return (c.channel.eta_a * c.detector.efficiency, c.channel.eta_b * c.detector.efficiency)
+
+
+def simulate(c, keep_bits=False, progress=None):
+    """Counts: sent and effective events per class pair, Z errors, and the
+    phase-selected mu_1 pairs (kept, errors); sifted Z bits if asked."""
+    from qchannel import rng
+    from qchannel._core import entangled, mdi as kernel
+
+    mu, prob = _classes(c)
+    eta_a, eta_b = _etas(c)
+    nc = len(mu)
+    sent = np.zeros((nc, nc), np.int64)
+    eff = np.zeros((nc, nc), np.int64)
+    z_err = 0
+    sel_pairs = sel_err = 0
+    detections = 0
+    bits_a, bits_b = [], []
+    pd = c.detector.dark_count_prob
+    q = np.exp(2 * np.log1p(-pd) - eta_a * mu[:, None] - eta_b * mu[None, :])
+    p_click = float(np.sum(prob[:, None] * prob[None, :] * (1 - q)))
+    walk_state, walk_slot = np.zeros(1), np.full(1, -1, np.int64)
+    half = c.delta / 2.0
+    n_blocks = -(-c.pulses // BLOCK_SLOTS)
+    for block in range(n_blocks):
+        start = block * BLOCK_SLOTS
+        n = min(BLOCK_SLOTS, c.pulses - start)
+        expect = n * p_click
+        cap = int(expect + 10 * math.sqrt(expect) + 1024)
+        while True:
+            done, slot, data, phase, noclick = kernel.tf_block(
+                c.seed, block, start, n, mu, prob, mu, prob, eta_a, eta_b, pd,
+                c.channel.visibility, c.walk_var, c.track_slots, c.track_var,
+                walk_state, walk_slot, cap)
+            if done:
+                break
+            cap *= 2
+        ka, kb = data[:, 0].astype(np.int64), data[:, 1].astype(np.int64)
+        pair = ka * nc + kb
+        sent += (noclick + np.bincount(pair, minlength=nc * nc)).reshape(nc, nc)
+        detections += len(slot)
+        pat = data[:, 2]
+        one = (pat == 1) | (pat == 2)
+        eff += np.bincount(pair[one], minlength=nc * nc).reshape(nc, nc)
+        zz = one & (ka <= Z_NOT) & (kb <= Z_NOT)
+        bit_a = (ka == Z_SEND).astype(np.uint8)
+        bit_b = (kb == Z_NOT).astype(np.uint8)       # Bob: not sending is bit 1
+        z_err += int(np.count_nonzero(zz & (bit_a != bit_b)))
+        if keep_bits:
+            bits_a.append(bit_a[zz])
+            bits_b.append(bit_b[zz])
+        # X window: mu_1 pairs whose announced phases differ by ~0 or ~pi
+        x11 = (ka == X_1) & (kb == X_1)
+        diff = np.mod(phase[:, 0] - phase[:, 1], 2 * np.pi)
+        near0 = x11 & ((diff < half) | (diff > 2 * np.pi - half))
+        nearpi = x11 & (np.abs(diff - np.pi) < half)
+        sel_pairs += int(np.count_nonzero(near0 | nearpi))
+        sel_err += int(np.count_nonzero(near0 & (pat == 2)) + np.count_nonzero(nearpi
+                                                                                 & (pat == 1)))
+        # the mu_1 pairs without a click fall in the selection with P = Delta / pi
+        # (their phases are uniform and independent of "no click")
+        sel_pairs += entangled.binomial_draw(c.seed, rng.Purpose.TWIN_FIELD, (1 << 31) + block,
+                                             int(noclick[X_1 * nc + X_1]), c.delta / math.pi)
+        if progress is not None:
+            progress((block + 1) / n_blocks)
+    cat = (lambda p: np.concatenate(p) if p else np.empty(0, np.uint8))
+    return SimpleNamespace(sent=sent, eff=eff, z_err=z_err, sel_pairs=sel_pairs,
+                           sel_err=sel_err, detections=detections, bits_a=cat(bits_a),
+                           bits_b=cat(bits_b))
+
+
+def _observed(c, sim):
+    def gain(ia, ib):
+        ia, ib = list(ia), list(ib)
+        n = sim.sent[np.ix_(ia, ib)].sum()
+        return sim.eff[np.ix_(ia, ib)].sum() / n if n else 0.0
+    vac = (Z_NOT, X_0)
+    zwin = (Z_SEND, Z_NOT)
+    n_z = sim.sent[np.ix_(zwin, zwin)].sum()
+    s_z = sim.eff[np.ix_(zwin, zwin)].sum() / n_z if n_z else 0.0
+    e_z = sim.z_err / sim.eff[np.ix_(zwin, zwin)].sum() if s_z > 0 else None
+    return SimpleNamespace(s00=gain(vac, vac), s1=gain([X_1], [X_1]), s2=gain([X_2], [X_2]),
+                           t=sim.sel_err / sim.sel_pairs if sim.sel_pairs else 0.0,
+                           n_z=int(n_z), s_z=s_z, e_z=e_z)
+
+
+def finite_key(c, sim, leak_bits):
+    """Finite key of SNS in the structure of Jiang et al., PRA 100, 062334
+    (2019): every count of the X-window decoy estimate replaced by its
+    multiplicative Chernoff bound (eps_sec/21 each, :func:`chernoff_bounds`),
+    the expected untagged Z-window bits turned into an observed lower bound
+    (Chernoff lower tail), the phase error of the Z-window untagged bits
+    bounded from the X window's with the random-sampling term of Lim et al.
+    2014, and l = n1 (1 - h(e1_ph)) - leak - 6 log2(21/eps_sec) -
+    log2(2/eps_cor).  Our bounds, not the paper's exact constants."""
+    from qchannel.protocols.finite_key import EPS_TERMS, sampling_gamma
+    from qchannel.theory.common import h2
+
+    pp = c.postprocess
+    eps = pp.eps_sec / EPS_TERMS
+    a, b = 2 * c.decoys[0], 2 * c.decoys[1]
+
+    def gain(ia, ib, side):
+        ia, ib = list(ia), list(ib)
+        n = sim.sent[np.ix_(ia, ib)].sum()
+        lo, hi = chernoff_bounds(sim.eff[np.ix_(ia, ib)].sum(), eps)
+        return (lo if side < 0 else hi) / n if n else 0.0
+
+    vac = (Z_NOT, X_0)
+    s1 = max(b / (a * b - a * a) * (gain([X_1], [X_1], -1) * math.exp(a)
+                                    - gain([X_2], [X_2], +1) * math.exp(b) * a * a / (b * b)
+                                    - (b * b - a * a) / (b * b) * gain(vac, vac, +1)), 0.0)
+    e1 = 0.5
+    if s1 > 0 and sim.sel_pairs:
+        t_hi = chernoff_bounds(sim.sel_err, eps)[1] / sim.sel_pairs
+        e1 = min(max((t_hi - math.exp(-a) * gain(vac, vac, -1) / 2) / (a * math.exp(-a) * s1),
+                     0.0), 0.5)
+    n_z = sim.sent[:2, :2].sum()
+    expected = n_z * 2 * c.eps * (1 - c.eps) * c.mu_z * math.exp(-c.mu_z) * s1
+    n1 = max(expected - math.sqrt(2 * expected * math.log(1 / eps)), 0.0)
+    n1_x = sim.sel_pairs * a * math.exp(-a) * s1
+    phi = 0.5
+    if n1 >= 1 and n1_x >= 1 and e1 < 0.5:
+        phi = min(0.5, e1 + sampling_gamma(pp.eps_sec, max(e1, 1.0 / n1_x), n1, n1_x))
+    length = (n1 * (1 - h2(phi)) - leak_bits - 6 * math.log2(EPS_TERMS / pp.eps_sec)
+              - math.log2(2 / pp.eps_cor))
+    return {"s1_lower": s1, "e1_ph_upper_x": e1, "untagged_bits_lower": n1,
+            "phase_error_upper": phi, "key_length": max(0, int(math.floor(length)))}
+
+
+def run(scenario, progress=None, keys_out=None):
+    from qchannel.theory import twin_field as th
+    from qchannel.theory.bounds import plob_bound
+    from qchannel.theory.common import h2
+
+    c = scenario.config
+    pp = c.postprocess
+    sim = simulate(c, keep_bits=pp.ec != "estimate" or keys_out is not None, progress=progress)
+    o = _observed(c, sim)
+    s1, e1 = th.decoy_bounds(o.s00, o.s1, o.s2, o.t, c.decoys[0], c.decoys[1])
+    e_z = o.e_z if o.e_z is not None else 0.5
+    rate_z = th.key_rate(c.mu_z, c.eps, s1, e1, o.s_z, e_z, pp.f_ec)
+    rate = rate_z * o.n_z / c.pulses
+    sifted = len(sim.bits_a) if pp.ec != "estimate" else int(sim.eff[:2, :2].sum())
+    n1 = o.n_z * 2 * c.eps * (1 - c.eps) * c.mu_z * math.exp(-c.mu_z) * s1
+    d = {"protocol": "tf-qkd", "variant": c.variant, "seed": c.seed, "pulses": c.pulses,
+         "duration_s": c.pulses / c.rep_rate_hz, "detections": int(sim.detections),
+         "sifted_bits": sifted, "qber_z": o.e_z,
+         "phase_selected_pairs": int(sim.sel_pairs), "phase_error_x": o.t,
+         "s1_lower": s1, "e1_ph_upper": e1, "untagged_bits": n1,
+         "gains": {"S_Z": o.s_z, "S_00": o.s00, "S_1": o.s1, "S_2": o.s2, "T": o.t},
+         "key_rate_per_pulse": rate,
+         "plob_per_pulse": float(plob_bound(c.channel.eta_a * c.channel.eta_b))}
+    leak_est = math.ceil(pp.f_ec * sifted * h2(e_z)) if sifted else 0
+
+    def length(leak):
+        if c.finite_key:
+            return finite_key(c, sim, leak)["key_length"]
+        return max(0, math.floor(n1 * (1 - h2(e1)) - leak - math.log2(2 / pp.eps_cor)))
+
+    d["finite_key"] = finite_key(c, sim, leak_est)
+    key_bits = length(leak_est)
+    d["ec"] = {"method": "estimate", "leaked_bits": leak_est}
+    aborted, reason = key_bits == 0, ("" if key_bits else "the key length is zero")
+    if pp.ec != "estimate":
+        ec, key_bits, match, aborted, reason, out = distill(
+            sim.bits_a, sim.bits_b, e_z, pp, c.seed, length)
+        d["ec"], d["keys_match"] = ec, match
+        if keys_out is not None and out is not None:
+            from qchannel.postprocess.pipeline import write_keys
+            write_keys(out, keys_out)
+    d.update(secret_key_bits=int(key_bits), aborted=bool(aborted), abort_reason=reason,
+             key_length_from="finite key" if c.finite_key else "asymptotic bounds",
+             secret_key_rate_bps=key_bits / (c.pulses / c.rep_rate_hz))
+    return DictResult(d)
+
+
+def theory(scenario, decoy=None):
+    """Asymptotic SNS key per pulse: ``key_rate_per_pulse`` with the exact s1,
+    e1_ph (infinite decoys), ``key_rate_per_pulse_decoy`` with the 3-intensity
+    bounds of the scenario's X window."""
+    from qchannel.theory import twin_field as th
+    from qchannel.theory.bounds import plob_bound
+
+    if decoy not in (None, "infinite", "practical"):
+        raise ValueError(f"--decoy = {decoy!r}: tf-qkd gives both 'infinite' and "
+                         f"'practical' (3-intensity) rates")
+    c = scenario.config
+    eta_a, eta_b = _etas(c)
+    pd, V = c.detector.dark_count_prob, c.channel.visibility
+    s_z, e_z = th.z_gains(c.mu_z, c.eps, eta_a, eta_b, pd, V)
+    cres = th.residual_cos(c.track_slots, c.walk_var, c.track_var)
+    s1, e1 = th.single_photon(eta_a, eta_b, pd, V, c.delta, cres)
+    nodes = th.residual_nodes(c.track_slots, c.walk_var, c.track_var)
+    xg = th.x_gains(c.decoys[0], c.decoys[1], eta_a, eta_b, pd, V, c.delta, nodes)
+    s1l, e1u = th.decoy_bounds(xg["S_00"], xg["S_1"], xg["S_2"], xg["T"], *c.decoys)
+    f = c.postprocess.f_ec
+    pzz = c.pz ** 2
+    r_inf = pzz * th.key_rate(c.mu_z, c.eps, s1, e1, s_z, e_z, f)
+    eta = c.channel.eta_a * c.channel.eta_b
+    return {"model": "exact coherent-state clicks; Wang-Yu-Hu 2018 key rate",
+            "eta_a": eta_a, "eta_b": eta_b, "transmittance": eta,
+            "qber_z": e_z, "gain_z": s_z, "s1": s1, "e1_ph": e1, "s1_lower": s1l,
+            "e1_ph_upper": e1u, "phase_error_x": xg["T"], "gains": {"S_Z": s_z, **xg},
+            "residual_cos": cres,
+            "key_rate_per_pulse": r_inf,
+            "key_rate_per_pulse_decoy": pzz * th.key_rate(c.mu_z, c.eps, s1l, e1u, s_z, e_z, f),
+            "secret_key_rate_bps": r_inf * c.rep_rate_hz,
+            "plob_per_pulse": float(plob_bound(eta))}
+
+
+def _fmt(x, spec=".4g"):
+    return "n/a" if x is None else format(x, spec)
+
+
+def report(d):
+    lines = [f"qchannel tf-qkd ({d['variant']}): {d['pulses']:.4g} pulse pairs, seed {d['seed']}",
+             f"  detections {d['detections']}, Z-window sifted {d['sifted_bits']}, QBER Z "
+             f"{_fmt(d['qber_z'], '.4%')}, X-window phase error {d['phase_error_x']:.4%} "
+             f"({d['phase_selected_pairs']} selected pairs)",
+             f"  s1 >= {d['s1_lower']:.4g}, e1_ph <= {d['e1_ph_upper']:.4f}, untagged bits "
+             f"{d['untagged_bits']:.4g}",
+             f"  asymptotic key {d['key_rate_per_pulse']:.4g} per pulse (PLOB "
+             f"{d['plob_per_pulse']:.4g})",
+             f"  error correction: {d['ec']['method']}, {d['ec']['leaked_bits']} bits disclosed"]
+    if "keys_match" in d:
+        lines.append(f"  keys match: {d['keys_match']}")
+    if d["aborted"]:
+        lines.append(f"  NO KEY: {d['abort_reason']}")
+    lines.append(f"  secret key ({d['key_length_from']}) {d['secret_key_bits']} bits, "
+                 f"{d['secret_key_rate_bps']:.4g} bit/s")
+    return "\n".join(lines)
+
+
+def theory_report(d):
+    return "\n".join([
+        f"qchannel theory tf-qkd (sns): arms eta_a {d['eta_a']:.4g}, eta_b {d['eta_b']:.4g} "
+        f"(detector included)",
+        f"  QBER Z {d['qber_z']:.4%}; s1 {d['s1']:.4g} (bound {d['s1_lower']:.4g}), e1_ph "
+        f"{d['e1_ph']:.4f} (bound {d['e1_ph_upper']:.4f}); E[cos residual] "
+        f"{d['residual_cos']:.4f}",
+        f"  asymptotic key {d['key_rate_per_pulse']:.4g} per pulse (infinite decoys), "
+        f"{d['key_rate_per_pulse_decoy']:.4g} (3 intensities); PLOB {d['plob_per_pulse']:.4g}"])
+
+
+def check(scenario):
+    from qchannel.jobs import memory as mem
+    from qchannel.theory import twin_field as th
+
+    c = scenario.config
+    if c.postprocess.ec == "estimate":
+        return mem.BASELINE_BYTES
+    eta_a, eta_b = _etas(c)
+    s_z, _ = th.z_gains(c.mu_z, c.eps, eta_a, eta_b, c.detector.dark_count_prob,
+                        c.channel.visibility)
+    sifted = c.pulses * c.pz ** 2 * s_z
+    return mem.refuse_if_too_big(sifted * mem.SIFTED_BIT_BYTES[c.postprocess.ec],
+                                 f"about {sifted:.3g} sifted bits kept for postprocess.ec",
+                                 "lower run.pulses or set postprocess.ec = 'estimate'")
+
+
+def tiny(sc):
+    return sc.replace(**{"run.pulses": min(sc.config.pulses, 2 * 10**6)})
+
+
+register(Job(
+    name="tf-qkd",
+    summary="twin-field QKD (sending-or-not-sending) through a relay, with phase drift",
+    schema=TFScenario, run=run, report=report, theory=theory, theory_report=theory_report,
+    headline=("seed", "pulses", "detections", "sifted_bits", "qber_z", "key_rate_per_pulse",
+              "plob_per_pulse", "secret_key_bits", "aborted", "abort_reason"),
+    sweep_skip=("gains",),
+    writes_keys=True,
+    check=check,
+    tiny=tiny,
+))

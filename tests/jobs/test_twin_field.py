@@ -1,0 +1,138 @@
+"""Job tf-qkd (sending-or-not-sending): the Monte Carlo against its analytic
+twin (with phase drift and tracking), square-root scaling, real keys."""
+import math
+
+import pytest
+
+from qchannel import jobs
+
+BASE = {"protocol": {"type": "tf-qkd", "variant": "sns"},
+        "source": {"mu_z": 0.4, "send_prob": 0.1, "z_window_prob": 0.6,
+                   "decoy_intensities": [0.1, 0.4], "decoy_probs": [0.2, 0.5, 0.3],
+                   "phase_slice_rad": 0.6},
+        "channel": {"length_km": 100.0, "attenuation_db_per_km": 0.2, "visibility": 0.95,
+                    "laser_linewidth_hz": 100.0, "fiber_drift_rad2_per_s_km": 1.0,
+                    "tracking_period_s": 1e-4, "tracking_error_rad": 0.2},
+        "detector": {"efficiency": 0.6, "dark_count_prob": 1e-6},
+        "run": {"pulses": 10**8, "seed": 3}}
+
+
+# the phase of a locked system (BASE has a noisy one on purpose)
+REALISTIC_PHASE = {"channel.laser_linewidth_hz": 1.0, "channel.fiber_drift_rad2_per_s_km": 0.05,
+                   "channel.tracking_error_rad": 0.1, "source.phase_slice_rad": 0.39,
+                   "source.decoy_intensities": [0.05, 0.4]}
+
+
+def _scenario(**dotted):
+    return jobs.from_dict(BASE).replace(**dotted)
+
+
+def _run(sc):
+    return jobs.job_for(sc).run(sc).to_dict()
+
+
+def test_monte_carlo_matches_the_analytic_twin():
+    """S_Z, E_Z, the X-window gains and the phase-selected error rate T
+    (which carries the phase walk and tracking) within 5 sigma."""
+    sc = _scenario()
+    c = sc.config
+    d, th = _run(sc), jobs.job_for(sc).theory(sc)
+    pz, px = c.pz, 1 - c.pz
+    n = c.pulses
+    pairs = {"S_Z": n * pz * pz, "S_1": n * (px * 0.5) ** 2, "S_2": n * (px * 0.3) ** 2,
+             "S_00": n * (pz * (1 - c.eps) + px * 0.2) ** 2,
+             "T": d["phase_selected_pairs"]}
+    for key, npairs in pairs.items():
+        p, obs = th["gains"][key], d["gains"][key]
+        assert abs(obs - p) / math.sqrt(p * (1 - p) / npairs) < 5.0, key
+    e, k = th["qber_z"], d["sifted_bits"]
+    assert abs(d["qber_z"] - e) / math.sqrt(e * (1 - e) / k) < 5.0
+    # the residual phase costs visibly: T is well above its value without drift
+    still = _scenario(**{"channel.laser_linewidth_hz": 0.0,
+                         "channel.fiber_drift_rad2_per_s_km": 0.0,
+                         "channel.tracking_error_rad": 0.0})
+    assert jobs.job_for(still).theory(still)["gains"]["T"] < 0.8 * th["gains"]["T"]
+
+
+def test_effective_events_follow_square_root_of_transmittance():
+    """Z-window effective events per pulse at 100 and 300 km: ratio sqrt(eta)
+    (dark counts negligible), within 10 %."""
+    rates = []
+    for length, pulses in ((100.0, 10**7), (300.0, 10**9)):
+        sc = _scenario(**{"channel.length_km": length, "run.pulses": pulses,
+                          "detector.dark_count_prob": 1e-10})
+        rates.append(_run(sc)["gains"]["S_Z"])
+    expected = math.sqrt(10 ** (-0.02 * 200.0))
+    assert rates[1] / rates[0] == pytest.approx(expected, rel=0.1)
+
+
+def test_theory_beats_plob_at_long_distance_and_monte_carlo_agrees():
+    sc = _scenario(**{"channel.length_km": 300.0, "channel.attenuation_db_per_km": 0.16,
+                      "detector.dark_count_prob": 1e-8, "source.send_prob": 0.05,
+                      "source.z_window_prob": 0.8, "run.pulses": 10**9,
+                      "source.decoy_intensities": [0.05, 0.4], "source.phase_slice_rad": 0.39,
+                      "channel.laser_linewidth_hz": 1.0, "channel.tracking_error_rad": 0.1,
+                      "channel.fiber_drift_rad2_per_s_km": 0.05, "channel.visibility": 0.98})
+    sc5 = sc.replace(**{"channel.length_km": 500.0})
+    th5 = jobs.job_for(sc5).theory(sc5)
+    assert th5["key_rate_per_pulse"] > 5 * th5["plob_per_pulse"]
+    assert th5["key_rate_per_pulse_decoy"] > th5["plob_per_pulse"]
+    # the Monte Carlo's asymptotic key at 300 km (observed counts) is the closed form's
+    d, th = _run(sc), jobs.job_for(sc).theory(sc)
+    assert d["key_rate_per_pulse"] == pytest.approx(th["key_rate_per_pulse_decoy"], rel=0.5)
+
+
+def test_real_error_correction_gives_identical_keys():
+    sc = _scenario(**{"postprocess.ec": "cascade", "source.send_prob": 0.05,
+                      "protocol.finite_key": False, "run.pulses": 3 * 10**7})
+    d = _run(sc)
+    assert d["keys_match"] is True and d["secret_key_bits"] > 1000
+
+
+def test_finite_key_grows_towards_the_asymptotic_key():
+    """The finite key (Chernoff-bounded counts) stays below the asymptotic key
+    on the same counts and approaches it with more pulses."""
+    fractions = []
+    for pulses in (3 * 10**7, 3 * 10**8):
+        sc = _scenario(**{"source.send_prob": 0.05, "run.pulses": pulses, **REALISTIC_PHASE})
+        d = _run(sc)
+        fk = d["finite_key"]
+        assert fk["s1_lower"] <= d["s1_lower"] and fk["e1_ph_upper_x"] >= d["e1_ph_upper"]
+        asym = d["key_rate_per_pulse"] * pulses
+        assert d["secret_key_bits"] == fk["key_length"] < asym
+        fractions.append(d["secret_key_bits"] / asym)
+    assert fractions[1] > fractions[0] and fractions[1] > 0.2
+
+
+def test_same_seed_same_result():
+    sc = _scenario(**{"run.pulses": 10**6})
+    assert _run(sc) == _run(sc)
+
+
+@pytest.mark.parametrize("change,match", [
+    ({"protocol": {"type": "tf-qkd", "variant": "pm"}}, "protocol.variant"),
+    ({"source": {"decoy_intensities": [0.4, 0.1]}}, "source.decoy_intensities"),
+    ({"source": {"send_prob": 1.0}}, "source.send_prob"),
+    ({"source": {"phase_slice_rad": 0.0}}, "source.phase_slice_rad"),
+    ({"channel": {"tracking_period_s": 0.0}}, "channel.tracking_period_s"),
+    ({"channel": {"misalignment": 0.1}}, "channel.misalignment"),
+])
+def test_bad_input_names_the_key(change, match):
+    with pytest.raises(ValueError, match=match):
+        jobs.from_dict({**BASE, **change})
+
+
+def test_cli_run_writes_identical_keys_and_theory_reports(tmp_path, capsys):
+    import json
+    import os
+
+    from qchannel.cli import main
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    path = os.path.join(root, "examples", "tf_sns_300km.toml")
+    assert main(["run", path, "--pulses", "5e8", "--keys-out", str(tmp_path), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    a, b = (tmp_path / "alice.key").read_bytes(), (tmp_path / "bob.key").read_bytes()
+    assert a == b and len(a) * 8 >= d["secret_key_bits"] > 1000 and d["keys_match"]
+    assert main(["theory", path]) == 0
+    assert "PLOB" in capsys.readouterr().out
