@@ -83,11 +83,9 @@ def _run(rp, cols, syn, Lv, st, active, A=14, B=0, C=48, simd=True):
                                   st["iters"], st["hard"], A, B, C, simd)
 
 
-@pytest.mark.parametrize("simd", [False, True])
+@pytest.mark.parametrize("simd", core.SCMS_KERNELS)
 @pytest.mark.parametrize("A,B,C", [(14, 0, 48), (16, 1, 127)])
 def test_kernel_matches_numpy_reference(simd, A, B, C):
-    if simd and not core.scms_simd():
-        pytest.skip("no AVX2 on this CPU")
     n = 480
     rp, cols, syn, syn_bits, ch, _ = _problem(n, 0.09, 1, shortened=0.05)
     m, E = n // 2, len(cols)
@@ -110,13 +108,12 @@ def test_kernel_matches_numpy_reference(simd, A, B, C):
     assert (st["iters"] == 12).all()
 
 
-def test_simd_and_scalar_bit_identical_to_convergence():
-    if not core.scms_simd():
-        pytest.skip("no AVX2 on this CPU")
+@pytest.mark.parametrize("simd", [k for k in core.SCMS_KERNELS if k != "scalar"])
+def test_simd_and_scalar_bit_identical_to_convergence(simd):
     n = 2000
     rp, cols, syn, _, ch, x = _problem(n, 0.05, 2)
     out = []
-    for simd in (True, False):
+    for simd in (simd, "scalar"):
         Lv = ch.copy()
         st = _state(n, n // 2, len(cols))
         st["budget"][:] = 60
@@ -182,6 +179,8 @@ def test_kernel_validates_shapes():
         _run(rp, bad, syn, ch.copy(), st, 1)
     with pytest.raises(ValueError, match="A in"):
         _run(rp, cols, syn, ch.copy(), st, 1, A=0)
+    with pytest.raises(ValueError, match="simd"):
+        _run(rp, cols, syn, ch.copy(), st, 1, simd="neon")
 
 
 # ------------------------------------------------------------ reconciliation
