@@ -33,7 +33,7 @@ DEFAULT_SCHEDULE = "option7"
 
 
 def reconcile(alice_bits, bob_bits, qber, method="cascade", *, seed, schedule=None, frame_bits=None,
-              decoder=None):
+              decoder=None, threads=1):
     """Correct Bob's bits to Alice's.
 
     Parameters
@@ -47,6 +47,8 @@ def reconcile(alice_bits, bob_bits, qber, method="cascade", *, seed, schedule=No
     frame_bits : bits per frame (method default when None).
     decoder : LDPC decoder, "auto" (default), "scms", "spa" or "minsum" (see
         :func:`qchannel.postprocess.ldpc.reconcile_ldpc`); not used by Cascade.
+    threads : native threads decoding independent frames (default 1); the
+        result is bit-identical for any number.
 
     Returns an object with ``bob_corrected`` (uint8 array), ``leaked_bits``,
     ``efficiency`` (leaked / (N h2(Q_actual))), ``frames``, ``frames_failed``,
@@ -61,13 +63,14 @@ def reconcile(alice_bits, bob_bits, qber, method="cascade", *, seed, schedule=No
         )
     qber = check_real("qber", qber, 0.0, 0.5, lo_open=True, hi_open=True)
     seed = _rng.check_seed(seed)
+    threads = check_int("threads", threads, 1, 1024)
     if frame_bits is not None:
         frame_bits = check_int("frame_bits", frame_bits, 1)
     if method == "cascade":
         schedule = check_choice("schedule", DEFAULT_SCHEDULE if schedule is None else schedule, SCHEDULES)
         if decoder is not None:
             raise ValueError(f"decoder = {decoder!r} applies to method 'ldpc' only")
-        return reconcile_cascade(alice, bob, qber, seed, schedule, frame_bits)
+        return reconcile_cascade(alice, bob, qber, seed, schedule, frame_bits, threads=threads)
     if schedule is not None:
         raise ValueError(f"schedule = {schedule!r} applies to method 'cascade' only")
     try:
@@ -78,4 +81,4 @@ def reconcile(alice_bits, bob_bits, qber, method="cascade", *, seed, schedule=No
             f"kernel qchannel._core.ldpc, which could not be imported: {exc}"
         ) from exc
     return reconcile_ldpc(alice, bob, qber, seed, frame_bits=frame_bits,
-                          decoder="auto" if decoder is None else decoder)
+                          decoder="auto" if decoder is None else decoder, threads=threads)
