@@ -361,9 +361,9 @@ def test_validation():
 def test_ldpc_dispatch(monkeypatch):
     calls = {}
 
-    def fake(alice_bits, bob_bits, qber, seed, frame_bits=None, decoder=None):
+    def fake(alice_bits, bob_bits, qber, seed, frame_bits=None, decoder=None, threads=1):
         calls.update(n=len(alice_bits), qber=qber, seed=seed, frame_bits=frame_bits,
-                     decoder=decoder)
+                     decoder=decoder, threads=threads)
         return "sentinel"
 
     mod = types.ModuleType("qchannel.postprocess.ldpc")
@@ -371,9 +371,10 @@ def test_ldpc_dispatch(monkeypatch):
     monkeypatch.setitem(sys.modules, "qchannel.postprocess.ldpc", mod)
     a, b = _pair(500, 0.05, 2)
     assert reconcile(a, b, 0.05, "ldpc", seed=4, frame_bits=250) == "sentinel"
-    assert calls == {"n": 500, "qber": 0.05, "seed": 4, "frame_bits": 250, "decoder": "auto"}
-    reconcile(a, b, 0.05, "ldpc", seed=4, decoder="spa")
-    assert calls["decoder"] == "spa"
+    assert calls == {"n": 500, "qber": 0.05, "seed": 4, "frame_bits": 250, "decoder": "auto",
+                     "threads": 1}
+    reconcile(a, b, 0.05, "ldpc", seed=4, decoder="spa", threads=2)
+    assert calls["decoder"] == "spa" and calls["threads"] == 2
     with pytest.raises(ValueError, match="decoder.*'ldpc' only"):
         reconcile(a, b, 0.05, "cascade", seed=4, decoder="spa")
     monkeypatch.setitem(sys.modules, "qchannel.postprocess.ldpc", None)  # import fails
