@@ -514,6 +514,68 @@ def scms_reset_lane(lane, const int8_t[::1] ch not None, int8_t[:, ::1] L not No
             idx[i, lane_] = 0
 
 
+def scms_load_lane(lane, chan, const int64_t[::1] key_pos not None,
+                   const uint8_t[::1] key_bits not None, const int64_t[::1] known_pos not None,
+                   const uint8_t[::1] known_bits not None, const uint8_t[::1] frame_syn not None,
+                   uint32_t[::1] syn not None, int8_t[:, ::1] L not None,
+                   uint32_t[::1] qsign not None, uint32_t[::1] qnz not None,
+                   uint8_t[:, ::1] m1s not None, uint8_t[:, ::1] m2s not None,
+                   uint8_t[:, ::1] idx not None, uint32_t[::1] par not None):
+    """Load a frame into lane ``lane`` and start it afresh (one pass in C):
+    posteriors 0 (punctured), ``+-chan`` on the key positions (Bob's bits
+    ``key_bits``: 1 -> -chan), +-127 on the known (shortened) positions, the
+    frame's syndrome bits ``frame_syn`` into bit ``lane`` of ``syn``, no
+    messages (as :func:`scms_reset_lane`)."""
+    cdef Py_ssize_t n = L.shape[0], m = m1s.shape[0], E = qsign.shape[0], i
+    cdef int lane_ = int_arg("lane", lane, 0, SCMS_W - 1)
+    cdef int ch_ = int_arg("chan", chan, 1, 127)
+    if qnz.shape[0] != E or par.shape[0] != m or m2s.shape[0] != m or idx.shape[0] != m \
+            or syn.shape[0] != m or frame_syn.shape[0] != m or L.shape[1] != SCMS_W \
+            or m1s.shape[1] != SCMS_W or m2s.shape[1] != SCMS_W or idx.shape[1] != SCMS_W:
+        raise ValueError("scms_load_lane: inconsistent state shapes")
+    check_len("key_bits", key_bits.shape[0], key_pos.shape[0])
+    check_len("known_bits", known_bits.shape[0], known_pos.shape[0])
+    cdef Py_ssize_t bad = 0
+    cdef int which = 0
+    with nogil:
+        for i in range(key_pos.shape[0]):
+            if key_pos[i] < 0 or key_pos[i] >= n or key_bits[i] > 1:
+                which, bad = 1, i
+                break
+        if which == 0:
+            for i in range(known_pos.shape[0]):
+                if known_pos[i] < 0 or known_pos[i] >= n or known_bits[i] > 1:
+                    which, bad = 2, i
+                    break
+        if which == 0:
+            for i in range(m):
+                if frame_syn[i] > 1:
+                    which, bad = 3, i
+                    break
+    if which:
+        name = ("key_pos/key_bits", "known_pos/known_bits", "frame_syn")[which - 1]
+        raise ValueError(f"scms_load_lane: {name}[{bad}]: positions must lie in [0, {n}) "
+                         "and bits be 0/1")
+    cdef uint32_t keep = ~(<uint32_t>1 << lane_)
+    cdef int8_t c0 = <int8_t>ch_
+    with nogil:
+        for i in range(n):
+            L[i, lane_] = 0
+        for i in range(key_pos.shape[0]):
+            L[key_pos[i], lane_] = -c0 if key_bits[i] else c0
+        for i in range(known_pos.shape[0]):
+            L[known_pos[i], lane_] = -127 if known_bits[i] else 127
+        for i in range(E):
+            qsign[i] &= keep
+            qnz[i] &= keep
+        for i in range(m):
+            syn[i] = (syn[i] & keep) | (<uint32_t>frame_syn[i] << lane_)
+            par[i] &= keep
+            m1s[i, lane_] = 0
+            m2s[i, lane_] = 0
+            idx[i, lane_] = 0
+
+
 def decode_scms_lanes(const int32_t[::1] row_ptr not None, const int32_t[::1] cols not None,
                       const uint32_t[::1] syn not None, int8_t[:, ::1] L not None,
                       uint32_t[::1] qsign not None, uint32_t[::1] qnz not None,

@@ -690,14 +690,10 @@ class _LanePool:
 
     def load(self, l, fr, bob, budget):
         """Start frame ``fr`` (Bob's bits as channel LLRs) afresh in lane ``l``."""
-        bit = np.uint32(1 << l)
-        ch = np.zeros(self.code.n, dtype=np.int8)
-        ch[fr.key_pos] = np.where(bob[fr.s0:fr.s0 + fr.k] == 1, -SCMS_CHANNEL, SCMS_CHANNEL)
-        ch[fr.short] = np.where(fr.x[fr.short] == 1, -127, 127)
-        self.syn &= ~bit
-        self.syn |= fr.syn.astype(np.uint32) << np.uint32(l)
-        _core.scms_reset_lane(l, ch, self.L, self.qsign, self.qnz, self.m1s, self.m2s,
-                              self.idx, self.par)
+        short = fr.short
+        _core.scms_load_lane(l, SCMS_CHANNEL, fr.key_pos, bob[fr.s0:fr.s0 + fr.k], short,
+                             fr.x[short], fr.syn, self.syn, self.L, self.qsign, self.qnz,
+                             self.m1s, self.m2s, self.idx, self.par)
         self.budget[l] = budget
         self.iters[l] = 0
 

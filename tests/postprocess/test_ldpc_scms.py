@@ -267,3 +267,39 @@ def test_threads_give_identical_results(decoder):
             assert getattr(res, key) == getattr(runs[0], key), key
     with pytest.raises(ValueError, match="threads"):
         L.reconcile_ldpc(a, b, 0.05, seed=3, threads=0)
+
+
+def test_load_lane_equals_reset_with_channel_llrs():
+    # scms_load_lane (one pass in C) leaves the state scms_reset_lane leaves
+    # for the same channel LLRs, and sets the lane's syndrome bits.
+    n = 480
+    rp, cols, syn, syn_bits, ch, _ = _problem(n, 0.05, 3)
+    m, E = n // 2, len(cols)
+    r = np.random.default_rng(2)
+    perm = r.permutation(n).astype(np.int64)
+    key, known = perm[:400], perm[440:]
+    kb, nb = r.integers(0, 2, 400, dtype=np.uint8), r.integers(0, 2, 40, dtype=np.uint8)
+    fsyn = r.integers(0, 2, m, dtype=np.uint8)
+    a = _state(n, m, E)
+    for k in ("qsign", "qnz", "par"):
+        a[k][:] = r.integers(0, 2**32, a[k].shape, dtype=np.uint32)
+    for k in ("m1s", "m2s", "idx"):
+        a[k][:] = r.integers(0, 256, a[k].shape, dtype=np.uint8)
+    b = {k: v.copy() for k, v in a.items()}
+    La, Lb, sa = ch.copy(), ch.copy(), syn.copy()
+    core.scms_load_lane(5, 12, key, kb, known, nb, fsyn, sa, La, a["qsign"], a["qnz"],
+                        a["m1s"], a["m2s"], a["idx"], a["par"])
+    chan = np.zeros(n, np.int8)
+    chan[key] = np.where(kb == 1, -12, 12)
+    chan[known] = np.where(nb == 1, -127, 127)
+    core.scms_reset_lane(5, chan, Lb, b["qsign"], b["qnz"], b["m1s"], b["m2s"], b["idx"],
+                         b["par"])
+    assert np.array_equal(La, Lb)
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+    assert np.array_equal(sa, (syn & ~np.uint32(1 << 5)) | (fsyn.astype(np.uint32) << 5))
+    bad = key.copy()
+    bad[7] = n
+    with pytest.raises(ValueError, match=r"key_pos/key_bits\[7\]"):
+        core.scms_load_lane(5, 12, bad, kb, known, nb, fsyn, sa, La, a["qsign"], a["qnz"],
+                            a["m1s"], a["m2s"], a["idx"], a["par"])
