@@ -207,13 +207,26 @@ def test_scms_reconciles_100k_frames_within_calibrated_f(q):
 
 
 def test_auto_picks_the_decoder_that_meets_f_115():
-    a, b = _pair(20_000, 0.02, 1)
-    assert L.reconcile_ldpc(a, b, 0.02, seed=1, frame_bits=10_000).decoder == "spa"
+    a, b = _pair(20_000, 0.015, 1)
+    assert L.reconcile_ldpc(a, b, 0.015, seed=1, frame_bits=10_000).decoder == "spa"
     a, b = _pair(20_000, 0.05, 1)
     assert L.reconcile_ldpc(a, b, 0.05, seed=1, frame_bits=10_000).decoder == "scms"
     for q, _ in L._F_START_SCMS:
         if L._f_start(q, "scms") <= L.SCMS_AUTO_F:
             assert q >= 0.03
+    # From QBER 2 % SCMS with the first attempt capped at f = 1.15: the same
+    # run as decoder "scms", f_start 1.149 (f itself is checked on 1e5-bit
+    # frames in test_ldpc.py::test_efficiency_100k_frames; 1e4-bit frames
+    # need blind rounds at this f).
+    assert L._auto_decoder(0.02) == ("scms", L.SCMS_CAPPED_F) and L.SCMS_CAPPED_F <= 1.15
+    assert L._auto_decoder(0.019) == ("spa", None) and L._auto_decoder(0.05) == ("scms", None)
+    a, b = _pair(20_000, 0.02, 2)
+    res = L.reconcile_ldpc(a, b, 0.02, seed=1, frame_bits=10_000)
+    fixed = L.reconcile_ldpc(a, b, 0.02, seed=1, frame_bits=10_000, decoder="scms",
+                           f_start=L.SCMS_CAPPED_F)
+    assert res.decoder == "scms" and res.leaked_bits == fixed.leaked_bits
+    assert np.array_equal(res.bob_corrected, fixed.bob_corrected)
+    assert np.array_equal(res.bob_corrected, a)
 
 
 def test_scms_failures_are_rescued_by_sum_product():
