@@ -51,6 +51,10 @@ cdef extern from "cascade_impl.h":
     int cs_run(const cs_params *P, const uint8_t *a, const uint8_t *b, uint8_t *bob, size_t N,
                size_t frames, uint64_t *leak, uint64_t *rounds, uint32_t *residual,
                uint32_t *biconf_iters, uint32_t *errors) nogil
+    int cs_run_range(const cs_params *P, const uint8_t *a, const uint8_t *b, uint8_t *bob,
+                     size_t N, size_t frames, size_t f_lo, size_t f_hi, uint64_t *leak,
+                     uint64_t *rounds, uint32_t *residual, uint32_t *biconf_iters,
+                     uint32_t *errors) nogil
     void cs_perm_all(uint32_t n, const uint64_t *key, uint32_t *out) nogil
     int cs_halfwidth(uint32_t n) nogil
 
@@ -96,14 +100,30 @@ def halfwidth(n):
     return cs_halfwidth(int_arg("n", n, 0, 2**32 - 1))
 
 
+cdef int _run_range(const cs_params *P, const uint8_t *a, const uint8_t *b, Py_ssize_t N,
+                    Py_ssize_t frames, Py_ssize_t lo, Py_ssize_t hi, tuple arrays):
+    # frames [lo, hi) into the output arrays (disjoint slices per range)
+    cdef cnp.ndarray out = arrays[0], leak = arrays[1], rounds = arrays[2]
+    cdef cnp.ndarray resid = arrays[3], bic = arrays[4], nerr = arrays[5]
+    cdef int rc
+    with nogil:
+        rc = cs_run_range(P, a, b, <uint8_t *>out.data, N, frames, lo, hi,
+                          <uint64_t *>leak.data, <uint64_t *>rounds.data,
+                          <uint32_t *>resid.data, <uint32_t *>bic.data, <uint32_t *>nerr.data)
+    return rc
+
+
 def run(const uint8_t[::1] alice not None, const uint8_t[::1] bob not None, frames, ksched,
         bint sub_block_reuse, biconf_streak, biconf_max, bint biconf_cascade,
-        bint biconf_complement, seed):
+        bint biconf_complement, seed, threads=1):
     """Run Cascade on ``frames`` balanced frames of the 0/1 strings ``alice``
     and ``bob`` (equal lengths, at most MAX_FRAME_BITS bits per frame).
     ``ksched``: the block size of each normal pass, k > 0 bits or -d for
     n // d (n = the frame's size); sizes above the frame are capped to it.
     Every argument is checked first (ValueError naming it; O(N) for the bits).
+    ``threads`` (default 1): native threads running contiguous ranges of
+    frames without the GIL; a frame depends only on its bits and index, so the
+    result is bit-identical for any number.
 
     Returns (bob_corrected, leak[f], rounds[f], residual[f], biconf_iterations[f],
     errors[f]) -- ``errors``: initial number of differing bits per frame."""
@@ -122,6 +142,7 @@ def run(const uint8_t[::1] alice not None, const uint8_t[::1] bob not None, fram
     cdef int streak = int_arg("biconf_streak", biconf_streak, 0, 2**31 - 1)
     cdef int bmax = int_arg("biconf_max", biconf_max, 0, 2**31 - 1)
     cdef uint64_t seed_ = int_arg("seed", seed, 0, 2**64 - 1)
+    cdef Py_ssize_t nth = int_arg("threads", threads, 1, 1024)
     try:
         ks_list = [int_arg(f"ksched[{j}]", v, -(2**32 - 1), 2**63 - 1) for j, v in enumerate(ksched)]
     except TypeError as exc:
@@ -139,7 +160,6 @@ def run(const uint8_t[::1] alice not None, const uint8_t[::1] bob not None, fram
     cdef cnp.ndarray[cnp.uint32_t, ndim=1] bic = np.zeros(frames_, dtype=np.uint32)
     cdef cnp.ndarray[cnp.uint32_t, ndim=1] nerr = np.zeros(frames_, dtype=np.uint32)
     cdef cs_params P
-    cdef int rc
     P.npasses = <int>ks.shape[0]
     P.ksched = <const int64_t *>ks.data
     P.sub_block_reuse = sub_block_reuse
@@ -149,10 +169,19 @@ def run(const uint8_t[::1] alice not None, const uint8_t[::1] bob not None, fram
     P.biconf_complement = biconf_complement
     P.seed = seed_
     P.keyfn = _pass_keys
-    with nogil:
-        rc = cs_run(&P, &alice[0], &bob[0], <uint8_t *>out.data, N, frames_,
-                    <uint64_t *>leak.data, <uint64_t *>rounds.data, <uint32_t *>resid.data,
-                    <uint32_t *>bic.data, <uint32_t *>nerr.data)
-    if rc != 0:
+    nth = min(nth, frames_)
+    bounds = [frames_ * i // nth for i in range(nth + 1)]
+    arrays = (out, leak, rounds, resid, bic, nerr)
+
+    def chunk(i):
+        return _run_range(&P, &alice[0], &bob[0], N, frames_, bounds[i], bounds[i + 1], arrays)
+
+    if nth == 1:
+        rcs = [chunk(0)]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=nth) as ex:
+            rcs = list(ex.map(chunk, range(nth)))
+    if any(rc != 0 for rc in rcs):
         raise MemoryError("cascade: out of memory")
     return out, leak, rounds, resid, bic, nerr

@@ -421,16 +421,20 @@ static void cs_destroy(cs_state *S) {
     free(S->ask_child); free(S->ask_parent);
 }
 
-/* all frames: balanced sizes (differ by at most one bit) */
-static int cs_run(const cs_params *P, const uint8_t *a, const uint8_t *b, uint8_t *bob, size_t N,
-                  size_t frames, uint64_t *leak, uint64_t *rounds, uint32_t *residual,
-                  uint32_t *biconf_iters, uint32_t *errors) {
+/* frames [f_lo, f_hi) of `frames` balanced ones (sizes differ by at most one
+ * bit); a frame's result depends only on its own bits and index, so disjoint
+ * ranges may run concurrently (each call has its own state) */
+static int cs_run_range(const cs_params *P, const uint8_t *a, const uint8_t *b, uint8_t *bob,
+                        size_t N, size_t frames, size_t f_lo, size_t f_hi, uint64_t *leak,
+                        uint64_t *rounds, uint32_t *residual, uint32_t *biconf_iters,
+                        uint32_t *errors) {
     cs_state *S = (cs_state *)malloc(sizeof(cs_state));
-    size_t f, base = N / frames, extra = N % frames, start = 0;
+    size_t f, base = N / frames, extra = N % frames;
+    size_t start = f_lo * base + (f_lo < extra ? f_lo : extra);
     int rc = 0;
     if (!S) return -1;
     if (cs_init(S, P)) { cs_destroy(S); free(S); return -1; }
-    for (f = 0; f < frames && rc == 0; f++) {
+    for (f = f_lo; f < f_hi && rc == 0; f++) {
         uint32_t n = (uint32_t)(base + (f < extra ? 1 : 0));
         S->frame = (uint32_t)f;
         rc = cs_frame(S, a + start, b + start, bob + start, n, leak + f, rounds + f,
@@ -440,6 +444,14 @@ static int cs_run(const cs_params *P, const uint8_t *a, const uint8_t *b, uint8_
     cs_destroy(S);
     free(S);
     return rc;
+}
+
+/* all frames */
+static int cs_run(const cs_params *P, const uint8_t *a, const uint8_t *b, uint8_t *bob, size_t N,
+                  size_t frames, uint64_t *leak, uint64_t *rounds, uint32_t *residual,
+                  uint32_t *biconf_iters, uint32_t *errors) {
+    return cs_run_range(P, a, b, bob, N, frames, 0, frames, leak, rounds, residual,
+                        biconf_iters, errors);
 }
 
 /* permutation of one pass (for tests): out[x] = position of bit x */

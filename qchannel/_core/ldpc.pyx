@@ -45,17 +45,22 @@ cdef extern from "ldpc_impl.h" nogil:
 cdef extern from "ldpc_scms.h" nogil:
     int SCMS_W "QC_SCMS_W"
     int scms_avx2_ok "qc_scms_avx2_ok"() noexcept
+    int scms_sse41_ok "qc_scms_sse41_ok"() noexcept
     uint32_t scms_run "qc_scms_run"(int64_t n, int64_t m, const int32_t* rp,
                                     const int32_t* cols, const uint32_t* syn,
                                     int8_t* L, uint32_t* qsign, uint32_t* qnz,
                                     uint8_t* m1s, uint8_t* m2s, uint8_t* idx,
                                     uint32_t* par, int8_t* T, uint32_t* S, int A,
                                     int B, int C, uint32_t active, int32_t* budget, int32_t* iters,
-                                    uint8_t* hard, int use_avx2) noexcept
+                                    uint8_t* hard, int simd) noexcept
 
 phi_init()
 SCMS_LANES = SCMS_W
 _HAVE_AVX2 = bool(scms_avx2_ok())
+# SIMD kernels this CPU runs, best first (all bit-identical to the scalar one).
+SCMS_KERNELS = tuple(k for k, ok in (("avx2", _HAVE_AVX2), ("sse4.1", scms_sse41_ok()))
+                     if ok) + ("scalar",)
+_KERNEL_LEVEL = {"avx2": 2, "sse4.1": 1, "scalar": 0}
 
 
 # ---------------------------------------------------------------- construction
@@ -478,8 +483,9 @@ def hard_decision(const float[::1] L not None, uint8_t[::1] out not None):
 
 
 def scms_simd():
-    """True when the batched SCMS decoder runs its AVX2 kernel on this CPU."""
-    return _HAVE_AVX2
+    """True when the batched SCMS decoder runs a SIMD kernel (AVX2 or SSE4.1)
+    on this CPU."""
+    return SCMS_KERNELS[0] != "scalar"
 
 
 def scms_reset_lane(lane, const int8_t[::1] ch not None, int8_t[:, ::1] L not None,
@@ -508,13 +514,75 @@ def scms_reset_lane(lane, const int8_t[::1] ch not None, int8_t[:, ::1] L not No
             idx[i, lane_] = 0
 
 
+def scms_load_lane(lane, chan, const int64_t[::1] key_pos not None,
+                   const uint8_t[::1] key_bits not None, const int64_t[::1] known_pos not None,
+                   const uint8_t[::1] known_bits not None, const uint8_t[::1] frame_syn not None,
+                   uint32_t[::1] syn not None, int8_t[:, ::1] L not None,
+                   uint32_t[::1] qsign not None, uint32_t[::1] qnz not None,
+                   uint8_t[:, ::1] m1s not None, uint8_t[:, ::1] m2s not None,
+                   uint8_t[:, ::1] idx not None, uint32_t[::1] par not None):
+    """Load a frame into lane ``lane`` and start it afresh (one pass in C):
+    posteriors 0 (punctured), ``+-chan`` on the key positions (Bob's bits
+    ``key_bits``: 1 -> -chan), +-127 on the known (shortened) positions, the
+    frame's syndrome bits ``frame_syn`` into bit ``lane`` of ``syn``, no
+    messages (as :func:`scms_reset_lane`)."""
+    cdef Py_ssize_t n = L.shape[0], m = m1s.shape[0], E = qsign.shape[0], i
+    cdef int lane_ = int_arg("lane", lane, 0, SCMS_W - 1)
+    cdef int ch_ = int_arg("chan", chan, 1, 127)
+    if qnz.shape[0] != E or par.shape[0] != m or m2s.shape[0] != m or idx.shape[0] != m \
+            or syn.shape[0] != m or frame_syn.shape[0] != m or L.shape[1] != SCMS_W \
+            or m1s.shape[1] != SCMS_W or m2s.shape[1] != SCMS_W or idx.shape[1] != SCMS_W:
+        raise ValueError("scms_load_lane: inconsistent state shapes")
+    check_len("key_bits", key_bits.shape[0], key_pos.shape[0])
+    check_len("known_bits", known_bits.shape[0], known_pos.shape[0])
+    cdef Py_ssize_t bad = 0
+    cdef int which = 0
+    with nogil:
+        for i in range(key_pos.shape[0]):
+            if key_pos[i] < 0 or key_pos[i] >= n or key_bits[i] > 1:
+                which, bad = 1, i
+                break
+        if which == 0:
+            for i in range(known_pos.shape[0]):
+                if known_pos[i] < 0 or known_pos[i] >= n or known_bits[i] > 1:
+                    which, bad = 2, i
+                    break
+        if which == 0:
+            for i in range(m):
+                if frame_syn[i] > 1:
+                    which, bad = 3, i
+                    break
+    if which:
+        name = ("key_pos/key_bits", "known_pos/known_bits", "frame_syn")[which - 1]
+        raise ValueError(f"scms_load_lane: {name}[{bad}]: positions must lie in [0, {n}) "
+                         "and bits be 0/1")
+    cdef uint32_t keep = ~(<uint32_t>1 << lane_)
+    cdef int8_t c0 = <int8_t>ch_
+    with nogil:
+        for i in range(n):
+            L[i, lane_] = 0
+        for i in range(key_pos.shape[0]):
+            L[key_pos[i], lane_] = -c0 if key_bits[i] else c0
+        for i in range(known_pos.shape[0]):
+            L[known_pos[i], lane_] = -127 if known_bits[i] else 127
+        for i in range(E):
+            qsign[i] &= keep
+            qnz[i] &= keep
+        for i in range(m):
+            syn[i] = (syn[i] & keep) | (<uint32_t>frame_syn[i] << lane_)
+            par[i] &= keep
+            m1s[i, lane_] = 0
+            m2s[i, lane_] = 0
+            idx[i, lane_] = 0
+
+
 def decode_scms_lanes(const int32_t[::1] row_ptr not None, const int32_t[::1] cols not None,
                       const uint32_t[::1] syn not None, int8_t[:, ::1] L not None,
                       uint32_t[::1] qsign not None, uint32_t[::1] qnz not None,
                       uint8_t[:, ::1] m1s not None, uint8_t[:, ::1] m2s not None,
                       uint8_t[:, ::1] idx not None, uint32_t[::1] par not None, active,
                       int32_t[::1] budget not None, int32_t[::1] iters not None,
-                      uint8_t[:, ::1] hard not None, A, B, C=127, bint simd=True):
+                      uint8_t[:, ::1] hard not None, A, B, C=127, simd=True):
     """Layered self-corrected min-sum on 32 frame lanes (see ldpc_scms.h).
 
     State arrays, updated in place so that decoding continues across calls and
@@ -526,8 +594,16 @@ def decode_scms_lanes(const int32_t[::1] row_ptr not None, const int32_t[::1] co
     lane l in bit l.  Iterates the ``active`` lanes until one of them reaches
     its syndrome (hard decisions to ``hard[l]``; returned in the mask) or runs
     out of ``budget[l]`` iterations (returns 0); ``iters[l]`` counts the
-    iterations run.  ``simd=False`` forces the scalar kernel (bit-identical).
+    iterations run.  ``simd``: True picks the best kernel of this CPU
+    (``SCMS_KERNELS[0]``), False the scalar one, or a name from
+    ``SCMS_KERNELS``; all are bit-identical.
     """
+    cdef int use
+    if simd is True or simd is False:
+        simd = SCMS_KERNELS[0] if simd else "scalar"
+    if simd not in SCMS_KERNELS:
+        raise ValueError(f"simd = {simd!r}: this CPU runs {', '.join(SCMS_KERNELS)} (or True/False)")
+    use = _KERNEL_LEVEL[simd]
     check_csr(row_ptr, cols, L.shape[0])
     cdef uint32_t active_ = int_arg("active", active, 0, 2**32 - 1)
     cdef int A_ = int_arg("A", A, -2**31, 2**31 - 1)
@@ -557,7 +633,6 @@ def decode_scms_lanes(const int32_t[::1] row_ptr not None, const int32_t[::1] co
         free(S)
         raise MemoryError()
     cdef uint32_t done
-    cdef int use = 1 if (simd and _HAVE_AVX2) else 0
     with nogil:
         done = scms_run(n, m, &row_ptr[0], &cols[0], &syn[0], &L[0, 0], &qsign[0],
                         &qnz[0], &m1s[0, 0], &m2s[0, 0], &idx[0, 0], &par[0], T, S, A_, B_, C_,

@@ -215,13 +215,143 @@ QC_AVX2 static void qc_scms_check_avx2(int64_t c, int64_t m, const int32_t *rp, 
     *flips |= fl;
 }
 
+/* -------------------------------------------------------------- SSE4.1 kernel
+ * The AVX2 kernel on two 128-bit halves (lanes 0-15 and 16-31), for x86-64
+ * CPUs without AVX2 (SSSE3 shuffles and abs, SSE4.1 blends and widening):
+ * the same integer operations lane by lane, so bit-identical to both others. */
+
+#define QC_SSE41 __attribute__((target("sse4.1")))
+
+QC_SSE41 static inline __m128i qc_scms_expand16(uint32_t mask, __m128i shuf, __m128i bits) {
+    __m128i v = _mm_shuffle_epi8(_mm_set1_epi32((int)mask), shuf);
+    return _mm_cmpeq_epi8(_mm_and_si128(v, bits), bits);
+}
+
+QC_SSE41 static inline __m128i qc_scms_scale_sse(__m128i x, __m128i A, __m128i B,
+                                                 __m128i eight, __m128i C) {
+    __m128i lo = _mm_cvtepu8_epi16(x);
+    __m128i hi = _mm_cvtepu8_epi16(_mm_srli_si128(x, 8));
+    lo = _mm_subs_epu16(_mm_srli_epi16(_mm_add_epi16(_mm_mullo_epi16(lo, A), eight), 4), B);
+    hi = _mm_subs_epu16(_mm_srli_epi16(_mm_add_epi16(_mm_mullo_epi16(hi, A), eight), 4), B);
+    return _mm_min_epu8(_mm_packus_epi16(lo, hi), C);
+}
+
+#define QC_MM(x) ((uint32_t)_mm_movemask_epi8(x))
+
+QC_SSE41 static void qc_scms_check_sse(int64_t c, int64_t m, const int32_t *rp, const int32_t *cols,
+                                       const uint32_t *syn, int8_t *L, uint32_t *qsign,
+                                       uint32_t *qnz, uint8_t *m1s, uint8_t *m2s,
+                                       uint8_t *idx, uint32_t *par, int8_t *T, uint32_t *S,
+                                       int A, int B, int C, uint32_t *unsat,
+                                       uint32_t *flips) {
+    const int W = QC_SCMS_W;
+    const __m128i shuf0 = _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m128i shuf1 = _mm_setr_epi8(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m128i bits = _mm_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32,
+                                       64, -128);
+    const __m128i one = _mm_set1_epi8(1), zero = _mm_setzero_si128();
+    int64_t a = rp[c], d = rp[c + 1] - a, j, n_edges = rp[m];
+    uint8_t *M1p = m1s + c * W, *M2p = m2s + c * W, *IDp = idx + c * W;
+    __m128i M1a = _mm_loadu_si128((const __m128i *)M1p);
+    __m128i M1b = _mm_loadu_si128((const __m128i *)(M1p + 16));
+    __m128i M2a = _mm_loadu_si128((const __m128i *)M2p);
+    __m128i M2b = _mm_loadu_si128((const __m128i *)(M2p + 16));
+    __m128i IDa = _mm_loadu_si128((const __m128i *)IDp);
+    __m128i IDb = _mm_loadu_si128((const __m128i *)(IDp + 16));
+    __m128i mn1a = _mm_set1_epi8(-1), mn1b = mn1a, mn2a = mn1a, mn2b = mn1a;
+    __m128i ida = zero, idb = zero, jj = zero;
+    uint32_t parold = par[c], parnew = syn[c], post = syn[c], fl = 0;
+    for (j = 0; j < d; j++) {
+        int64_t e = a + j;
+        int8_t *Lv = L + (int64_t)cols[e] * W;
+        uint32_t qs_old = qsign[e], tsign, tz, er, qs, sg = parold ^ qs_old;
+        __m128i maga = _mm_blendv_epi8(M1a, M2a, _mm_cmpeq_epi8(IDa, jj));
+        __m128i magb = _mm_blendv_epi8(M1b, M2b, _mm_cmpeq_epi8(IDb, jj));
+        __m128i sa = qc_scms_expand16(sg, shuf0, bits), sb = qc_scms_expand16(sg, shuf1, bits);
+        __m128i ra = _mm_sub_epi8(_mm_xor_si128(maga, sa), sa);
+        __m128i rb = _mm_sub_epi8(_mm_xor_si128(magb, sb), sb);
+        __m128i la = _mm_loadu_si128((const __m128i *)Lv);
+        __m128i lb = _mm_loadu_si128((const __m128i *)(Lv + 16));
+        __m128i ta = _mm_subs_epi8(la, ra), tb = _mm_subs_epi8(lb, rb);
+        __m128i ea, eb, aba, abb, ge;
+        if (e + QC_SCMS_PF < n_edges)
+            _mm_prefetch((const char *)(L + (int64_t)cols[e + QC_SCMS_PF] * W), _MM_HINT_T0);
+        _mm_storeu_si128((__m128i *)(T + j * W), ta);
+        _mm_storeu_si128((__m128i *)(T + j * W + 16), tb);
+        S[j] = QC_MM(la) | (QC_MM(lb) << 16);
+        tsign = QC_MM(ta) | (QC_MM(tb) << 16);
+        tz = QC_MM(_mm_cmpeq_epi8(ta, zero)) | (QC_MM(_mm_cmpeq_epi8(tb, zero)) << 16);
+        er = qnz[e] & (tsign ^ qs_old);
+        qs = tsign & ~er;
+        qsign[e] = qs;
+        qnz[e] = ~tz & ~er;
+        parnew ^= qs;
+        ea = qc_scms_expand16(er, shuf0, bits);
+        eb = qc_scms_expand16(er, shuf1, bits);
+        aba = _mm_abs_epi8(_mm_andnot_si128(ea, ta));
+        abb = _mm_abs_epi8(_mm_andnot_si128(eb, tb));
+        ge = _mm_cmpeq_epi8(_mm_max_epu8(aba, mn1a), aba);
+        mn2a = _mm_blendv_epi8(mn1a, _mm_min_epu8(mn2a, aba), ge);
+        ida = _mm_blendv_epi8(jj, ida, ge);
+        mn1a = _mm_min_epu8(mn1a, aba);
+        ge = _mm_cmpeq_epi8(_mm_max_epu8(abb, mn1b), abb);
+        mn2b = _mm_blendv_epi8(mn1b, _mm_min_epu8(mn2b, abb), ge);
+        idb = _mm_blendv_epi8(jj, idb, ge);
+        mn1b = _mm_min_epu8(mn1b, abb);
+        jj = _mm_add_epi8(jj, one);
+    }
+    {
+        const __m128i Av = _mm_set1_epi16((short)A), Bv = _mm_set1_epi16((short)B);
+        const __m128i eight = _mm_set1_epi16(8);
+        const __m128i Cv = _mm_set1_epi8((char)C);
+        M1a = qc_scms_scale_sse(mn1a, Av, Bv, eight, Cv);
+        M1b = qc_scms_scale_sse(mn1b, Av, Bv, eight, Cv);
+        M2a = qc_scms_scale_sse(mn2a, Av, Bv, eight, Cv);
+        M2b = qc_scms_scale_sse(mn2b, Av, Bv, eight, Cv);
+    }
+    _mm_storeu_si128((__m128i *)M1p, M1a);
+    _mm_storeu_si128((__m128i *)(M1p + 16), M1b);
+    _mm_storeu_si128((__m128i *)M2p, M2a);
+    _mm_storeu_si128((__m128i *)(M2p + 16), M2b);
+    _mm_storeu_si128((__m128i *)IDp, ida);
+    _mm_storeu_si128((__m128i *)(IDp + 16), idb);
+    par[c] = parnew;
+    jj = zero;
+    for (j = 0; j < d; j++) {
+        int64_t e = a + j;
+        int8_t *Lv = L + (int64_t)cols[e] * W;
+        uint32_t sg = parnew ^ qsign[e], lsign;
+        __m128i maga = _mm_blendv_epi8(M1a, M2a, _mm_cmpeq_epi8(ida, jj));
+        __m128i magb = _mm_blendv_epi8(M1b, M2b, _mm_cmpeq_epi8(idb, jj));
+        __m128i sa = qc_scms_expand16(sg, shuf0, bits), sb = qc_scms_expand16(sg, shuf1, bits);
+        __m128i ra = _mm_sub_epi8(_mm_xor_si128(maga, sa), sa);
+        __m128i rb = _mm_sub_epi8(_mm_xor_si128(magb, sb), sb);
+        __m128i na = _mm_adds_epi8(_mm_loadu_si128((const __m128i *)(T + j * W)), ra);
+        __m128i nb = _mm_adds_epi8(_mm_loadu_si128((const __m128i *)(T + j * W + 16)), rb);
+        _mm_storeu_si128((__m128i *)Lv, na);
+        _mm_storeu_si128((__m128i *)(Lv + 16), nb);
+        lsign = QC_MM(na) | (QC_MM(nb) << 16);
+        post ^= lsign;
+        fl |= lsign ^ S[j];
+        jj = _mm_add_epi8(jj, one);
+    }
+    *unsat |= post;
+    *flips |= fl;
+}
+
 static int qc_scms_avx2_ok(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2");
 }
+
+static int qc_scms_sse41_ok(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("sse4.1");
+}
 #else
 #define QC_SCMS_HAVE_AVX2 0
 static int qc_scms_avx2_ok(void) { return 0; }
+static int qc_scms_sse41_ok(void) { return 0; }
 #endif
 
 /* ------------------------------------------------------------ driver */
@@ -242,7 +372,7 @@ static uint32_t qc_scms_run(int64_t n, int64_t m, const int32_t *rp, const int32
                             const uint32_t *syn, int8_t *L, uint32_t *qsign, uint32_t *qnz,
                             uint8_t *m1s, uint8_t *m2s, uint8_t *idx, uint32_t *par,
                             int8_t *T, uint32_t *S, int A, int B, int C, uint32_t active,
-                            int32_t *budget, int32_t *iters, uint8_t *hard, int use_avx2) {
+                            int32_t *budget, int32_t *iters, uint8_t *hard, int simd) {
     const int W = QC_SCMS_W;
     int l;
     int64_t c, v;
@@ -251,11 +381,17 @@ static uint32_t qc_scms_run(int64_t n, int64_t m, const int32_t *rp, const int32
         uint32_t unsat = 0, flips = 0, cand;
         for (l = 0; l < W; l++)
             if (((active >> l) & 1u) && budget[l] <= 0) return 0;
-        if (use_avx2) {
+        if (simd == 2) {
 #if QC_SCMS_HAVE_AVX2
             for (c = 0; c < m; c++)
                 qc_scms_check_avx2(c, m, rp, cols, syn, L, qsign, qnz, m1s, m2s, idx, par,
                                    T, S, A, B, C, &unsat, &flips);
+#endif
+        } else if (simd == 1) {
+#if QC_SCMS_HAVE_AVX2
+            for (c = 0; c < m; c++)
+                qc_scms_check_sse(c, m, rp, cols, syn, L, qsign, qnz, m1s, m2s, idx, par,
+                                  T, S, A, B, C, &unsat, &flips);
 #endif
         } else {
             for (c = 0; c < m; c++)

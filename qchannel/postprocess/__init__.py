@@ -33,7 +33,7 @@ DEFAULT_SCHEDULE = "option7"
 
 
 def reconcile(alice_bits, bob_bits, qber, method="cascade", *, seed, schedule=None, frame_bits=None,
-              decoder=None):
+              decoder=None, threads=1):
     """Correct Bob's bits to Alice's.
 
     Parameters
@@ -54,6 +54,8 @@ def reconcile(alice_bits, bob_bits, qber, method="cascade", *, seed, schedule=No
     decoder : str, optional
         LDPC decoder, "auto" (default), "scms", "spa" or "minsum" (see
         :func:`qchannel.postprocess.ldpc.reconcile_ldpc`); not used by Cascade.
+    threads : native threads decoding independent frames (default 1); the
+        result is bit-identical for any number.
 
     Returns
     -------
@@ -89,13 +91,14 @@ def reconcile(alice_bits, bob_bits, qber, method="cascade", *, seed, schedule=No
         )
     qber = check_real("qber", qber, 0.0, 0.5, lo_open=True, hi_open=True)
     seed = _rng.check_seed(seed)
+    threads = check_int("threads", threads, 1, 1024)
     if frame_bits is not None:
         frame_bits = check_int("frame_bits", frame_bits, 1)
     if method == "cascade":
         schedule = check_choice("schedule", DEFAULT_SCHEDULE if schedule is None else schedule, SCHEDULES)
         if decoder is not None:
             raise ValueError(f"decoder = {decoder!r} applies to method 'ldpc' only")
-        return reconcile_cascade(alice, bob, qber, seed, schedule, frame_bits)
+        return reconcile_cascade(alice, bob, qber, seed, schedule, frame_bits, threads=threads)
     if schedule is not None:
         raise ValueError(f"schedule = {schedule!r} applies to method 'cascade' only")
     try:
@@ -106,4 +109,4 @@ def reconcile(alice_bits, bob_bits, qber, method="cascade", *, seed, schedule=No
             f"kernel qchannel._core.ldpc, which could not be imported: {exc}"
         ) from exc
     return reconcile_ldpc(alice, bob, qber, seed, frame_bits=frame_bits,
-                          decoder="auto" if decoder is None else decoder)
+                          decoder="auto" if decoder is None else decoder, threads=threads)

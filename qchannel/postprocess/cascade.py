@@ -148,7 +148,8 @@ class CascadeResult:
     biconf_iterations: int = 0
 
 
-def reconcile_cascade(alice_bits, bob_bits, qber, seed, schedule="option7", frame_bits=None):
+def reconcile_cascade(alice_bits, bob_bits, qber, seed, schedule="option7", frame_bits=None, *,
+                      threads=1):
     """Reconcile Bob's bits to Alice's with Cascade.
 
     Parameters
@@ -160,6 +161,8 @@ def reconcile_cascade(alice_bits, bob_bits, qber, seed, schedule="option7", fram
     schedule : one of :data:`SCHEDULES`.
     frame_bits : bits per frame (default 2**16, at most
         ``qchannel._core.cascade.MAX_FRAME_BITS``).
+    threads : native threads running disjoint ranges of frames (default 1);
+        bit-identical for any number.
     """
     a = np.ascontiguousarray(alice_bits, dtype=np.uint8)
     b = np.ascontiguousarray(bob_bits, dtype=np.uint8)
@@ -172,7 +175,7 @@ def reconcile_cascade(alice_bits, bob_bits, qber, seed, schedule="option7", fram
     frames = -(-N // frame_bits)
     ks, reuse, streak = _schedule_spec(schedule, qber, max(1, -(-N // max(frames, 1))))
     out, leak, rounds, resid, bic, nerr = _core.run(
-        a, b, frames, ks, reuse, streak, 200, False, False, seed
+        a, b, frames, ks, reuse, streak, 200, False, False, seed, threads=threads
     )
     leaked = int(leak.sum())
     errors = int(nerr.sum())

@@ -27,7 +27,9 @@ Protocol (Alice's bits are the reference; Bob corrects his):
      ``ldpc_impl.h``), one frame at a time: 5-10x slower, f lower by 0.01
      (QBER >= 3 %) to 0.14 (QBER 1 %).
    * ``"auto"`` (default): SCMS where its calibrated first-attempt
-     efficiency is at most ``SCMS_AUTO_F`` = 1.15 (QBER >= 3 %), else SPA.
+     efficiency is at most ``SCMS_AUTO_F`` = 1.15 (QBER >= 3 %); from QBER
+     2 % (``SCMS_CAPPED_MIN_QBER``) SCMS with the first attempt capped at f =
+     1.149 (about 1 frame in 3 then rescued by SPA, no extra leak); SPA below.
    * ``"minsum"``: plain normalised min-sum, for comparison only (it does
      not converge on this family near capacity).
 
@@ -69,6 +71,7 @@ import math
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -91,6 +94,7 @@ __all__ = [
 ]
 
 QBER_MAX = 0.11
+MAX_THREADS = 1024
 DEFAULT_FRAME_BITS = 100_000
 MIN_FRAME_BITS = 256
 MAX_FRAME_BITS = 2_000_000
@@ -191,6 +195,15 @@ _F_START_SCMS = [
     (0.11, 1.12),
 ]
 SCMS_AUTO_F = 1.15
+# Below the QBER where SCMS's calibrated f exceeds SCMS_AUTO_F, "auto" still
+# uses SCMS down to this QBER, with the first attempt capped at f =
+# SCMS_AUTO_F: the frames it cannot decode there (16, 19 and 21 of 64 at QBER
+# 2 %, three data sets) are rescued by sum-product on the same syndrome at no
+# extra leak.  64 frames of 1e5 bits at QBER 2 %, loaded machine, CPU time:
+# f 1.146 at 1.6 Mbit/s, against sum-product alone f 1.12 at 0.3 Mbit/s.
+# At QBER 1 % SCMS fails most frames at f 1.22 already: sum-product there.
+SCMS_CAPPED_MIN_QBER = 0.02
+SCMS_CAPPED_F = 1.149       # the leak is rounded up to whole bits: stay within 1.15
 
 
 # --------------------------------------------------------------------- codes
@@ -394,6 +407,15 @@ def _f_start(qber, decoder="spa"):
     return float(np.interp(qber, qs, fs))
 
 
+def _auto_decoder(qber):
+    """(decoder, first-attempt f or None for the calibrated one) of "auto"."""
+    if _f_start(qber, "scms") <= SCMS_AUTO_F:
+        return "scms", None
+    if qber >= SCMS_CAPPED_MIN_QBER:
+        return "scms", SCMS_CAPPED_F
+    return "spa", None
+
+
 def _choose_code(n, k, m_of, qber, f_start):
     """Mother-code index and initial number of punctured bits for one frame.
 
@@ -422,7 +444,7 @@ def _choose_code(n, k, m_of, qber, f_start):
 
 def reconcile_ldpc(alice_bits, bob_bits, qber, seed, frame_bits=None, *,
                    f_start=None, step=None, max_rounds=20, max_iter=None,
-                   retry_iter=None, warm_restart="alternate", decoder="auto"):
+                   retry_iter=None, warm_restart="alternate", decoder="auto", threads=1):
     """Blind rate-adaptive LDPC reconciliation of Bob's bits to Alice's.
 
     Parameters
@@ -445,14 +467,20 @@ def reconcile_ldpc(alice_bits, bob_bits, qber, seed, frame_bits=None, *,
         frames were seen stuck for 20 warm rounds (stale messages hold a
         trapping set) that decode after one cold round, and the reverse.
     decoder : "auto" (default: "scms" where its calibrated efficiency is at
-        most ``SCMS_AUTO_F`` = 1.15, i.e. QBER >= 3 %, else "spa"), "scms"
+        most ``SCMS_AUTO_F`` = 1.15, i.e. QBER >= 3 %; "scms" with its first
+        attempt at f = 1.149 from QBER 2 %; "spa" below), "scms"
         (layered self-corrected min-sum in 8-bit fixed point, 32 frames per
         AVX2 pass, see ``ldpc_scms.h``; frames it cannot decode are rescued
         by sum-product on the same syndrome), "spa" (layered sum-product in
         float, one frame at a time: 5-10x slower, f lower by 0.01-0.14) or
         "minsum" (plain normalised min-sum, kept for comparison: it does not
         converge on this family near capacity).
+    threads : native threads decoding frames concurrently (default 1; the
+        kernels run without the GIL).  A frame's outcome depends only on its
+        own Philox streams, never on the lane, pool or thread that decodes it,
+        so the result is bit-identical for any number of threads.
     """
+    threads = check_int("threads", threads, 1, MAX_THREADS)
     alice = check_bits("alice_bits", alice_bits)
     bob = check_bits("bob_bits", bob_bits)
     if alice.shape[0] != bob.shape[0]:
@@ -473,7 +501,9 @@ def reconcile_ldpc(alice_bits, bob_bits, qber, seed, frame_bits=None, *,
     if decoder not in DECODERS:
         raise ValueError(f"decoder = {decoder!r} must be one of {', '.join(DECODERS)}")
     if decoder == "auto":
-        decoder = "scms" if _f_start(qber, "scms") <= SCMS_AUTO_F else "spa"
+        decoder, f_auto = _auto_decoder(qber)
+        if f_start is None:
+            f_start = f_auto
     f_start = _f_start(qber, decoder) if f_start is None else check_real("f_start", f_start, 0.5, 3.0)
     step = 0.02 if step is None else check_real("step", step, 1e-4, 1.0)
     max_rounds = check_int("max_rounds", max_rounds, 1, 1000)
@@ -492,15 +522,12 @@ def reconcile_ldpc(alice_bits, bob_bits, qber, seed, frame_bits=None, *,
 
     out = bob.copy()
     failed = np.zeros(len(sizes), dtype=bool)
-    stats = {"leaked": 0, "rounds": 1, "first_fail": 0, "undetected": 0, "iter": 0,
-             "rescued": 0}
-    t_dec = 0.0
 
-    def finish(fr, hard, leak, attempts, ptr):
+    def finish(st, fr, hard, leak, attempts, ptr):
         # Independent check of the decoder's verdict: the hard decisions must
         # reproduce Alice's syndrome and the revealed values.
-        stats["leaked"] += leak
-        stats["rounds"] = max(stats["rounds"], attempts)
+        st["leaked"] += leak
+        st["rounds"] = max(st["rounds"], attempts)
         if hard is not None and (not np.array_equal(fr.code.syndrome(hard), fr.syn) or (
                 ptr and not np.array_equal(hard[fr.reveal[:ptr]], fr.x[fr.reveal[:ptr]]))):
             hard = None
@@ -508,40 +535,51 @@ def reconcile_ldpc(alice_bits, bob_bits, qber, seed, frame_bits=None, *,
             failed[fr.index] = True
             return
         decoded = hard[fr.key_pos]
-        out[fr.s0:fr.s0 + fr.k] = decoded
+        out[fr.s0:fr.s0 + fr.k] = decoded        # frames own disjoint slices
         if not np.array_equal(decoded, alice[fr.s0:fr.s0 + fr.k]):
-            stats["undetected"] += 1
+            st["undetected"] += 1
 
     def setup(fi):
         idx, p0 = plan[fi]
         return _setup_frame(seed, fi, int(starts[fi]), int(sizes[fi]), p0,
                             get_code(n, idx), alice)
 
-    def rescue(fr):
+    def rescue(st, fr):
         res = _decode_frame_float(fr, bob, np.float32(Lc), "spa", spa_iter, retry_iter,
-                                  max_rounds, delta_of(fr.k), warm_restart, stats)
-        stats["rescued"] += 1
-        finish(fr, *res)
+                                  max_rounds, delta_of(fr.k), warm_restart, st)
+        st["rescued"] += 1
+        finish(st, fr, *res)
 
-    if decoder == "scms":
-        # Frames sharing a mother code stream through one pool of 32 lanes.
-        t0 = time.process_time()
-        for idx in sorted({c for c, _ in plan}):
-            frames = [fi for fi in range(len(sizes)) if plan[fi][0] == idx]
-            _decode_pool_scms(get_code(n, idx), frames, setup, bob, max_iter, stats,
-                              finish, rescue)
-        t_dec += time.process_time() - t0
-    else:
-        for fi in range(len(sizes)):
+    def float_worker(st, take):
+        while (fi := take()) is not None:
             fr = setup(fi)
-            t0 = time.process_time()
             hard, leak, attempts, ptr = _decode_frame_float(
                 fr, bob, np.float32(Lc), decoder, max_iter, retry_iter, max_rounds,
-                delta_of(fr.k), warm_restart, stats)
-            t_dec += time.process_time() - t0
+                delta_of(fr.k), warm_restart, st)
             if attempts > 1 or hard is None:
-                stats["first_fail"] += 1
-            finish(fr, hard, leak, attempts, ptr)
+                st["first_fail"] += 1
+            finish(st, fr, hard, leak, attempts, ptr)
+
+    # Workers take frames from a shared queue and keep their own statistics
+    # (sums and maxima, merged at the end: independent of who took what).
+    t0 = time.process_time()
+    if decoder == "scms":
+        # Frames sharing a mother code stream through pools of 32 lanes, one
+        # pool per thread.
+        groups = [[fi for fi in range(len(sizes)) if plan[fi][0] == idx]
+                  for idx in sorted({c for c, _ in plan})]
+        jobs = [(lambda st, take, code=get_code(n, plan[g[0]][0]): _decode_pool_scms(
+                    code, take, setup, bob, max_iter, st, finish, rescue), g) for g in groups]
+    else:
+        jobs = [(float_worker, list(range(len(sizes))))]
+    parts = []
+    for work, frames in jobs:
+        parts += _run_workers(work, frames, threads)
+    t_dec = time.process_time() - t0
+    stats = _new_stats()
+    for st in parts:
+        for key, v in st.items():
+            stats[key] = max(stats[key], v) if key == "rounds" else stats[key] + v
 
     q_act = float(np.count_nonzero(alice != bob)) / N
     denom = N * h2(q_act)
@@ -675,14 +713,10 @@ class _LanePool:
 
     def load(self, l, fr, bob, budget):
         """Start frame ``fr`` (Bob's bits as channel LLRs) afresh in lane ``l``."""
-        bit = np.uint32(1 << l)
-        ch = np.zeros(self.code.n, dtype=np.int8)
-        ch[fr.key_pos] = np.where(bob[fr.s0:fr.s0 + fr.k] == 1, -SCMS_CHANNEL, SCMS_CHANNEL)
-        ch[fr.short] = np.where(fr.x[fr.short] == 1, -127, 127)
-        self.syn &= ~bit
-        self.syn |= fr.syn.astype(np.uint32) << np.uint32(l)
-        _core.scms_reset_lane(l, ch, self.L, self.qsign, self.qnz, self.m1s, self.m2s,
-                              self.idx, self.par)
+        short = fr.short
+        _core.scms_load_lane(l, SCMS_CHANNEL, fr.key_pos, bob[fr.s0:fr.s0 + fr.k], short,
+                             fr.x[short], fr.syn, self.syn, self.L, self.qsign, self.qnz,
+                             self.m1s, self.m2s, self.idx, self.par)
         self.budget[l] = budget
         self.iters[l] = 0
 
@@ -694,26 +728,58 @@ class _LanePool:
                                        SCMS_A, SCMS_B, SCMS_MAX)
 
 
-def _decode_pool_scms(code, frames, setup, bob, max_iter, stats, finish, rescue):
-    """First decoding attempt of ``frames`` (indices, all of mother code
-    ``code``) with the batched SCMS kernel, refilling a lane as soon as its
-    frame is finished.
+def _new_stats():
+    return {"leaked": 0, "rounds": 1, "first_fail": 0, "undetected": 0, "iter": 0,
+            "rescued": 0}
+
+
+def _run_workers(work, frames, threads):
+    """Run ``work(stats, take)`` on ``min(threads, ...)`` threads sharing the
+    frame queue ``frames`` (``take()`` returns the next frame index or None);
+    returns the workers' statistics dicts."""
+    queue = list(reversed(frames))
+    lock = threading.Lock()
+
+    def take():
+        with lock:
+            return queue.pop() if queue else None
+
+    nthreads = max(1, min(threads, len(frames)))
+    parts = [_new_stats() for _ in range(nthreads)]
+    if nthreads == 1:
+        work(parts[0], take)
+        return parts
+    with ThreadPoolExecutor(max_workers=nthreads) as ex:
+        for fut in [ex.submit(work, st, take) for st in parts]:
+            fut.result()
+    return parts
+
+
+def _decode_pool_scms(code, take, setup, bob, max_iter, stats, finish, rescue):
+    """First decoding attempt of frames (indices from ``take()`` until it
+    returns None, all of mother code ``code``) with the batched SCMS kernel,
+    refilling a lane as soon as its frame is finished.
 
     A frame's lane evolves independently of the other lanes, so its outcome
-    does not depend on which frames share the pool or on the lane it gets.
-    Decoded frames go to ``finish(fr, hard, leak, 1, 0)``; frames SCMS could
-    not decode go to ``rescue(fr)`` (sum-product from scratch on the same
-    syndrome, then blind rounds: a stronger decoder costs no leakage).
+    does not depend on which frames share the pool, on the lane it gets or on
+    the pool (thread) that takes it.  Decoded frames go to
+    ``finish(stats, fr, hard, leak, 1, 0)``; frames SCMS could not decode go to
+    ``rescue(stats, fr)`` (sum-product from scratch on the same syndrome, then
+    blind rounds: a stronger decoder costs no leakage).
     """
     W = _core.SCMS_LANES
     pool = _LanePool(code)
     lane = [None] * W
-    queue = list(reversed(frames))
     active = 0
+    more = True
     while True:
         for l in range(W):
-            if lane[l] is None and queue:
-                lane[l] = setup(queue.pop())
+            if lane[l] is None and more:
+                fi = take()
+                if fi is None:
+                    more = False
+                    break
+                lane[l] = setup(fi)
                 pool.load(l, lane[l], bob, max_iter)
                 active |= 1 << l
         if not active:
@@ -728,9 +794,9 @@ def _decode_pool_scms(code, frames, setup, bob, max_iter, stats, finish, rescue)
             fr = lane[l]
             stats["iter"] += int(pool.iters[l])
             if ok:
-                finish(fr, pool.hard[l].copy(), code.m - fr.p0, 1, 0)
+                finish(stats, fr, pool.hard[l].copy(), code.m - fr.p0, 1, 0)
             else:
                 stats["first_fail"] += 1
-                rescue(fr)
+                rescue(stats, fr)
             lane[l] = None
             active &= ~(1 << l)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qchannel import rng
+from qchannel.params import check_int
 from qchannel.theory import h2
 
 #: Sifted bits reconciled and verified together: one frame of the method, so
@@ -82,15 +83,19 @@ def frame_edges(n, frame_bits):
 
 
 def reconcile_and_verify(alice, bob, qber_estimate, method, seed, eps_cor, frame_bits=None,
-                         decoder=None):
+                         decoder=None, threads=1):
     """Reconcile the sifted key frame by frame and verify each frame.
 
     LDPC frames go to the decoder ``GROUP_FRAMES`` at a time (its batched
     decoder fills 32 lanes); each frame is still verified, kept or discarded
-    on its own.  Returns (KeyDistillation without final keys, Alice's kept
-    bits, Bob's kept corrected bits)."""
+    on its own.  ``threads`` (default 1): groups are reconciled on that many
+    native threads (or, with fewer groups than threads, the threads share
+    each group's frames); every group has its own seed, so the outcome is
+    bit-identical for any number.  Returns (KeyDistillation without final
+    keys, Alice's kept bits, Bob's kept corrected bits)."""
     from qchannel.postprocess import reconcile, verify
 
+    threads = check_int("threads", threads, 1, 1024)
     q = float(min(max(qber_estimate, MIN_QBER_ESTIMATE), 0.11 if method == "ldpc" else 0.25))
     out = KeyDistillation(method=method, qber_estimate=q)
     n = len(alice)
@@ -101,14 +106,30 @@ def reconcile_and_verify(alice, bob, qber_estimate, method, seed, eps_cor, frame
     edges = frame_edges(n, frame_bits)
     group = GROUP_FRAMES.get(method, 1)
     extra = {} if decoder is None else {"decoder": decoder}
-    for g0 in range(0, len(edges) - 1, group):
-        g1 = min(g0 + group, len(edges) - 1)
+    groups = [(g0, min(g0 + group, len(edges) - 1)) for g0 in range(0, len(edges) - 1, group)]
+    outer = max(1, min(threads, len(groups)))
+    if method == "ldpc":
+        extra["threads"] = max(1, threads // outer)
+
+    def run_group(g):
+        g0, g1 = g
         start, stop = int(edges[g0]), int(edges[g1])
-        a, b = alice[start:stop], bob[start:stop]
-        res = reconcile(a, b, q, method=method,
+        res = reconcile(alice[start:stop], bob[start:stop], q, method=method,
                         seed=rng.derive_seed(ec_seed, rng.Purpose.SAMPLING, g0),
                         frame_bits=int(edges[g0 + 1] - edges[g0]), **extra)
-        assert res.frames == g1 - g0
+        if res.frames != g1 - g0:
+            raise RuntimeError(f"reconcile returned {res.frames} frames for a group of {g1 - g0}")
+        return res
+
+    if outer == 1:
+        results = map(run_group, groups)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=outer) as ex:
+            results = list(ex.map(run_group, groups))
+    for (g0, g1), res in zip(groups, results):    # in order: same sums, same keys
+        start = int(edges[g0])
+        a = alice[start:int(edges[g1])]
         out.frames += int(res.frames)
         out.frames_failed += int(res.frames_failed)
         out.leaked_bits += int(res.leaked_bits)
@@ -133,17 +154,28 @@ def reconcile_and_verify(alice, bob, qber_estimate, method, seed, eps_cor, frame
     return out, cat(kept_a), cat(kept_b)
 
 
-def amplify(out, alice_kept, bob_kept, key_length, seed):
+def amplify(out, alice_kept, bob_kept, key_length, seed, threads=1):
     """Both parties hash their corrected keys down to ``key_length`` bits with
-    the same Toeplitz matrix (seeded from the project RNG)."""
+    the same Toeplitz matrix (seeded from the project RNG).  ``threads``: the
+    two hashes run side by side, each split further over ``threads // 2``
+    threads (exact: the same keys for any number)."""
     from qchannel.postprocess import privacy_amplify
 
+    threads = check_int("threads", threads, 1, 1024)
     if key_length <= 0 or len(alice_kept) == 0:
         out.alice_key = out.bob_key = np.empty(0, np.uint8)
         return out
     pa_seed = rng.derive_seed(seed, rng.Purpose.PRIVACY_AMPLIFICATION)
-    out.alice_key = privacy_amplify(alice_kept, key_length, pa_seed)
-    out.bob_key = privacy_amplify(bob_kept, key_length, pa_seed)
+    if threads < 2:
+        out.alice_key = privacy_amplify(alice_kept, key_length, pa_seed)
+        out.bob_key = privacy_amplify(bob_kept, key_length, pa_seed)
+        return out
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        fa, fb = (ex.submit(privacy_amplify, k, key_length, pa_seed, threads=threads // 2)
+                  for k in (alice_kept, bob_kept))
+        out.alice_key, out.bob_key = fa.result(), fb.result()
     return out
 
 

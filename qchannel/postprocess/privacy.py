@@ -22,6 +22,8 @@ words for short outputs, and for long ones an additive FFT over GF(2^128)
 with PCLMULQDQ / VPCLMULQDQ when the CPU has them.  Both methods give the
 bit-identical GF(2) matrix-vector product; the choice only affects speed.
 """
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from qchannel import rng as _rng
@@ -29,6 +31,8 @@ from qchannel._core import toeplitz as _tk
 from qchannel.params import check_bits, check_int
 
 __all__ = ["toeplitz_hash", "privacy_amplify", "seed_words"]
+
+MAX_THREADS = 1024
 
 
 def _pack(bits):
@@ -50,8 +54,44 @@ def seed_words(seed, purpose, block, nbits):
     return w
 
 
-def _hash_words(key_words, n, s_words, out_len, method):
-    out = _tk.middle_product_words(s_words, key_words, n, out_len, method=method)
+def _bit_slice(words, start, nbits):
+    """Bits [start, start + nbits) of little-endian packed ``words`` as packed
+    words (bits past the end read as 0; bits past nbits left unspecified)."""
+    q, r = divmod(start, 64)
+    nw = (nbits + 63) // 64
+    seg = np.zeros(nw + 1, dtype=np.uint64)
+    part = words[q:q + nw + 1]
+    seg[:part.shape[0]] = part
+    if not r:
+        return seg[:nw]
+    return (seg[:nw] >> np.uint64(r)) | (seg[1:] << np.uint64(64 - r))
+
+
+def _hash_words(key_words, n, s_words, out_len, method, threads=1):
+    """T @ key.  With ``threads`` > 1 the key is cut into column blocks of
+    whole words: T @ x = XOR over blocks J of T[:, J] @ x[J], and T[:, J] is
+    again Toeplitz, with the seed bits [n - j1, n - j1 + |J| + out_len - 1)
+    for J = [j0, j1).  Exact GF(2) algebra: the same bits for any thread
+    count (each block costs an FFT of |J| + out_len, so the split pays when
+    out_len is small against n)."""
+    nw = (n + 63) // 64
+    blocks = max(1, min(threads, nw))
+    if blocks == 1:
+        out = _tk.middle_product_words(s_words, key_words, n, out_len, method=method)
+        return _tk.unpack_bits(out, out_len)
+    bounds = [64 * (nw * i // blocks) for i in range(blocks)] + [n]
+
+    def part(i):
+        j0, j1 = bounds[i], bounds[i + 1]
+        sub = _bit_slice(s_words, n - j1, j1 - j0 + out_len - 1)
+        return _tk.middle_product_words(sub, key_words[j0 // 64:(j1 + 63) // 64], j1 - j0,
+                                        out_len, method=method)
+
+    with ThreadPoolExecutor(max_workers=blocks) as ex:
+        parts = list(ex.map(part, range(blocks)))
+    out = parts[0]
+    for p in parts[1:]:
+        out ^= p
     return _tk.unpack_bits(out, out_len)
 
 
@@ -81,7 +121,7 @@ def toeplitz_hash(bits, seed_bits, out_len, *, method="auto"):
     return _hash_words(_pack(bits), n, _pack(seed_bits), out_len, method)
 
 
-def privacy_amplify(key_bits, out_len, seed, block=0):
+def privacy_amplify(key_bits, out_len, seed, block=0, *, threads=1):
     """Compress a reconciled key to ``out_len`` bits with a random Toeplitz hash.
 
     The ``len(key_bits) + out_len - 1`` seed bits are the Philox stream
@@ -89,13 +129,17 @@ def privacy_amplify(key_bits, out_len, seed, block=0):
     ``qchannel.rng.bits(seed, Purpose.PRIVACY_AMPLIFICATION, block, n + out_len - 1)``,
     so Alice and Bob (sharing the public seed) get the same matrix.
     ``out_len`` may be 0 (nothing extractable): an empty array is returned.
+    ``threads`` (default 1): native threads sharing the product (column
+    blocks of the matrix, see ``_hash_words``); the output is bit-identical
+    for any number.
     """
     key_bits = check_bits("key_bits", key_bits)
     n = key_bits.shape[0]
     out_len = check_int("out_len", out_len, 0, n)
     seed = _rng.check_seed(seed)
     block = check_int("block", block, 0, _rng.BLOCK_MAX)
+    threads = check_int("threads", threads, 1, MAX_THREADS)
     if out_len == 0:
         return np.zeros(0, dtype=np.uint8)
     s_words = seed_words(seed, _rng.Purpose.PRIVACY_AMPLIFICATION, block, n + out_len - 1)
-    return _hash_words(_pack(key_bits), n, s_words, out_len, "auto")
+    return _hash_words(_pack(key_bits), n, s_words, out_len, "auto", threads)

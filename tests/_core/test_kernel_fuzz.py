@@ -681,6 +681,23 @@ def test_fuzz_ldpc_scms(data):
         if isinstance(v[2], np.ndarray) and v[2] is st2["L"]:
             assert np.array_equal(v[2][:, int(v[0])], np.asarray(v[1]))
     _fuzz(data, k_ldpc.scms_reset_lane, args2, check2)
+    st3 = _scms_state(r, n, m, len(cols))
+    perm = r.permutation(n).astype(np.int64)
+    nk = data.draw(st.integers(0, n))
+    nknown = data.draw(st.integers(0, n - nk))
+    args3 = [Arg(lane, "int"), Arg(data.draw(st.integers(1, 127)), "int"),
+             Arg(perm[:nk].copy(), "arr"), Arg(r.integers(0, 2, nk, dtype=np.uint8), "arr"),
+             Arg(perm[nk:nk + nknown].copy(), "arr"),
+             Arg(r.integers(0, 2, nknown, dtype=np.uint8), "arr"),
+             Arg(r.integers(0, 2, m, dtype=np.uint8), "arr"),
+             Arg(np.zeros(m, np.uint32), "arr")]
+    args3 += [Arg(st3[k], "arr") for k in ("L", "qsign", "qnz", "m1s", "m2s", "idx", "par")]
+
+    def check3(v, _):
+        if isinstance(v[8], np.ndarray) and v[8] is st3["L"] and isinstance(v[2], np.ndarray):
+            col = v[8][:, int(v[0])]
+            assert np.array_equal(np.abs(col[np.asarray(v[2])]), np.full(len(v[2]), int(v[1])))
+    _fuzz(data, k_ldpc.scms_load_lane, args3, check3)
 
 
 # ------------------------------------------------------------------ Toeplitz

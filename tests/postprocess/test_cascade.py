@@ -11,7 +11,7 @@ import pytest
 from qchannel import rng as R
 from qchannel._core import cascade as core
 from qchannel.postprocess import SCHEDULES, reconcile
-from qchannel.postprocess.cascade import _schedule_spec, block_sizes, h2
+from qchannel.postprocess.cascade import _schedule_spec, block_sizes, h2, reconcile_cascade
 
 # ------------------------------------------------------- independent reference
 # Same protocol rules as the kernel, but parities are computed from Alice's
@@ -361,9 +361,9 @@ def test_validation():
 def test_ldpc_dispatch(monkeypatch):
     calls = {}
 
-    def fake(alice_bits, bob_bits, qber, seed, frame_bits=None, decoder=None):
+    def fake(alice_bits, bob_bits, qber, seed, frame_bits=None, decoder=None, threads=1):
         calls.update(n=len(alice_bits), qber=qber, seed=seed, frame_bits=frame_bits,
-                     decoder=decoder)
+                     decoder=decoder, threads=threads)
         return "sentinel"
 
     mod = types.ModuleType("qchannel.postprocess.ldpc")
@@ -371,9 +371,10 @@ def test_ldpc_dispatch(monkeypatch):
     monkeypatch.setitem(sys.modules, "qchannel.postprocess.ldpc", mod)
     a, b = _pair(500, 0.05, 2)
     assert reconcile(a, b, 0.05, "ldpc", seed=4, frame_bits=250) == "sentinel"
-    assert calls == {"n": 500, "qber": 0.05, "seed": 4, "frame_bits": 250, "decoder": "auto"}
-    reconcile(a, b, 0.05, "ldpc", seed=4, decoder="spa")
-    assert calls["decoder"] == "spa"
+    assert calls == {"n": 500, "qber": 0.05, "seed": 4, "frame_bits": 250, "decoder": "auto",
+                     "threads": 1}
+    reconcile(a, b, 0.05, "ldpc", seed=4, decoder="spa", threads=2)
+    assert calls["decoder"] == "spa" and calls["threads"] == 2
     with pytest.raises(ValueError, match="decoder.*'ldpc' only"):
         reconcile(a, b, 0.05, "cascade", seed=4, decoder="spa")
     monkeypatch.setitem(sys.modules, "qchannel.postprocess.ldpc", None)  # import fails
@@ -428,3 +429,20 @@ def test_kernel_rejects_bad_schedules_and_bits():
         core.run(a * 2, b, 1, [8], False, 0, 200, False, False, 1)
     with pytest.raises(ValueError, match="seed"):
         core.run(a, b, 1, [8], False, 0, 200, False, False, -1)
+
+
+def test_threads_give_identical_results():
+    # Contiguous frame ranges on native threads: bit-identical to one thread.
+    r = np.random.default_rng(4)
+    a = r.integers(0, 2, 200_003).astype(np.uint8)
+    b = a ^ (r.random(a.size) < 0.04).astype(np.uint8)
+    one = reconcile_cascade(a, b, 0.04, seed=3, frame_bits=20_000)
+    for threads in (2, 3, 16):
+        res = reconcile_cascade(a, b, 0.04, seed=3, frame_bits=20_000, threads=threads)
+        assert np.array_equal(res.bob_corrected, one.bob_corrected)
+        assert np.array_equal(res.leaked_per_frame, one.leaked_per_frame)
+        assert res.rounds_total == one.rounds_total
+        assert res.biconf_iterations == one.biconf_iterations
+    assert np.array_equal(one.bob_corrected, a)
+    with pytest.raises(ValueError, match="threads"):
+        reconcile_cascade(a, b, 0.04, seed=3, threads=0)

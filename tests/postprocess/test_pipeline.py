@@ -125,3 +125,30 @@ def test_distillation_on_a_synthetic_key(method):
     assert 1.0 < out.efficiency < 1.25
     amplify(out, kept_a, kept_b, 1000, seed=9)
     assert out.keys_match and len(out.alice_key) == 1000
+
+
+@pytest.mark.parametrize("method,group", [("cascade", 1), ("ldpc", 2), ("ldpc", 8)])
+def test_threads_give_the_same_keys_and_leak(method, group, monkeypatch):
+    # Groups on threads (group 1-2: more groups than threads) or frames of one
+    # group shared by the threads (group 8): the same keys, leak and counts
+    # for 1, 2 and 3 threads.
+    from qchannel.postprocess.pipeline import amplify, reconcile_and_verify
+
+    monkeypatch.setitem(pipeline.GROUP_FRAMES, method, group)
+    n = 120_000
+    alice = rng.bits(6, rng.Purpose.SAMPLING, 0, n)
+    bob = alice ^ (rng.uniform(6, rng.Purpose.SAMPLING, 1, n) < 0.04).astype(np.uint8)
+    runs = []
+    for threads in (1, 2, 3):
+        out, ka, kb = reconcile_and_verify(alice, bob, 0.04, method, seed=4, eps_cor=1e-12,
+                                           frame_bits=15_000, threads=threads)
+        amplify(out, ka, kb, 20_000, seed=4, threads=threads)
+        runs.append(out)
+    for out in runs[1:]:
+        assert out.ec_dict() == runs[0].ec_dict()
+        assert out.verification_bits == runs[0].verification_bits
+        assert np.array_equal(out.alice_key, runs[0].alice_key)
+        assert np.array_equal(out.bob_key, runs[0].bob_key)
+    assert runs[0].keys_match and runs[0].frames == 8
+    with pytest.raises(ValueError, match="threads"):
+        reconcile_and_verify(alice, bob, 0.04, method, seed=4, eps_cor=1e-12, threads=0)
