@@ -12,6 +12,7 @@ calls :func:`register`, and add the module to ``_JOB_MODULES``.
 from __future__ import annotations
 
 import importlib
+import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -82,6 +83,7 @@ class DictResult:
 
 
 _REGISTRY: dict[str, Job] = {}
+_MODULE_OF: dict[str, str] = {}     # job name -> the module that registered it
 _loaded = False
 
 
@@ -89,6 +91,7 @@ def register(job: Job) -> Job:
     if job.name in _REGISTRY:
         raise RuntimeError(f"job {job.name!r} is registered twice")
     _REGISTRY[job.name] = job
+    _MODULE_OF[job.name] = sys._getframe(1).f_globals.get("__name__", "")
     return job
 
 
@@ -101,9 +104,13 @@ def _load_all():
 
 
 def names() -> tuple:
-    """The registered job names, in registration order."""
+    """The registered job names in ``_JOB_MODULES`` order (then registration
+    order within a module), whichever module happened to be imported first."""
     _load_all()
-    return tuple(_REGISTRY)
+    rank = {mod: i for i, mod in enumerate(_JOB_MODULES)}
+    order = list(_REGISTRY)
+    return tuple(sorted(order, key=lambda n: (rank.get(_MODULE_OF[n], len(rank)),
+                                              order.index(n))))
 
 
 def get(name) -> Job:
@@ -120,7 +127,7 @@ def get(name) -> Job:
     _load_all()
     if name not in _REGISTRY:
         raise ValueError(f"protocol.type = {name!r} must be one of "
-                         f"{', '.join(map(repr, _REGISTRY))}")
+                         f"{', '.join(map(repr, names()))}")
     return _REGISTRY[name]
 
 

@@ -276,7 +276,8 @@ def build_result(counts, scenario, seed):
     extra = {}
     key_bits, aborted, reason = int(fk.key_length), bool(fk.aborted), fk.abort_reason
     if pp.ec != "estimate":
-        distilled, fk, key_bits, aborted, reason = _distill(counts, src, pp, seed, fk, qber_z)
+        distilled, fk, key_bits, aborted, reason = _distill(counts, src, pp, seed, fk, qber_z,
+                                                            threads=run_threads(scenario))
         ec = distilled.ec_dict() if distilled is not None else {"method": pp.ec, "leaked_bits": 0}
         extra = {
             "verification_bits": distilled.verification_bits if distilled else 0,
@@ -296,8 +297,17 @@ def build_result(counts, scenario, seed):
     return result
 
 
-def _distill(counts, src, pp, seed, fk_estimate, qber_z):
-    """Real error correction, verification and privacy amplification."""
+def run_threads(scenario):
+    """The threads post-processing may use: the run's (``--threads``, ``[run]
+    threads``, else every core; 1 in sweep workers).  Results do not depend on it."""
+    from qchannel.links.base import threads
+
+    return threads(getattr(getattr(scenario, "run", None), "threads", None))
+
+
+def _distill(counts, src, pp, seed, fk_estimate, qber_z, threads=1):
+    """Real error correction, verification and privacy amplification
+    (frames and hashes on ``threads`` native threads; the same keys for any number)."""
     from qchannel.postprocess.pipeline import amplify, reconcile_and_verify
 
     if fk_estimate.aborted:
@@ -312,7 +322,7 @@ def _distill(counts, src, pp, seed, fk_estimate, qber_z):
     alice, bob = counts.sifted_key()
     distilled, kept_a, kept_b = reconcile_and_verify(
         alice, bob, qber_z, pp.ec, seed, pp.eps_cor,
-        decoder=pp.ldpc_decoder if pp.ec == "ldpc" else None)
+        decoder=pp.ldpc_decoder if pp.ec == "ldpc" else None, threads=threads)
     leak = distilled.leaked_bits + distilled.verification_bits
     fk = finite_key_report(counts, src, pp, leak_ec_bits=leak)
     # Discarded frames: each discarded bit lowers the min-entropy by at most one.
@@ -321,5 +331,5 @@ def _distill(counts, src, pp, seed, fk_estimate, qber_z):
     if key_bits == 0 and not aborted:
         aborted, reason = True, (f"no key left after discarding {distilled.frames_discarded} "
                                  f"frames that failed verification")
-    amplify(distilled, kept_a, kept_b, key_bits, seed)
+    amplify(distilled, kept_a, kept_b, key_bits, seed, threads=threads)
     return distilled, fk, key_bits, aborted, reason

@@ -23,9 +23,9 @@ def cascade_run():
     seen = {}
     real = pipeline.amplify
 
-    def spy(out, alice_kept, bob_kept, key_length, seed):
+    def spy(out, alice_kept, bob_kept, key_length, seed, threads=1):
         seen.update(alice_kept=alice_kept.copy(), key_length=key_length, seed=seed)
-        return real(out, alice_kept, bob_kept, key_length, seed)
+        return real(out, alice_kept, bob_kept, key_length, seed, threads=threads)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(pipeline, "amplify", spy)
