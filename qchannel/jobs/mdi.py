@@ -472,12 +472,20 @@ def check(scenario):
     q = float(th.gains(mu, mu, eta_a, eta_b, c.detector.dark_count_prob, c.channel.visibility,
                        ang, 0)[0])
     sifted = c.pulses * (c.probs[0] * c.pz) ** 2 * q
-    return mem.refuse_if_too_big(sifted * mem.SIFTED_BIT_BYTES[c.postprocess.ec],
+    return refuse_sifted(sifted, c.postprocess.ec)
+
+
+def refuse_sifted(sifted, ec):
+    """The memory check of a two-sender run that keeps ``sifted`` bits for real EC."""
+    from qchannel.jobs import memory as mem
+
+    return mem.refuse_if_too_big(sifted * mem.SIFTED_BIT_BYTES[ec],
                                  f"about {sifted:.3g} sifted bits kept for postprocess.ec",
                                  "lower run.pulses or set postprocess.ec = 'estimate'")
 
 
 def tiny(sc):
+    """At most 2e6 pulses (both two-sender jobs)."""
     return sc.replace(**{"run.pulses": min(sc.config.pulses, 2 * 10**6)})
 
 

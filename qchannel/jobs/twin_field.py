@@ -33,8 +33,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from qchannel.jobs import DictResult, Job, register
-from qchannel.jobs.mdi import (SECTIONS, chernoff_bounds, distill, parse_channel, parse_detector,
-                               parse_run)
+from qchannel.jobs.mdi import (SECTIONS, _fmt, chernoff_bounds, distill, parse_channel,
+                               parse_detector, parse_run, refuse_sifted, tiny)
 from qchannel.params import (check_choice, check_distribution, check_prob, check_real,
                              check_real_list, check_table, reject_unknown)
 from qchannel.scenario import PostprocessConfig, RunSection, TableScenario
@@ -338,10 +338,6 @@ def theory(scenario, decoy=None):
             "plob_per_pulse": float(plob_bound(eta))}
 
 
-def _fmt(x, spec=".4g"):
-    return "n/a" if x is None else format(x, spec)
-
-
 def report(d):
     lines = [f"qchannel tf-qkd ({d['variant']}): {d['pulses']:.4g} pulse pairs, seed {d['seed']}",
              f"  detections {d['detections']}, Z-window sifted {d['sifted_bits']}, QBER Z "
@@ -383,13 +379,7 @@ def check(scenario):
     s_z, _ = th.z_gains(c.mu_z, c.eps, eta_a, eta_b, c.detector.dark_count_prob,
                         c.channel.visibility)
     sifted = c.pulses * c.pz ** 2 * s_z
-    return mem.refuse_if_too_big(sifted * mem.SIFTED_BIT_BYTES[c.postprocess.ec],
-                                 f"about {sifted:.3g} sifted bits kept for postprocess.ec",
-                                 "lower run.pulses or set postprocess.ec = 'estimate'")
-
-
-def tiny(sc):
-    return sc.replace(**{"run.pulses": min(sc.config.pulses, 2 * 10**6)})
+    return refuse_sifted(sifted, c.postprocess.ec)
 
 
 register(Job(
