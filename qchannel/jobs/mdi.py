@@ -134,6 +134,38 @@ def distill(alice, bob, qber, pp, seed, key_length_fn):
 
 
 # ---------------------------------------------------------------- schema
+def finish_key(d, c, bits_a, bits_b, qber, length, key_bits, aborted, reason, keys_out,
+               per_pulse_field=False):
+    """The key part of a two-sender result ``d``: with ``postprocess.ec`` real
+    error correction, verification and privacy amplification of the sifted
+    bits (both final keys written to ``keys_out`` if given) replace the
+    estimate ``key_bits``/``aborted``/``reason``; then the key fields."""
+    pp = c.postprocess
+    if pp.ec != "estimate":
+        ec, key_bits, match, aborted, reason, out = distill(bits_a, bits_b, qber, pp, c.seed,
+                                                           length)
+        d["ec"], d["keys_match"] = ec, match
+        if keys_out is not None and out is not None:
+            from qchannel.postprocess.pipeline import write_keys
+            write_keys(out, keys_out)
+    d.update(secret_key_bits=int(key_bits), aborted=bool(aborted), abort_reason=reason,
+             key_length_from="finite key" if c.finite_key else "asymptotic bounds")
+    if per_pulse_field:
+        d["key_rate_per_pulse_finite"] = key_bits / c.pulses
+    d["secret_key_rate_bps"] = key_bits / (c.pulses / c.rep_rate_hz)
+    return DictResult(d)
+
+
+def report_key_lines(d):
+    """The error-correction and verdict lines of a two-sender report."""
+    lines = [f"  error correction: {d['ec']['method']}, {d['ec']['leaked_bits']} bits disclosed"]
+    if "keys_match" in d:
+        lines.append(f"  keys match: {d['keys_match']}")
+    if d["aborted"]:
+        lines.append(f"  NO KEY: {d['abort_reason']}")
+    return lines
+
+
 class MDIScenario(TableScenario):
     job = "mdi-qkd"
     SECTIONS = SECTIONS
@@ -370,19 +402,8 @@ def run(scenario, progress=None, keys_out=None):
     d["gains"] = [{"mu_a": a, "mu_b": b, "basis": "ZX"[basis], "gain": obs[basis][0][(a, b)],
                    "error_gain": obs[basis][1][(a, b)]}
                   for basis in (0, 1) for a in c.mus for b in c.mus]
-    if pp.ec != "estimate":
-        ec, key_bits, match, aborted, reason, out = distill(
-            sim.bits_a, sim.bits_b, e_sig or 0.0, pp, c.seed, length)
-        d["ec"] = ec
-        d["keys_match"] = match
-        if keys_out is not None and out is not None:
-            from qchannel.postprocess.pipeline import write_keys
-            write_keys(out, keys_out)
-    d.update(secret_key_bits=int(key_bits), aborted=bool(aborted), abort_reason=reason,
-             key_length_from="finite key" if c.finite_key else "asymptotic bounds",
-             key_rate_per_pulse_finite=key_bits / c.pulses,
-             secret_key_rate_bps=key_bits / (c.pulses / c.rep_rate_hz))
-    return DictResult(d)
+    return finish_key(d, c, sim.bits_a, sim.bits_b, e_sig or 0.0, length, key_bits, aborted,
+                      reason, keys_out, per_pulse_field=True)
 
 
 def theory(scenario, decoy=None):
@@ -436,12 +457,8 @@ def report(d):
              f"  QBER Z {_fmt(d['qber_z'], '.4%')}, X (decoy) {_fmt(d['qber_x'], '.4%')}; "
              f"Y11 >= {d['y11_z_lower']:.4g}, e11 <= {d['e11_x_upper']:.4f}",
              f"  asymptotic key {d['key_rate_per_pulse']:.4g} per pulse (PLOB "
-             f"{d['plob_per_pulse']:.4g})",
-             f"  error correction: {d['ec']['method']}, {d['ec']['leaked_bits']} bits disclosed"]
-    if "keys_match" in d:
-        lines.append(f"  keys match: {d['keys_match']}")
-    if d["aborted"]:
-        lines.append(f"  NO KEY: {d['abort_reason']}")
+             f"{d['plob_per_pulse']:.4g})"]
+    lines += report_key_lines(d)
     lines.append(f"  secret key ({d['key_length_from']}) {d['secret_key_bits']} bits "
                  f"({d['key_rate_per_pulse_finite']:.4g} per pulse, "
                  f"{d['secret_key_rate_bps']:.4g} bit/s)")

@@ -32,9 +32,10 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from qchannel.jobs import DictResult, Job, register
-from qchannel.jobs.mdi import (SECTIONS, _fmt, chernoff_bounds, distill, parse_channel,
-                               parse_detector, parse_run, refuse_sifted, tiny)
+from qchannel.jobs import Job, register
+from qchannel.jobs.mdi import (SECTIONS, _fmt, chernoff_bounds, finish_key, parse_channel,
+                               parse_detector, parse_run, refuse_sifted, report_key_lines,
+                               tiny)
 from qchannel.params import (check_choice, check_distribution, check_prob, check_real,
                              check_real_list, check_table, reject_unknown)
 from qchannel.scenario import PostprocessConfig, RunSection, TableScenario
@@ -291,17 +292,8 @@ def run(scenario, progress=None, keys_out=None):
     key_bits = length(leak_est)
     d["ec"] = {"method": "estimate", "leaked_bits": leak_est}
     aborted, reason = key_bits == 0, ("" if key_bits else "the key length is zero")
-    if pp.ec != "estimate":
-        ec, key_bits, match, aborted, reason, out = distill(
-            sim.bits_a, sim.bits_b, e_z, pp, c.seed, length)
-        d["ec"], d["keys_match"] = ec, match
-        if keys_out is not None and out is not None:
-            from qchannel.postprocess.pipeline import write_keys
-            write_keys(out, keys_out)
-    d.update(secret_key_bits=int(key_bits), aborted=bool(aborted), abort_reason=reason,
-             key_length_from="finite key" if c.finite_key else "asymptotic bounds",
-             secret_key_rate_bps=key_bits / (c.pulses / c.rep_rate_hz))
-    return DictResult(d)
+    return finish_key(d, c, sim.bits_a, sim.bits_b, e_z, length, key_bits, aborted, reason,
+                      keys_out)
 
 
 def theory(scenario, decoy=None):
@@ -346,12 +338,8 @@ def report(d):
              f"  s1 >= {d['s1_lower']:.4g}, e1_ph <= {d['e1_ph_upper']:.4f}, untagged bits "
              f"{d['untagged_bits']:.4g}",
              f"  asymptotic key {d['key_rate_per_pulse']:.4g} per pulse (PLOB "
-             f"{d['plob_per_pulse']:.4g})",
-             f"  error correction: {d['ec']['method']}, {d['ec']['leaked_bits']} bits disclosed"]
-    if "keys_match" in d:
-        lines.append(f"  keys match: {d['keys_match']}")
-    if d["aborted"]:
-        lines.append(f"  NO KEY: {d['abort_reason']}")
+             f"{d['plob_per_pulse']:.4g})"]
+    lines += report_key_lines(d)
     lines.append(f"  secret key ({d['key_length_from']}) {d['secret_key_bits']} bits, "
                  f"{d['secret_key_rate_bps']:.4g} bit/s")
     return "\n".join(lines)
