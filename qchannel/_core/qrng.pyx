@@ -40,67 +40,9 @@ from libc.math cimport log, floor
 
 from qchannel._core.philox cimport PhiloxStream, stream_init, next_double, next_geometric_gap
 from qchannel._core.checks cimport int_arg, real_arg, check_len, check_doubles
+from qchannel._core.heap cimport Heap, heap_free, heap_init, heap_pop, heap_push
 
 cdef int64_t NEVER = -(1LL << 62)
-
-
-# ----------------------------------------------------------------------------
-# a min-heap of int64 keys (pending afterpulses)
-# ----------------------------------------------------------------------------
-cdef struct Heap:
-    int64_t* a
-    int64_t n
-    int64_t cap
-
-
-cdef int heap_init(Heap* h) noexcept nogil:
-    h.cap = 64
-    h.n = 0
-    h.a = <int64_t*>malloc(h.cap * sizeof(int64_t))
-    return 0 if h.a != NULL else -1
-
-
-cdef int heap_push(Heap* h, int64_t key) noexcept nogil:
-    cdef int64_t i, parent
-    cdef int64_t* grown
-    if h.n == h.cap:
-        grown = <int64_t*>realloc(h.a, 2 * h.cap * sizeof(int64_t))
-        if grown == NULL:
-            return -1
-        h.a = grown
-        h.cap *= 2
-    i = h.n
-    h.n += 1
-    while i > 0:
-        parent = (i - 1) >> 1
-        if h.a[parent] <= key:
-            break
-        h.a[i] = h.a[parent]
-        i = parent
-    h.a[i] = key
-    return 0
-
-
-cdef int64_t heap_pop(Heap* h) noexcept nogil:
-    cdef int64_t top = h.a[0]
-    cdef int64_t last, i, child
-    h.n -= 1
-    if h.n == 0:
-        return top
-    last = h.a[h.n]
-    i = 0
-    while True:
-        child = 2 * i + 1
-        if child >= h.n:
-            break
-        if child + 1 < h.n and h.a[child + 1] < h.a[child]:
-            child += 1
-        if h.a[child] >= last:
-            break
-        h.a[i] = h.a[child]
-        i = child
-    h.a[i] = last
-    return top
 
 
 # ----------------------------------------------------------------------------
@@ -234,7 +176,7 @@ def beam_splitter(seed, purpose, block, cnp.ndarray joint not None, n_samples, d
                 else:
                     n_single_live += 1
             slot = t
-    free(h.a)
+    heap_free(&h)
     if failed:
         raise MemoryError("afterpulse queue")
     counts = {"noise": n_noise, "single_live": n_single_live, "both_live": n_both_live,
@@ -316,7 +258,7 @@ def arrival_time(seed, purpose, block, photon_rate, dark_rate, n_bins, n_samples
                     if heap_push(&h, <int64_t>(tap * scale)) != 0:
                         failed = 1
                         break
-    free(h.a)
+    heap_free(&h)
     if failed:
         raise MemoryError("afterpulse queue")
     counts = {"noise": n_noise, "afterpulse_clicks": n_ap, "dark_clicks": n_dk,

@@ -31,6 +31,7 @@ from qchannel._core.philox cimport (PhiloxStream, stream_init, next_u32, next_u6
                                     WordStream, words_init, next_word)
 from qchannel._core.sampling cimport multinomial
 from qchannel._core.checks cimport int_arg, real_arg, check_len, check_doubles, check_nondecreasing
+from qchannel._core.heap cimport Heap, heap_free, heap_init, heap_pop, heap_push
 
 cdef enum:
     MAX_CLASSES = 16
@@ -59,9 +60,7 @@ cdef class DetectorState:
     """What the detector pass carries from one block to the next: the last
     click of each detector (for dead time) and the pending afterpulses."""
     cdef int64_t last_click[4]
-    cdef int64_t* heap          # min-heap of pending afterpulses, key = slot * 4 + detector
-    cdef int64_t heap_n
-    cdef int64_t heap_cap
+    cdef Heap heap              # pending afterpulses, key = slot * 4 + detector
     cdef public int64_t next_block   # blocks must be fed in order
     cdef public int64_t next_slot    # ... each starting where the last one ended
     cdef int64_t ap_countdown        # primary clicks left before the next afterpulse (-1: draw)
@@ -70,64 +69,18 @@ cdef class DetectorState:
         cdef int j
         for j in range(4):
             self.last_click[j] = NEVER
-        self.heap_cap = 64
-        self.heap_n = 0
-        self.heap = <int64_t*>malloc(self.heap_cap * sizeof(int64_t))
-        if self.heap == NULL:
+        if heap_init(&self.heap) != 0:
             raise MemoryError()
         self.next_block = 0
         self.next_slot = 0
         self.ap_countdown = -1
 
     def __dealloc__(self):
-        free(self.heap)
+        heap_free(&self.heap)
 
     @property
     def pending_afterpulses(self):
-        return int(self.heap_n)
-
-
-cdef inline int heap_push(DetectorState st, int64_t key) noexcept nogil:
-    cdef int64_t i, parent
-    cdef int64_t* grown
-    if st.heap_n == st.heap_cap:
-        grown = <int64_t*>realloc(st.heap, 2 * st.heap_cap * sizeof(int64_t))
-        if grown == NULL:
-            return -1
-        st.heap = grown
-        st.heap_cap *= 2
-    i = st.heap_n
-    st.heap_n += 1
-    while i > 0:
-        parent = (i - 1) >> 1
-        if st.heap[parent] <= key:
-            break
-        st.heap[i] = st.heap[parent]
-        i = parent
-    st.heap[i] = key
-    return 0
-
-
-cdef inline int64_t heap_pop(DetectorState st) noexcept nogil:
-    cdef int64_t top = st.heap[0]
-    cdef int64_t last, i, child
-    st.heap_n -= 1
-    if st.heap_n == 0:
-        return top
-    last = st.heap[st.heap_n]
-    i = 0
-    while True:
-        child = 2 * i + 1
-        if child >= st.heap_n:
-            break
-        if child + 1 < st.heap_n and st.heap[child + 1] < st.heap[child]:
-            child += 1
-        if st.heap[child] >= last:
-            break
-        st.heap[i] = st.heap[child]
-        i = child
-    st.heap[i] = last
-    return top
+        return int(self.heap.n)
 
 
 cdef struct EventBuffer:
@@ -295,7 +248,7 @@ cdef inline int emit(EventBuffer* out, const Link* L, DetectorState st, PhiloxSt
                 if L.afterpulse_tau_gates > 0.0:
                     delay += floor(-L.afterpulse_tau_gates * log(next_double(ds)))
                 if delay < <double>(L.total_slots - slot):
-                    if heap_push(st, (slot + <int64_t>delay) * 4 + j) < 0:
+                    if heap_push(&st.heap, (slot + <int64_t>delay) * 4 + j) < 0:
                         return -1
     if afterpulse & ~primary:
         flags |= F_AFTERPULSE
@@ -335,11 +288,11 @@ cdef int flush_afterpulses(EventBuffer* out, const Link* L, DetectorState st, Ph
     primary click; their slot's attributes are drawn conditionally on no click."""
     cdef int64_t slot
     cdef int mask, seg, cls, a_basis, a_bit, b_basis
-    while st.heap_n > 0 and (st.heap[0] >> 2) < before:
-        slot = st.heap[0] >> 2
+    while st.heap.n > 0 and (st.heap.a[0] >> 2) < before:
+        slot = st.heap.a[0] >> 2
         mask = 0
-        while st.heap_n > 0 and (st.heap[0] >> 2) == slot:
-            mask |= 1 << (heap_pop(st) & 3)
+        while st.heap.n > 0 and (st.heap.a[0] >> 2) == slot:
+            mask |= 1 << (heap_pop(&st.heap) & 3)
         seg = find_segment(L.seg_start, L.n_seg, slot)
         cls = draw_class(ds, L.noclick_prob + seg * L.n_classes, L.n_classes)
         a_basis = draw_basis(ds, L.basis_threshold)
@@ -682,7 +635,7 @@ def carry_block(PrimaryEvents events not None, DetectorState state not None):
         for i in range(n):
             slot = ev_slot[i]
             c = ev_word[i]
-            if simple and (state.heap_n == 0 or (state.heap[0] >> 2) > slot):
+            if simple and (state.heap.n == 0 or (state.heap.a[0] >> 2) > slot):
                 mask = (c >> 6) & 3
                 npc = (mask & 1) + (mask >> 1)
                 if not ap_on or state.ap_countdown >= npc:
@@ -708,12 +661,12 @@ def carry_block(PrimaryEvents events not None, DetectorState state not None):
                     continue
             # Detector pass, in slot order: earlier afterpulses first.
             ap_mask = 0
-            if state.heap_n > 0:
+            if state.heap.n > 0:
                 if flush_afterpulses(&out, L, state, &ds, slot, &ap_only[0, 0]) < 0:
                     err = 1
                     break
-                while state.heap_n > 0 and (state.heap[0] >> 2) == slot:
-                    ap_mask |= 1 << (heap_pop(state) & 3)
+                while state.heap.n > 0 and (state.heap.a[0] >> 2) == slot:
+                    ap_mask |= 1 << (heap_pop(&state.heap) & 3)
             if emit(&out, L, state, &ds, slot, c & 15, (c >> 4) & 1, c >> 10, (c >> 5) & 1,
                     (c >> 6) & 15, ap_mask) < 0:
                 err = 1
@@ -871,13 +824,13 @@ def detector_pass(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_
     with nogil:
         for i in range(n):
             # In slot order: earlier afterpulses first, then this slot's own.
-            if state.heap_n > 0:
+            if state.heap.n > 0:
                 if flush_afterpulses(&out, &L, state, &ds, slot[i], &ap_only[0, 0]) < 0:
                     err = 1
                     break
             ap_mask = 0
-            while state.heap_n > 0 and (state.heap[0] >> 2) == slot[i]:
-                ap_mask |= 1 << (heap_pop(state) & 3)
+            while state.heap.n > 0 and (state.heap.a[0] >> 2) == slot[i]:
+                ap_mask |= 1 << (heap_pop(&state.heap) & 3)
             if emit(&out, &L, state, &ds, slot[i], cls[i], a_basis[i], a_bit[i], b_basis[i],
                     clicks[i], ap_mask) < 0:
                 err = 1
