@@ -31,22 +31,11 @@ from libc.math cimport log, log1p, floor
 
 from qchannel._core.philox cimport PhiloxStream, stream_init, next_u32, next_double
 from qchannel._core.sampling cimport multinomial
+from qchannel._core.search cimport search_cdf
 
 cdef enum:
     PURPOSE_EVENTS = 1
     PURPOSE_SENT_COUNTS = 3
-
-
-cdef inline int64_t find_combo(const double* cdf, int64_t m, double u) noexcept nogil:
-    # First index i with u < cdf[i]; cdf[m - 1] == 1 (> any u in (0, 1)).
-    cdef int64_t lo = 0, hi = m - 1, mid
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if u < cdf[mid]:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
 
 
 def run_block(uint64_t seed, uint32_t block, int64_t n_slots, double p_event,
@@ -92,7 +81,7 @@ def run_block(uint64_t seed, uint32_t block, int64_t n_slots, double p_event,
                     break
                 slot = pos + <int64_t>gap
                 pos = slot + 1
-                c = find_combo(&event_cdf[0], m, next_double(&es))
+                c = search_cdf(&event_cdf[0], m, next_double(&es))
                 if n == cap:
                     cap *= 2
                     grown = realloc(off, cap * sizeof(int64_t))

@@ -48,6 +48,7 @@ from libc.float cimport DBL_MAX
 
 from qchannel._core.philox cimport PhiloxStream, stream_init, next_u32, next_double
 from qchannel._core.sampling cimport binomial
+from qchannel._core.search cimport find_segment
 from qchannel._core.checks cimport (int_arg, real_arg, check_len, check_doubles, check_i64,
                                     check_nondecreasing)
 
@@ -110,18 +111,6 @@ cdef int buf_push(Buf* b, int64_t slot, int a_set, int b_set, int a_bit, int b_b
     d[4] = flags
     b.n += 1
     return 0
-
-
-cdef inline int find_segment(const int64_t* seg_start, int n_seg, int64_t slot) noexcept nogil:
-    # Last segment starting at or before ``slot``; always in [0, n_seg).
-    cdef int lo = 0, hi = n_seg - 1, mid
-    while lo < hi:
-        mid = (lo + hi + 1) >> 1
-        if seg_start[mid] <= slot:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
 
 
 cdef inline int draw_cdf(PhiloxStream* s, const double* cdf, int k) noexcept nogil:

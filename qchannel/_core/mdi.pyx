@@ -50,6 +50,7 @@ from libc.math cimport log, log1p, expm1, exp, sqrt, cos, sin, floor, M_PI
 from qchannel._core.philox cimport (PhiloxStream, stream_init, next_u32, next_double,
                                     next_geometric_gap)
 from qchannel._core.sampling cimport multinomial
+from qchannel._core.search cimport search_cdf
 from qchannel._core.checks cimport int_arg, real_arg, check_len, check_doubles, check_i64
 
 cdef enum:
@@ -61,16 +62,8 @@ MAX_SLOTS_PER_BLOCK = 1 << 56
 
 
 cdef inline int draw_cdf(PhiloxStream* s, const double* cdf, int k) noexcept nogil:
-    # Binary search for the first cdf[i] > u (cdf[k-1] = 1).
-    cdef double u = next_double(s)
-    cdef int lo = 0, hi = k - 1, mid
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if u < cdf[mid]:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    # The first i with u < cdf[i] (cdf[k-1] = 1), u uniform from the stream.
+    return <int>search_cdf(cdf, k, next_double(s))
 
 
 cdef inline double gauss(PhiloxStream* s) noexcept nogil:

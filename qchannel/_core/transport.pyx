@@ -30,6 +30,7 @@ from libc.float cimport DBL_MAX
 from qchannel._core.philox cimport (PhiloxStream, stream_init, next_u32, next_u64, next_double,
                                     WordStream, words_init, next_word)
 from qchannel._core.sampling cimport multinomial
+from qchannel._core.search cimport find_segment
 from qchannel._core.checks cimport int_arg, real_arg, check_len, check_doubles, check_nondecreasing
 from qchannel._core.heap cimport Heap, heap_free, heap_init, heap_pop, heap_push
 
@@ -172,18 +173,6 @@ cdef struct Link:
     const int64_t* seg_start           # n_seg + 1 boundaries (absolute slots)
     int n_seg
     const double* noclick_prob         # (n_seg, K)
-
-
-cdef inline int find_segment(const int64_t* seg_start, int n_seg, int64_t slot) noexcept nogil:
-    # Last segment starting at or before ``slot``; always in [0, n_seg).
-    cdef int lo = 0, hi = n_seg - 1, mid
-    while lo < hi:
-        mid = (lo + hi + 1) >> 1
-        if seg_start[mid] <= slot:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
 
 
 cdef inline int draw_basis(PhiloxStream* s, uint64_t threshold) noexcept nogil:
