@@ -42,6 +42,7 @@ from libc.math cimport exp, INFINITY
 
 from qchannel._core.philox cimport PhiloxStream, stream_init, next_double, next_geometric_gap
 from qchannel._core.checks cimport int_arg, real_arg, check_len, check_doubles
+from qchannel._core.bell cimport dephase, swap_states
 
 cdef enum:
     BLOCK_SHIFT = 16            # 65536 realisations per stream block
@@ -90,7 +91,7 @@ cdef struct Ctx:
 
 cdef inline void decohere(Ctx* x, Link* a, int64_t t) noexcept nogil:
     cdef int64_t dt = t - a.t
-    cdef double lam, keep, mix, c0, c1
+    cdef double lam, mix
     if dt <= 0:
         return
     a.s += <double>dt
@@ -103,26 +104,7 @@ cdef inline void decohere(Ctx* x, Link* a, int64_t t) noexcept nogil:
         a.c[2] = lam * a.c[2] + mix
         a.c[3] = lam * a.c[3] + mix
     elif x.deco == DECO_DEPHASING:
-        lam = exp(-x.decay * <double>dt)
-        keep = 0.5 * (1.0 + lam)
-        mix = 0.5 * (1.0 - lam)
-        c0 = a.c[0]
-        c1 = a.c[1]
-        a.c[0] = keep * c0 + mix * a.c[2]
-        a.c[2] = keep * a.c[2] + mix * c0
-        a.c[1] = keep * c1 + mix * a.c[3]
-        a.c[3] = keep * a.c[3] + mix * c1
-
-
-cdef inline void swap_states(const double* a, const double* b, double* out) noexcept nogil:
-    # Pauli frames compose by XOR of their (x, z) labels: I=0, X=1, Z=2, Y=3.
-    cdef int c, k
-    cdef double acc
-    for c in range(4):
-        acc = 0.0
-        for k in range(4):
-            acc += a[k] * b[k ^ c]
-        out[c] = acc
+        dephase(a.c, exp(-x.decay * <double>dt))
 
 
 cdef inline double purify(int scheme, double* a, double* b, double* out) noexcept nogil:

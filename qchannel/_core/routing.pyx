@@ -61,6 +61,7 @@ from libc.stdlib cimport malloc, free
 
 from qchannel._core.philox cimport PhiloxStream, stream_init, next_double
 from qchannel._core.checks cimport int_arg, real_arg, check_len, check_doubles, check_i32, check_i64
+from qchannel._core.bell cimport dephase, swap_states
 
 cdef enum:
     BLOCK_SHIFT = 16
@@ -144,32 +145,21 @@ cdef inline int32_t other_end(const Net* x, int32_t e, int32_t v) noexcept nogil
 
 cdef inline void decohere(Net* x, Pair* p, int64_t t) noexcept nogil:
     cdef int64_t dt = t - p.t
-    cdef double rate, lam, keep, mix, c0, c1
+    cdef double rate
     if dt <= 0:
         return
     p.t = t
     rate = x.decay[p.a] + x.decay[p.b]
     if rate <= 0.0:
         return
-    lam = exp(-rate * <double>dt)
-    keep = 0.5 * (1.0 + lam)
-    mix = 0.5 * (1.0 - lam)
-    c0 = p.c[0]
-    c1 = p.c[1]
-    p.c[0] = keep * c0 + mix * p.c[2]
-    p.c[2] = keep * p.c[2] + mix * c0
-    p.c[1] = keep * c1 + mix * p.c[3]
-    p.c[3] = keep * p.c[3] + mix * c1
+    dephase(p.c, exp(-rate * <double>dt))
 
 
 cdef inline void compose(double* acc, const double* b) noexcept nogil:
-    # Pauli frames compose by XOR of their (x, z) labels: I=0, X=1, Z=2, Y=3.
+    # acc <- the state after swapping acc with b (in place).
     cdef double out[4]
-    cdef int c, k
-    for c in range(4):
-        out[c] = 0.0
-        for k in range(4):
-            out[c] += acc[k] * b[k ^ c]
+    cdef int c
+    swap_states(acc, b, out)
     for c in range(4):
         acc[c] = out[c]
 
