@@ -132,6 +132,7 @@ def run_scenario(scenario, progress=None, keys_out=None):
     (200, True)
     """
     from qchannel import jobs
+    from qchannel.links.base import forced_threads, threads
 
     job = jobs.job_for(scenario)            # ValueError for anything but a scenario
     if keys_out is not None and not job.writes_keys:
@@ -139,7 +140,9 @@ def run_scenario(scenario, progress=None, keys_out=None):
                          f"scenario")
     if job.check is not None:
         job.check(scenario)
-    return job.run(scenario, progress=progress, keys_out=keys_out)
+    # [run] threads (or --threads, which wins) for every thread the job starts
+    with forced_threads(threads(getattr(getattr(scenario, "run", None), "threads", None))):
+        return job.run(scenario, progress=progress, keys_out=keys_out)
 
 
 def with_overrides(scenario, seed=None, pulses=None):

@@ -295,11 +295,18 @@ class TableScenario(ScenarioBase):
 
 @dataclass(frozen=True)
 class RunSection:
-    """The [run] values every job shares: the seed, and the pulses (trials)
-    where the job has them (None where its size is set elsewhere)."""
+    """The [run] values every job shares: the seed, the pulses (trials)
+    where the job has them (None where its size is set elsewhere), and the
+    threads where its schema takes ``[run] threads`` (None: every core;
+    :func:`qchannel.runner.run_scenario` applies it to the whole run)."""
 
     seed: int
     pulses: int = None
+    threads: int = None
+
+    def __post_init__(self):
+        if self.threads is not None:
+            object.__setattr__(self, "threads", check_threads("run.threads", self.threads))
 
 
 def reject_run_pulses(tables, job, instead):

@@ -162,3 +162,38 @@ def test_daylight_background_raises_the_qber_and_kills_the_key():
     low = [b["qber"] for b in d["bins"] if b["elevation_deg"] < 30]
     high = [b["qber"] for b in d["bins"] if b["elevation_deg"] > 50]
     assert np.mean(low) > np.mean(high)
+
+
+@pytest.mark.parametrize("job,over", [
+    ("repeater-chain", {"repeater.realisations": 3000}),
+    ("bbm92", {"run.pulses": 10**6}),
+])
+def test_run_threads_reaches_the_blocks_and_the_result_does_not_depend_on_it(
+        job, over, monkeypatch):
+    """``[run] threads`` of any job that takes it sets the threads of its
+    blocks (``--threads`` still wins), and the result is the same."""
+    from qchannel import jobs, run_scenario
+    from qchannel.links import base
+
+    seen = []
+    real = base.Link.run_backend
+
+    def spy(self):
+        backend = real(self)
+        seen.append(getattr(backend, "n_threads", 1))
+        return backend
+
+    monkeypatch.setattr(base.Link, "run_backend", spy)
+    sc = jobs.get(job).schema.default().replace(**over)
+    one = run_scenario(sc.replace(**{"run.threads": 1})).to_dict()
+    assert set(seen) == {1}
+    seen.clear()
+    two = run_scenario(sc.replace(**{"run.threads": 2})).to_dict()
+    assert set(seen) == {2}
+    seen.clear()
+    with base.forced_threads(3):
+        run_scenario(sc.replace(**{"run.threads": 2}))
+    assert set(seen) == {3}
+    for d in (one, two):
+        d.get("scenario", {}).get("run", {}).pop("threads", None)
+    assert one == two

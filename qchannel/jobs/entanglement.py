@@ -80,7 +80,8 @@ class EntanglementScenario(TableScenario):
 
     @classmethod
     def run_config(cls, tables, config):
-        return RunSection(seed=config.seed, pulses=config.pulses)
+        return RunSection(seed=config.seed, pulses=config.pulses,
+                          threads=tables.get("run", {}).get("threads"))
 
 
 def _fiber_bins(cfg, pulses):

@@ -3,7 +3,7 @@ heralded elementary links with nested swapping, memories and cutoffs
 (:mod:`qchannel.protocols.repeater`).
 
 Schema: ``[repeater]`` (:class:`qchannel.protocols.repeater.RepeaterConfig`)
-and ``[run] seed`` (``repeater.seed`` is still read when ``[run]`` has none;
+and ``[run] seed`` and ``threads`` (``repeater.seed`` is still read when ``[run]`` has none;
 giving both is an error).  The size of a run is ``repeater.realisations``
 (delivered pairs), so ``run.pulses`` does not apply.
 
@@ -22,7 +22,7 @@ def _section(tables):
     section = dict(tables.get("repeater", {}))
     reject_run_pulses(tables, "repeater-chain", "its size is repeater.realisations")
     run = tables.get("run", {})
-    reject_unknown("run", run, ("seed",))
+    reject_unknown("run", run, ("seed", "threads"))
     if "seed" in section:
         raise ValueError("repeater.seed: give the seed as run.seed")
     if "seed" in run:
@@ -59,7 +59,8 @@ class RepeaterScenario(TableScenario):
 
     @classmethod
     def run_config(cls, tables, config):
-        return RunSection(seed=config.seed, pulses=None)
+        return RunSection(seed=config.seed, pulses=None,
+                          threads=tables.get("run", {}).get("threads"))
 
     @classmethod
     def default(cls):
