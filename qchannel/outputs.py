@@ -4,6 +4,18 @@ A run that would end by writing to a path it cannot use fails at once, with
 one line naming the option, instead of after minutes of Monte Carlo.
 """
 import os
+import tempfile
+
+
+def _probe(folder, name, path):
+    """Create and remove a file in ``folder``: permission bits do not tell
+    (root passes every ``os.access`` check, yet cannot write in ``/proc``)."""
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".qchannel-probe-"):
+            pass
+    except OSError as err:
+        raise ValueError(f"{name} {path}: cannot write in the folder {folder} "
+                         f"({err.strerror or err})") from None
 
 
 def _writable_dir(folder, name, path):
@@ -14,6 +26,7 @@ def _writable_dir(folder, name, path):
         raise ValueError(f"{name} {path}: {folder} is a file, not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ValueError(f"{name} {path}: the folder {folder} is not writable")
+    _probe(folder, name, path)
 
 
 def check_output_file(path, name, must_not_exist=False):
@@ -42,6 +55,7 @@ def check_output_dir(path, name):
             raise ValueError(f"{name} {path} is an existing file: give a folder")
         if not os.access(path, os.W_OK | os.X_OK):
             raise ValueError(f"{name} {path} is not writable")
+        _probe(path, name, path)
         return path
     parent = os.path.dirname(os.path.abspath(path))
     # the folder will be created with its missing parents: the first existing
@@ -52,6 +66,7 @@ def check_output_dir(path, name):
         raise ValueError(f"{name} {path}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ValueError(f"{name} {path}: {parent} is not writable")
+    _probe(parent, name, path)
     return path
 
 
