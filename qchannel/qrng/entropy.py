@@ -25,7 +25,7 @@ MIN_SAMPLES = 4096 + 1        # MultiMCW's largest window needs this many
 
 __all__ = ["assess", "most_common_value", "collision", "markov", "compression",
            "t_tuple_and_lrs", "multi_mcw", "lag", "multi_mmc", "lz78y", "prediction_estimate",
-           "rct_cutoff", "apt_cutoff", "health_tests", "ZALPHA"]
+           "rct_cutoff", "apt_cutoff", "health_tests", "HealthTests", "ZALPHA"]
 
 
 def _upper(p, n):
@@ -301,20 +301,50 @@ def apt_cutoff(h, window=APT_WINDOW_BINARY, alpha_log2=ALPHA_LOG2):
     return 1 + int(binom.ppf(1.0 - 2.0 ** -alpha_log2, window, p))
 
 
+class HealthTests:
+    """The continuous tests of 4.4 over a stream fed in pieces: a run of
+    identical bits or an APT window that straddles two pieces counts as it
+    would in one stream (the run in progress and the partial window carry
+    over).  ``feed`` the pieces in order, then ``finish`` (counts the last
+    run; an incomplete last window is not a window)."""
+
+    def __init__(self, h, window=APT_WINDOW_BINARY):
+        self.c_rct, self.c_apt, self.window = rct_cutoff(h), apt_cutoff(h, window), window
+        self.run_value, self.run_len = -1, 0     # the run still open at the end of the stream
+        self.partial = np.empty(0, np.uint8)     # bits of the APT window still open
+        self.rct = self.apt = self.windows = 0
+
+    def feed(self, bits):
+        bits = check_bits("bits", bits)
+        if bits.shape[0] == 0:
+            return self
+        edges = np.flatnonzero(np.diff(bits)) + 1
+        runs = np.diff(np.concatenate(([0], edges, [bits.shape[0]])))
+        if bits[0] == self.run_value:
+            runs[0] += self.run_len
+        elif self.run_len >= self.c_rct:         # the open run ended at this piece's start
+            self.rct += 1
+        self.rct += int(np.count_nonzero(runs[:-1] >= self.c_rct))
+        self.run_value, self.run_len = int(bits[-1]), int(runs[-1])
+        stream = np.concatenate((self.partial, bits)) if self.partial.size else bits
+        nw = stream.shape[0] // self.window
+        w = stream[:nw * self.window].reshape(nw, self.window)
+        self.apt += int(np.count_nonzero(np.count_nonzero(w == w[:, :1], axis=1) >= self.c_apt))
+        self.windows += nw
+        self.partial = stream[nw * self.window:].copy()
+        return self
+
+    def finish(self):
+        """The counts of the whole stream fed so far (the open run included)."""
+        rct = self.rct + int(self.run_len >= self.c_rct)
+        return {"rct_cutoff": self.c_rct, "apt_cutoff": self.c_apt, "apt_window": self.window,
+                "rct_failures": rct, "apt_failures": self.apt, "apt_windows": self.windows,
+                "failures": rct + self.apt}
+
+
 def health_tests(bits, h, window=APT_WINDOW_BINARY):
     """Run both tests over a bit stream with cutoffs for min-entropy ``h`` per
     bit.  A run of identical bits reaching the RCT cutoff is one RCT failure;
     a non-overlapping window of ``window`` bits in which the window's first
     value occurs at least the APT cutoff times is one APT failure."""
-    bits = check_bits("bits", bits)
-    c_rct, c_apt = rct_cutoff(h), apt_cutoff(h, window)
-    edges = np.flatnonzero(np.diff(bits)) + 1
-    runs = np.diff(np.concatenate(([0], edges, [bits.shape[0]])))
-    rct = int(np.count_nonzero(runs >= c_rct))
-    nw = bits.shape[0] // window
-    w = bits[:nw * window].reshape(nw, window)
-    same = np.count_nonzero(w == w[:, :1], axis=1)
-    apt = int(np.count_nonzero(same >= c_apt))
-    return {"rct_cutoff": c_rct, "apt_cutoff": c_apt, "apt_window": window,
-            "rct_failures": rct, "apt_failures": apt, "apt_windows": nw,
-            "failures": rct + apt}
+    return HealthTests(h, window).feed(bits).finish()

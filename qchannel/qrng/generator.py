@@ -97,9 +97,8 @@ def generate(dev, seed, output_bits, out=None, progress=None, keep=False):
     raw_bits = 0
     time_s = 0.0
     counts = {}
-    rct = apt = windows = 0
+    health = E.HealthTests(h_health)     # runs and windows carry across blocks
     produced = 0
-    cut = None
     try:
         for k in range(blocks):
             blk = first if k == 0 else simulate_block(dev, seed, k, n)
@@ -110,11 +109,7 @@ def generate(dev, seed, output_bits, out=None, progress=None, keep=False):
             time_s += blk.time_s
             for key, v in blk.counts.items():
                 counts[key] = counts.get(key, 0) + v
-            ht = E.health_tests(blk.bits, h_health)
-            cut = ht
-            rct += ht["rct_failures"]
-            apt += ht["apt_failures"]
-            windows += ht["apt_windows"]
+            health.feed(blk.bits)
             seed_bits = rng.bits(seed, rng.Purpose.QRNG_EXTRACTOR_SEED, k, n + m - 1)
             y = toeplitz_hash(blk.bits, seed_bits, m)
             take = min(m, output_bits - produced)
@@ -128,15 +123,16 @@ def generate(dev, seed, output_bits, out=None, progress=None, keep=False):
     finally:
         writer.close()
     raw_rate = raw_bits / time_s
+    ht = health.finish()
     result.update({
         "raw_bits": raw_bits, "output_bits": produced, "blocks": blocks,
         "device_time_s": time_s,
         "raw_bit_rate_bps": raw_rate,
         "output_rate_bps": raw_rate * m / n,
-        "health_failures": rct + apt,
-        "health": {"entropy_per_bit": h_health, "rct_cutoff": cut["rct_cutoff"],
-                   "apt_cutoff": cut["apt_cutoff"], "apt_window": cut["apt_window"],
-                   "rct_failures": rct, "apt_failures": apt, "apt_windows": windows},
+        "health_failures": ht["failures"],
+        "health": {"entropy_per_bit": h_health, **{k: ht[k] for k in (
+            "rct_cutoff", "apt_cutoff", "apt_window", "rct_failures", "apt_failures",
+            "apt_windows")}},
         "clicks": counts,
         "aborted": False, "abort_reason": None,
     })

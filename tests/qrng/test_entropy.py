@@ -98,3 +98,39 @@ def test_health_tests_flag_a_degraded_source():
     stuck = dataset("uniform").copy()
     stuck[5000:5030] = 0
     assert E.health_tests(stuck, 1.0)["rct_failures"] >= 1
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_health_tests_fed_in_pieces_count_as_one_stream(seed):
+    """Runs and APT windows straddling the pieces (QRNG blocks) are counted as
+    in the whole stream: the state carries over."""
+    r = np.random.default_rng(seed)
+    # long runs (stuck-at episodes) and biased stretches, cut at random places
+    parts = [np.full(int(r.integers(1, 60)), r.integers(0, 2), np.uint8) if r.random() < 0.3
+             else (r.random(int(r.integers(1, 3000))) < 0.9).astype(np.uint8)
+             for _ in range(40)]
+    stream = np.concatenate(parts)
+    cuts = np.sort(r.choice(np.arange(1, stream.size), 12, replace=False))
+    ht = E.HealthTests(0.5, window=512)
+    for piece in np.split(stream, cuts):
+        ht.feed(piece)
+    whole = E.health_tests(stream, 0.5, window=512)
+    assert ht.finish() == whole
+    assert whole["rct_failures"] > 0 and whole["apt_failures"] > 0   # both tests exercised
+    # the per-piece sum (the old behaviour) misses what straddles the cuts
+    naive = sum(E.health_tests(p, 0.5, window=512)["rct_failures"] for p in np.split(stream, cuts))
+    assert naive <= whole["rct_failures"]
+
+
+def test_health_tests_count_runs_against_a_direct_loop():
+    r = np.random.default_rng(3)
+    bits = (r.random(20000) < 0.95).astype(np.uint8)
+    c = E.rct_cutoff(0.4)
+    fails, run = 0, 1
+    for i in range(1, bits.size + 1):
+        if i < bits.size and bits[i] == bits[i - 1]:
+            run += 1
+        else:
+            fails += run >= c
+            run = 1
+    assert E.health_tests(bits, 0.4)["rct_failures"] == fails > 0
