@@ -43,10 +43,15 @@ Models (all lengths in km, attenuations in Np/km inside the formulas):
   times the photon energy:  ``beta_nu = (g_R/A_eff) g(|dnu|) h nu_q (n [+1])``
   per Hz, converted to per nm with ``c / lambda_q^2``.  With the default this
   gives beta = 3.2e-9 /(km nm) at 1530 nm for a 1550 nm pump at 295 K, the
-  value public coexistence models use there (the measured effective Raman
-  cross-section of [Eraerds10]-type experiments; a calibration, see the
-  README's validation table), and Agrawal's g_R ~ 1e-13 m/W at 1 um over
-  A_eff = 80 um^2, halved for random polarisation, gives 0.41 /(W km).
+  value public coexistence models use there (attributed to the measured
+  effective Raman cross-section of [Eraerds10]-type experiments, not
+  re-checked).  Against the measured SSMF gain spectrum ([GNPy]: peak
+  depolarised g_R/A_eff 0.42 /(W km) at a 1454 nm pump, 0.39 at 1550 nm)
+  the default sits between the per-polarisation-mode reading of detailed
+  balance (3.0e-9 at 1530 nm, +6 %) and the both-polarisation one
+  (6.0e-9, -47 %), at every detuning from 0.5 to 38 THz: the scale is
+  uncertain by up to a factor 2 upwards (README, validation table;
+  ``tests/test_coexistence_published.py``).
 * **Four-wave mixing** among co-propagating classical channels whose
   product ``f_i + f_j - f_k`` falls in the quantum filter ([Inoue92],
   [Eraerds10] Eq. (3)):
@@ -87,6 +92,10 @@ References
             zero-dispersion wavelength region", J. Lightwave Technol. 10,
             1553 (1992).
 [Agrawal]   G. P. Agrawal, Nonlinear Fiber Optics, Ch. 8 and 10.
+[GNPy]      Telecom Infra Project, oopt-gnpy, gnpy/core/parameters.py,
+            DEFAULT_RAMAN_COEFFICIENT (commit 5481b937): the measured SSMF
+            Raman gain profile, citing A. D'Amico et al., J. Lightwave
+            Technol. 40, 3499 (2022), Sec. III.D.
 [G652]      ITU-T Rec. G.652, Characteristics of a single-mode optical fibre
             and cable (typical G.652.D attenuation).
 """
