@@ -210,3 +210,20 @@ def test_arms_default_to_charlie_midway():
 def test_bad_input_names_the_key(change, match):
     with pytest.raises(ValueError, match=match):
         jobs.from_dict({**BASE, **change})
+
+
+def test_yin_example_finite_key_is_below_the_asymptotic_keys():
+    """The Yin 2016 example's closed form at 200 km (1e13 pulses): a finite
+    key, below the four-intensity asymptotic key, itself below the
+    infinite-decoy key; at 404 km no finite key (README, Validation)."""
+    from pathlib import Path
+
+    from qchannel import load_scenario
+
+    sc = load_scenario(Path(__file__).resolve().parents[2] / "examples" / "mdi_yin2016.toml")
+    job = jobs.job_for(sc)
+    th = job.theory(sc.replace(**{"channel.length_km": 200.0}))
+    assert 0 < th["key_rate_per_pulse_finite"] < th["key_rate_per_pulse_decoy"] \
+        < th["key_rate_per_pulse"]
+    assert th["finite_key"]["method"] == "zyw2016"
+    assert job.theory(sc)["finite_key"]["key_length"] == 0
