@@ -38,8 +38,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from qchannel import rng
-from qchannel.links.base import check_threads
 from qchannel.jobs import DictResult, Job, register
+from qchannel.links.base import check_threads
 from qchannel.params import (check_choice, check_distribution, check_int, check_prob,
                              check_real, check_real_list, check_table, reject_unknown)
 from qchannel.scenario import PostprocessConfig, RunSection, TableScenario
@@ -480,7 +480,8 @@ def _estimate(c, sent, succ, err):
         asym = th.four_intensity_key(n4, k4, err_xx, err_zz, z, y, x, pp.f_ec, pp.eps_sec,
                                      pp.eps_cor, finite=False)
         out = {"y11_z_lower": asym["s11_lower"], "y11_x_lower": asym["s11_lower"],
-               "e11_x_upper": asym["e11_x_upper"], "key_rate_per_pulse": asym["key_length"] / c.pulses,
+               "e11_x_upper": asym["e11_x_upper"],
+               "key_rate_per_pulse": asym["key_length"] / c.pulses,
                "sifted": k4["zz"], "sifted_errors": err_zz, "n11_z": asym["n11_z_lower"],
                "qber_z": err_zz / k4["zz"] if k4["zz"] > 0 else None,
                "qber_x": err_xx / k4["xx"] if k4["xx"] > 0 else None}
