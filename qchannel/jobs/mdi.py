@@ -5,7 +5,7 @@ Schema (all keys optional)::
 
     [protocol] finite_key = true (false: the key length uses the asymptotic
                bounds on the observed counts, with the real leakage),
-               finite_key_method = "zyw2016" (default: the four-intensity
+               finite_key_method = "four-intensity" (default: the four-intensity
                method of Zhou, Yu, Wang, PRA 93, 042324 (2016)) or
                "chernoff-lim" (qchannel's own, three intensities only)
     [source]   intensities = [z, y, x, 0.0] (four-intensity: signal z in Z
@@ -50,8 +50,8 @@ BLOCK_SLOTS = 1 << 22    # slots per kernel call: bounds the memory of one block
 MAX_PULSES = 1 << 56
 EC_QBER_LIMIT = {"ldpc": 0.11, "cascade": 0.15}
 ARM_KEYS = ("length_km", "attenuation_db_per_km", "extra_loss_db")
-FK_METHODS = ("zyw2016", "chernoff-lim")
-FK_NAMES = {"zyw2016": "four-intensity, Zhou-Yu-Wang 2016",
+FK_METHODS = ("four-intensity", "chernoff-lim")
+FK_NAMES = {"four-intensity": "four-intensity after Zhou-Yu-Wang 2016 (bounds derived here)",
             "chernoff-lim": "qchannel's Chernoff + Lim sampling, three intensities"}
 DEFAULT_INTENSITIES = [0.4, 0.3, 0.1, 0.0]          # z, y, x, vacuum
 DEFAULT_PROBS = {4: [0.5, 0.2, 0.2, 0.1], 3: [0.5, 0.3, 0.2]}
@@ -194,15 +194,15 @@ class MDIScenario(TableScenario):
                               src.get("intensities", DEFAULT_INTENSITIES), 0.0, 10.0, 3, 4)
         four = len(mus) == 4
         method = check_choice("protocol.finite_key_method",
-                              proto.get("finite_key_method", "zyw2016"), FK_METHODS)
+                              proto.get("finite_key_method", "four-intensity"), FK_METHODS)
         if four:
             if not (mus[0] > 0.0 and mus[1] > mus[2] > 0.0 and mus[3] == 0.0):
                 raise ValueError(f"source.intensities = {list(mus)} must be [z, y, x, 0] with "
                                  f"z > 0 and y > x > 0 (signal in Z, two decoys in X, vacuum)")
-            if method != "zyw2016":
+            if method != "four-intensity":
                 raise ValueError(f"protocol.finite_key_method = {method!r} needs three "
                                  f"source.intensities [mu, nu, 0]; four intensities use "
-                                 f"'zyw2016'")
+                                 f"'four-intensity'")
             if "z_basis_prob" in src:
                 raise ValueError("source.z_basis_prob applies to three intensities only: with "
                                  "four, the signal z is sent in Z and the decoys y, x in X")
@@ -210,8 +210,8 @@ class MDIScenario(TableScenario):
             if not (mus[0] > mus[1] > 0.0 and mus[2] == 0.0):
                 raise ValueError(f"source.intensities = {list(mus)} must be [mu, nu, 0] with "
                                  f"mu > nu > 0 (signal, decoy, vacuum)")
-            if method == "zyw2016":
-                raise ValueError(f"protocol.finite_key_method = 'zyw2016' (the default) needs "
+            if method == "four-intensity":
+                raise ValueError(f"protocol.finite_key_method = 'four-intensity' (the default) needs "
                                  f"four source.intensities [z, y, x, 0], got {list(mus)}; "
                                  f"with three, set finite_key_method = 'chernoff-lim' "
                                  f"(qchannel's own finite key)")
@@ -536,7 +536,7 @@ def run(scenario, progress=None, keys_out=None):
     reason = "" if not aborted else ("the finite-key length is zero (too few single-photon "
                                      "pairs)" if c.finite_key else "the key length is zero")
     d = {"protocol": "mdi-qkd", "seed": c.seed, "pulses": c.pulses,
-         "intensities": "four (zyw2016)" if c.four else "three",
+         "intensities": "four" if c.four else "three",
          "finite_key_method": c.finite_key_method,
          "duration_s": c.pulses / c.rep_rate_hz, "detections": int(sim.detections),
          "bsm_successes": int(sim.succ.sum()), "sifted_bits": int(est["sifted"]),

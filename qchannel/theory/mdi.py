@@ -346,7 +346,7 @@ def four_intensity_key(sent, succ, err_xx, err_zz, z, y, x, f_ec, eps_sec, eps_c
     else:
         terms = 0.0
     length = n11_z * (1 - float(h2(phi))) - leak_bits - terms
-    return {"method": "zyw2016", "finite": bool(finite), "s11_lower": s11,
+    return {"method": "four-intensity", "finite": bool(finite), "s11_lower": s11,
             "e11_x_upper": e11, "phase_error_upper": phi, "n11_z_lower": n11_z,
             "n11_x_lower": n11_x, "qber_z": e_zz, "leaked_bits": float(leak_bits),
             "key_length_real": float(length),

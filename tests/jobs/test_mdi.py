@@ -89,7 +89,7 @@ def test_finite_key_is_below_the_asymptotic_key(three):
           jobs.from_dict({**BASE, **THREE}).replace(**{"run.pulses": 2 * 10**7}))
     d = _run(sc)
     fk = d["finite_key"]
-    assert fk["method"] == ("chernoff-lim" if three else "zyw2016")
+    assert fk["method"] == ("chernoff-lim" if three else "four-intensity")
     s11 = fk["y11_z_lower"] if three else fk["s11_lower"]
     assert s11 <= d["y11_z_lower"] and fk["e11_x_upper"] >= d["e11_x_upper"]
     assert d["secret_key_bits"] == fk["key_length"]
@@ -225,5 +225,5 @@ def test_yin_example_finite_key_is_below_the_asymptotic_keys():
     th = job.theory(sc.replace(**{"channel.length_km": 200.0}))
     assert 0 < th["key_rate_per_pulse_finite"] < th["key_rate_per_pulse_decoy"] \
         < th["key_rate_per_pulse"]
-    assert th["finite_key"]["method"] == "zyw2016"
+    assert th["finite_key"]["method"] == "four-intensity"
     assert job.theory(sc)["finite_key"]["key_length"] == 0
