@@ -35,7 +35,7 @@ for name, file, color, mc_km in (("MDI-QKD", "mdi_yin2016.toml", "C0", 40.0),
     ax.semilogy(lengths, np.where(inf > 0, inf, np.nan), "-", color=color,
                 label=f"{name}, infinite decoys")
     ax.semilogy(lengths, np.where(three > 0, three, np.nan), "--", color=color,
-                label=f"{name}, three intensities")
+                label=f"{name}, decoy bound (scenario intensities)")
     d = job.run(sc.replace(**{"channel.length_km": mc_km, "run.pulses": 10**8})).to_dict()
     print(f"{name} at {mc_km:g} km: Monte Carlo {d['key_rate_per_pulse']:.3g} per pulse, "
           f"PLOB {d['plob_per_pulse']:.3g}")

@@ -23,9 +23,16 @@ flips his bit in Z always, in X for psi- only.
   Monte Carlo applies it to its observed gains).
 * :func:`key_rate` and :func:`expect`: the asymptotic key rate of [MR12]
   R = Q11^Z (1 - h(e11^X)) - f Q^Z h(E^Z) per signal pair, and per pulse.
+* :func:`four_intensity_bounds` and :func:`four_intensity_key`: the four-
+  intensity protocol of [ZYW16] (signal z only in Z, decoys y > x only in
+  X, vacuum o), its s11 / e11 estimate, with the statistical fluctuations
+  of the counts (Chernoff bounds) or without (expected counts), and the
+  key length.  Used on the Monte Carlo's observed counts and, by the
+  analytic twin, on the expected counts.
 
 [LCQ12] H.-K. Lo, M. Curty, B. Qi, PRL 108, 130503 (2012).
 [MR12]  X. Ma, M. Razavi, PRA 86, 062319 (2012).
+[ZYW16] Y.-H. Zhou, Z.-W. Yu, X.-B. Wang, PRA 93, 042324 (2016) (arXiv:1502.01262).
 """
 import math
 
@@ -34,6 +41,7 @@ import numpy as np
 from qchannel.theory.common import h2
 
 __all__ = ["gains", "ma_razavi_gains", "single_photon_pair", "decoy_bounds", "key_rate",
+           "chernoff_bounds", "four_intensity_bounds", "four_intensity_key", "FOUR_PAIRS",
            "N_PHASE"]
 
 N_PHASE = 64
@@ -185,3 +193,161 @@ def intensity_gains(mus, eta_a, eta_b, pd, visibility, misalign_rad):
                     ma, mb, eta_a, eta_b, pd, visibility, misalign_rad, basis))
         out[basis] = (q, eq)
     return out
+
+
+def chernoff_bounds(x, eps):
+    """Bounds on the expectation of a sum of independent Bernoulli trials
+    from its observed value ``x``, each failing with probability <= eps
+    (multiplicative Chernoff bounds P(X <= (1-d)E) <= e^{-d^2 E/2},
+    P(X >= (1+d)E) <= e^{-d^2 E/(2+d)}, inverted exactly)."""
+    L = math.log(1.0 / eps)
+    upper = ((math.sqrt(2 * L) + math.sqrt(2 * L + 4 * x)) / 2.0) ** 2
+    lower = max(x - (-L + math.sqrt(L * L + 8 * L * x)) / 2.0, 0.0)
+    return lower, upper
+
+
+#: The class pairs the four-intensity estimate uses ("ox": Alice vacuum, Bob x).
+FOUR_PAIRS = ("zz", "yy", "xx", "ox", "xo", "oy", "yo", "oo")
+
+
+def four_intensity_bounds(sent, succ, err_xx, y, x, eps=None):
+    """Lower bound on the single-photon-pair yield s11 and upper bound on its
+    X-basis error rate e11 in the four-intensity protocol of [ZYW16] (both
+    parties use the same intensities: decoys 0 < x < y in X, vacuum o).
+
+    ``sent``, ``succ``: {pair: pulse pairs sent, Bell-state successes} for
+    the pairs of :data:`FOUR_PAIRS`; ``err_xx``: successes of the xx pairs
+    with a bit error.  Counts may be observed (Monte Carlo) or expected
+    (analytic twin).  ``eps``: None uses the counts as expectations; else
+    every expectation the bound needs is replaced by the end of its Chernoff
+    interval (:func:`chernoff_bounds`, failure eps each) that lowers s11 or
+    raises e11.  As in [ZYW16], the vacuum-involved pairs enter only through
+    the sums ox + xo and oy + yo (one observable each, not two: their
+    Chernoff intervals are narrower than the sum of two, the joint treatment
+    of the paper's symmetric case).  The paper's own equations could not be
+    read for this implementation (only its abstract was reachable), so the
+    inequalities are derived here, step by step:
+
+    With a_k = e^{-x} x^k / k! (Poisson), the expected yields are
+    S_xx = sum_{k,j} a_k a_j s_kj and S_ox = sum_j a_j s_0j, so
+    G(x) = e^{2x} (S_xx - e^{-x} (S_ox + S_xo)) + S_oo
+         = sum_{k,j>=1} x^{k+j} s_kj / (k! j!);
+    y^3 G(x) - x^3 G(y) = x^2 y^2 (y - x) s11 + (terms with k + j >= 4,
+    each <= 0 as x < y), hence
+    s11 >= [y^3 G(x) - x^3 G(y)] / (x^2 y^2 (y - x))       (1)
+    (G(x) taken low: S_xx low, S_ox + S_xo high, S_oo low; G(y) high: S_yy
+    high, S_oy + S_yo low; the S_oo coefficient y^3 - x^3 > 0).
+    Joint constraint: at long distance the few ox + xo counts fluctuate so
+    much that (1) with each count at its own worst end collapses.  But the
+    vacuum-involved yields of x and y are not independent: with
+    V_x = S_ox + S_xo, e^x V_x - 2 S_oo = sum_{j>=1} x^j/j! (s_0j + s_j0)
+    <= (x/y) (e^y V_y - 2 S_oo) term by term (x^j <= (x/y) y^j), so V_x
+    is also bounded by the much larger y counts; put into (1), V_y appears
+    once with the coefficient -x (y^2 - x^2) e^y:
+    x^2 y^2 (y - x) s11 >= y^3 e^{2x} S_xx - x^3 e^{2y} S_yy
+        - x (y^2 - x^2) e^y V_y + (2 x y^2 - y^3 - x^3) S_oo       (1')
+    (S_xx low, S_yy high, V_y high, S_oo at the end its coefficient's sign
+    asks for).  s11 is the larger of (1) and (1'), both valid; this is
+    the idea of the joint constraints of [ZYW16] (and of Yu, Zhou, Wang,
+    PRA 91, 032318 (2015)): relations between the expected values replace
+    independent worst cases.
+    Errors: in T_xx = sum a_k a_j s_kj e_kj every term is >= 0, and a pair
+    in which one party sent vacuum has e_0j = e_k0 = 1/2 exactly (her bit is
+    independent of everything Charlie sees); those terms sum to
+    e^{-x} (S_ox + S_xo) / 2 - e^{-2x} S_oo / 2, so
+    e11 <= (T_xx - e^{-x} (S_ox + S_xo) / 2 + e^{-2x} S_oo / 2)
+           / (x^2 e^{-2x} s11)                                   (2)
+    (T_xx high, S_ox + S_xo low, S_oo high, s11 low; the form of Xu, Curty,
+    Qi, Lo, NJP 15, 113007 (2013), with the vacuum pairs' error rate 1/2).
+    With few oo pairs the upper end of S_oo (a Chernoff bound on ~0
+    counts) can dominate; two bounds free of it also hold, and the least
+    of the three is taken: S_ox >= e^{-x} S_oo (its j = 0 term), so
+    e^{-x} V_x - e^{-2x} S_oo >= e^{-x} V_x / 2 and the numerator of (2) is
+    <= T_xx - e^{-x} V_x / 4; and, dropping every vacuum-involved term but
+    the oo one, <= T_xx - e^{-2x} S_oo / 2 (S_oo low).
+    A two-sided use of one observable (S_oo, S_ox + S_xo) counts as two
+    failure events.  Returns (s11_lower, e11_upper); e11_upper = 0.5 when
+    s11_lower = 0."""
+    if not 0.0 < x < y:
+        raise ValueError(f"four-intensity decoys need 0 < x < y, got x = {x}, y = {y}")
+
+    def rate(count, n, side):
+        """Expected count / n at the end ``side`` (-1 low, +1 high)."""
+        if n <= 0:
+            return 0.0
+        if eps is None:
+            return count / n
+        lo, hi = chernoff_bounds(count, eps)
+        return (lo if side < 0 else hi) / n
+
+    s_xx = rate(succ["xx"], sent["xx"], -1)
+    s_yy = rate(succ["yy"], sent["yy"], +1)
+    s_ox = rate(succ["ox"] + succ["xo"], sent["ox"] + sent["xo"], +1) * 2.0
+    s_oy = rate(succ["oy"] + succ["yo"], sent["oy"] + sent["yo"], -1) * 2.0
+    s_oo = rate(succ["oo"], sent["oo"], -1)
+    # (1); S_ox + S_xo = 2 (n_ox + n_xo) / (N_ox + N_xo) for the symmetric choice
+    g_x = math.exp(2 * x) * s_xx - math.exp(x) * s_ox + s_oo
+    g_y = math.exp(2 * y) * s_yy - math.exp(y) * s_oy + s_oo
+    s11_direct = (y ** 3 * g_x - x ** 3 * g_y) / (x * x * y * y * (y - x))
+    # (1'): the joint constraint between the vacuum-involved pairs of x and y
+    c_oo = 2 * x * y * y - y ** 3 - x ** 3
+    s11_joint = (y ** 3 * math.exp(2 * x) * s_xx - x ** 3 * math.exp(2 * y) * s_yy
+                 - x * (y * y - x * x) * math.exp(y)
+                 * rate(succ["oy"] + succ["yo"], sent["oy"] + sent["yo"], +1) * 2.0
+                 + c_oo * rate(succ["oo"], sent["oo"], +1 if c_oo < 0 else -1)
+                 ) / (x * x * y * y * (y - x))
+    s11 = max(s11_direct, s11_joint, 0.0)
+    if s11 <= 0.0:
+        return 0.0, 0.5
+    t_xx = rate(err_xx, sent["xx"], +1)
+    s_ox_lo = rate(succ["ox"] + succ["xo"], sent["ox"] + sent["xo"], -1) * 2.0
+    s_oo_hi = rate(succ["oo"], sent["oo"], +1)
+    num = min(t_xx - math.exp(-x) * s_ox_lo / 2.0 + math.exp(-2 * x) * s_oo_hi / 2.0,
+              t_xx - math.exp(-x) * s_ox_lo / 4.0, t_xx - math.exp(-2 * x) * s_oo / 2.0)
+    e11 = num / (x * x * math.exp(-2 * x) * s11)
+    return s11, float(min(max(e11, 0.0), 0.5))
+
+
+def four_intensity_key(sent, succ, err_xx, err_zz, z, y, x, f_ec, eps_sec, eps_cor,
+                       finite=True, leak_bits=None):
+    """Key length of the four-intensity protocol [ZYW16] from the counts of
+    :func:`four_intensity_bounds` plus ``err_zz`` (bit errors of the zz
+    pairs, the key).  The single-photon-pair yield is basis independent
+    (each party's single-photon state averaged over the bit is I/2 in both
+    bases), so the zz pairs hold n11 >= N_zz z^2 e^{-2z} s11 single-photon
+    pairs, and the X-basis xx pairs N_xx x^2 e^{-2x} s11 [ZYW16].
+
+    ``finite``: counts bounded with failure eps_sec / 21 each, the phase
+    error of the zz single-photon pairs bounded by e11 plus the random-
+    sampling term of Fung et al. / Lim et al. (:func:`qchannel.protocols.
+    finite_key.sampling_gamma`), and the privacy-amplification and
+    correctness terms of Lim et al. 2014 (6 log2(21/eps_sec) +
+    log2(2/eps_cor)), the same composable accounting as the decoy-BB84
+    finite key; otherwise (asymptotic) expectations and e11 itself.
+    l = n11 (1 - h(phase error)) - leak - terms, with ``leak_bits`` (a real
+    EC's disclosure) or f_ec n_zz h(E_zz).  Returns a dict."""
+    from qchannel.protocols.finite_key import EPS_TERMS, sampling_gamma
+
+    eps = eps_sec / EPS_TERMS if finite else None
+    s11, e11 = four_intensity_bounds(sent, succ, err_xx, y, x, eps)
+    n11_z = sent["zz"] * z * z * math.exp(-2 * z) * s11
+    n11_x = sent["xx"] * x * x * math.exp(-2 * x) * s11
+    n_zz = succ["zz"]
+    e_zz = err_zz / n_zz if n_zz > 0 else 0.5
+    if leak_bits is None:
+        leak_bits = f_ec * n_zz * float(h2(e_zz))
+    phi = e11
+    if finite:
+        phi = 0.5
+        if n11_z >= 1 and n11_x >= 1 and e11 < 0.5:
+            b = e11 if e11 > 0.0 else 1.0 / n11_x     # gamma degenerates at 0
+            phi = min(0.5, e11 + sampling_gamma(eps_sec, b, n11_x, n11_z))
+        terms = 6 * math.log2(EPS_TERMS / eps_sec) + math.log2(2 / eps_cor)
+    else:
+        terms = 0.0
+    length = n11_z * (1 - float(h2(phi))) - leak_bits - terms
+    return {"method": "four-intensity", "finite": bool(finite), "s11_lower": s11,
+            "e11_x_upper": e11, "phase_error_upper": phi, "n11_z_lower": n11_z,
+            "n11_x_lower": n11_x, "qber_z": e_zz, "leaked_bits": float(leak_bits),
+            "key_length_real": float(length),
+            "key_length": max(0, int(math.floor(length))) if finite else max(0.0, length)}

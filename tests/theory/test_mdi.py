@@ -65,3 +65,76 @@ def test_key_rate_scales_with_total_transmittance():
 def test_decoy_bounds_reject_bad_intensities():
     with pytest.raises(ValueError, match="nu < mu"):
         mdi.decoy_bounds({}, {}, {}, 0.1, 0.2)
+
+
+def _four_counts(z, y, x, probs, eta, pd, vis, ang, pulses):
+    """Expected counts of the four-intensity protocol (both parties alike)."""
+    mu = {"z": z, "y": y, "x": x, "o": 0.0}
+    p = dict(zip("zyxo", probs))
+    sent, succ = {}, {}
+    err = {}
+    for pair in mdi.FOUR_PAIRS:
+        a, b = pair
+        basis = 0 if pair == "zz" else 1
+        q, eq = mdi.gains(mu[a], mu[b], eta, eta, pd, vis, ang, basis)
+        sent[pair] = pulses * p[a] * p[b]
+        succ[pair], err[pair] = sent[pair] * q, sent[pair] * eq
+    return sent, succ, err
+
+
+@pytest.mark.parametrize("length_km", [20.0, 150.0, 400.0])
+def test_four_intensity_bounds_bracket_the_exact_values_and_converge(length_km):
+    """On expected counts (no fluctuation) the four-intensity bounds hold
+    (s11 <= exact Y11, e11 >= exact) and tighten as the weak decoy x -> 0,
+    reaching the exact Y11 within 2 %."""
+    eta = 10 ** (-0.2 * length_km / 2 / 10) * 0.8
+    pd, vis, ang = 1e-8, 0.97, math.asin(math.sqrt(0.01))
+    sp = mdi.single_photon_pair(eta, eta, pd, vis, ang)
+    prev = None
+    for x in (0.1, 0.03, 0.005):
+        sent, succ, err = _four_counts(0.4, 0.3, x, (0.4, 0.2, 0.3, 0.1), eta, pd, vis, ang, 1e12)
+        s11, e11 = mdi.four_intensity_bounds(sent, succ, err["xx"], 0.3, x)
+        assert s11 <= sp["y11_x"] * (1 + 1e-9) and e11 >= sp["e11_x"] * (1 - 1e-9)
+        if prev is not None:
+            assert s11 >= prev[0] and e11 <= prev[1]
+        prev = (s11, e11)
+    assert prev[0] == pytest.approx(sp["y11_x"], rel=0.02)
+
+
+def test_four_intensity_fluctuations_shrink_with_the_counts():
+    """With the Chernoff ends, s11 is below and e11 above their values on
+    the expectations, and approach them as the number of pulses grows."""
+    eta = 10 ** (-0.2 * 50 / 10) * 0.8
+    args = (0.4, 0.3, 0.05, (0.4, 0.2, 0.3, 0.1), eta, 1e-8, 0.97, math.asin(0.1))
+    exact = mdi.four_intensity_bounds(*_four_counts(*args, 1e10)[:2],
+                                      _four_counts(*args, 1e10)[2]["xx"], 0.3, 0.05)
+    gaps = []
+    for n in (1e10, 1e12, 1e14):
+        sent, succ, err = _four_counts(*args, n)
+        s11, e11 = mdi.four_intensity_bounds(sent, succ, err["xx"], 0.3, 0.05, eps=1e-10 / 21)
+        assert s11 < exact[0] and e11 > exact[1]
+        gaps.append((exact[0] - s11, e11 - exact[1]))
+    assert gaps[0][0] > gaps[1][0] > gaps[2][0] and gaps[0][1] > gaps[1][1] > gaps[2][1]
+    assert gaps[2][0] < 0.02 * exact[0]
+
+
+def test_four_intensity_asymptotic_key_is_the_ma_razavi_rate():
+    """Without fluctuations the key length is N p_z^2 times the [MR12] rate
+    with the four-intensity bounds (f_ec Q h(E) leakage, no finite terms)."""
+    eta, pd, ang = 10 ** (-0.2 * 30 / 10) * 0.8, 1e-8, math.asin(0.1)
+    probs = (0.4, 0.2, 0.3, 0.1)
+    sent, succ, err = _four_counts(0.4, 0.3, 0.05, probs, eta, pd, 0.97, ang, 1e10)
+    out = mdi.four_intensity_key(sent, succ, err["xx"], err["zz"], 0.4, 0.3, 0.05, 1.16, 1e-10,
+                                 1e-15, finite=False)
+    q = succ["zz"] / sent["zz"]
+    rate = mdi.key_rate(0.4, out["s11_lower"], out["e11_x_upper"], q, err["zz"] / succ["zz"],
+                        1.16)
+    assert out["key_length"] == pytest.approx(1e10 * probs[0] ** 2 * rate, rel=1e-9)
+    fin = mdi.four_intensity_key(sent, succ, err["xx"], err["zz"], 0.4, 0.3, 0.05, 1.16, 1e-10,
+                                 1e-15)
+    assert fin["key_length"] < out["key_length"] and isinstance(fin["key_length"], int)
+
+
+def test_four_intensity_bounds_reject_bad_decoys():
+    with pytest.raises(ValueError, match="0 < x < y"):
+        mdi.four_intensity_bounds({}, {}, 0.0, 0.1, 0.2)
