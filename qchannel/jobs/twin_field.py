@@ -1,9 +1,11 @@
-"""Job ``tf-qkd``: twin-field QKD, ``variant = "sns"`` (sending-or-not-sending,
-Wang, Yu, Hu PRA 98, 062323 (2018)), through an untrusted relay.
+"""Job ``tf-qkd``: twin-field QKD through an untrusted relay, ``variant =
+"sns"`` (sending-or-not-sending, Wang, Yu, Hu PRA 98, 062323 (2018)) or
+``"sns-aopp"`` (SNS with actively odd-parity pairing of the Z-window bits,
+Xu, Yu, Jiang, Hu, Wang PRA 101, 042330 (2020); :func:`aopp_pairing`).
 
 Schema (all keys optional)::
 
-    [protocol] type = "tf-qkd", variant = "sns", finite_key = true
+    [protocol] type = "tf-qkd", variant = "sns" | "sns-aopp", finite_key = true
     [source]   mu_z, send_prob (eps), z_window_prob, decoy_intensities
                = [mu_1, mu_2], decoy_probs = [p_0, p_1, p_2] (X window),
                phase_slice_rad (Delta: accepted |phase difference| window),
@@ -23,9 +25,12 @@ a phase reference every tracking_period_s resets it to an estimate with
 error tracking_error_rad.  Run: :func:`qchannel._core.mdi.tf_block`; key from
 the Z window (effective events: exactly one click), decoy estimate of s1 and
 e1_ph from the X window (:func:`qchannel.theory.twin_field.decoy_bounds`).
-The key length is a finite key (:func:`finite_key`) or, with ``[protocol]
+The key length is a finite key (:func:`finite_key`, the literature's bounds in
+:func:`qchannel.theory.twin_field.finite_key`) or, with ``[protocol]
 finite_key = false``, the asymptotic bounds on the observed counts; both
-with the real leakage when ``ec`` runs.
+with the real leakage when ``ec`` runs (with AOPP: EC and PA on the kept bits).
+
+[XYJ20] H. Xu, Z.-W. Yu, C. Jiang, X.-L. Hu, X.-B. Wang, PRA 101, 042330 (2020).
 """
 import math
 from types import SimpleNamespace

@@ -23,7 +23,22 @@ R = p_z^2 [2 eps (1 - eps) mu_z e^{-mu_z} s1 (1 - h(e1_ph)) - f S_Z h(E_Z)].
 * :func:`decoy_bounds`: s1 lower and e1_ph upper bounds from (0, mu_1, mu_2)
   [WYH18 Eqs. (4), (5)] (the Monte Carlo applies them to its counts).
 
+AOPP [XYJ20] (:func:`z_classes`, :func:`aopp_counts`, :func:`aopp_phase_error`,
+:func:`key_rate_aopp`) and the finite key of both variants [JYH19, JHX20]
+(:func:`finite_key`, with :func:`chernoff_zhang` [ZZR17],
+:func:`observed_bounds`, :func:`sampling_upper`).  The finite-key formulas
+follow the structure of those papers as we recall it (their full texts were
+not readable from this workspace, so no equation numbers are cited).
+
 [WYH18] X.-B. Wang, Z.-W. Yu, X.-L. Hu, PRA 98, 062323 (2018).
+[XYJ20] H. Xu, Z.-W. Yu, C. Jiang, X.-L. Hu, X.-B. Wang, PRA 101, 042330 (2020)
+        (SNS with actively odd-parity pairing).
+[JYH19] C. Jiang, Z.-W. Yu, X.-L. Hu, X.-B. Wang, PRA 100, 062334 (2019)
+        (SNS with finite pulses).
+[JHX20] C. Jiang, X.-L. Hu, H. Xu, Z.-W. Yu, X.-B. Wang, New J. Phys. 22, 053048
+        (2020) (zigzag approach: finite key with AOPP).
+[ZZR17] Z. Zhang, Q. Zhao, M. Razavi, X. Ma, PRA 95, 012333 (2017).
+[LZJ23] Y. Liu et al., PRL 130, 210801 (2023).
 """
 import math
 
