@@ -233,6 +233,9 @@ def counts_of(c, sim):
          "N_11": tot(sim.sent, [X_1], [X_1]), "n_11": tot(sim.eff, [X_1], [X_1]),
          "N_22": tot(sim.sent, [X_2], [X_2]), "n_22": tot(sim.eff, [X_2], [X_2]),
          "M_sel": int(sim.sel_pairs), "m_err": int(sim.sel_err)}
+    for i, k in ((1, X_1), (2, X_2)):          # one sender only (AOPP's s10, s01)
+        d[f"N_10_{i}"], d[f"n_10_{i}"] = tot(sim.sent, [k], [X_0]), tot(sim.eff, [k], [X_0])
+        d[f"N_01_{i}"], d[f"n_01_{i}"] = tot(sim.sent, [X_0], [k]), tot(sim.eff, [X_0], [k])
     if getattr(sim, "aopp", None) is not None:
         d.update({k: sim.aopp[k] for k in ("n_b0", "err_b0", "n_b1", "err_b1", "n_g")})
     return d
@@ -292,8 +295,14 @@ def run(scenario, progress=None, keys_out=None):
         key_a, key_b, st = aopp_pairing(c, sim.bits_a, sim.bits_b)
         sim.aopp = st
         qber = st["errors"] / st["survived"] if st["survived"] else 0.5
-        n1p = th.aopp_counts(st["n_b0"], st["err_b0"], st["n_b1"], st["err_b1"], n1 / 2,
-                             n1 / 2)[3]
+        cn = counts_of(c, sim)
+        g = {k: cn["n_" + k] / cn["N_" + k] if cn["N_" + k] else 0.0
+             for k in ("10_1", "10_2", "01_1", "01_2")}
+        s10, s01 = th.one_side_bounds(o.s00, g["10_1"], g["10_2"], g["01_1"], g["01_2"],
+                                      c.decoys[0], c.decoys[1])
+        one = o.n_z * c.eps * (1 - c.eps) * c.mu_z * math.exp(-c.mu_z)
+        n1p = th.aopp_counts(st["n_b0"], st["err_b0"], st["n_b1"], st["err_b1"], one * s10,
+                             one * s01)[3]
         e1p = th.aopp_phase_error(e1)
         n_key, phase = n1p, e1p
         rate = max(n1p * (1 - h2(e1p)) - pp.f_ec * st["survived"] * h2(qber), 0.0) / c.pulses
@@ -310,7 +319,8 @@ def run(scenario, progress=None, keys_out=None):
          "plob_per_pulse": float(plob_bound(c.channel.eta_a * c.channel.eta_b))}
     if aopp:
         d["aopp"] = {"pairs": sim.aopp["n_g"], "survived_bits": sim.aopp["survived"],
-                     "qber": qber, "untagged_pairs": n1p, "phase_error_upper": e1p}
+                     "qber": qber, "s10_lower": s10, "s01_lower": s01,
+                     "untagged_pairs": float(n1p), "phase_error_upper": e1p}
     n_bits = len(key_a) if aopp else sifted
     leak_est = math.ceil(pp.f_ec * n_bits * h2(qber)) if n_bits else 0
     counts = counts_of(c, sim)
@@ -343,6 +353,10 @@ def expected_counts(c, th_d):
          "n_b0": n_z * (cl["b0_ok"] + cl["b0_err"]), "err_b0": n_z * cl["b0_err"],
          "n_b1": n_z * (cl["b1_ok"] + cl["b1_err"]), "err_b1": n_z * cl["b1_err"]}
     d["n_g"] = min(d["n_b0"], d["n_b1"])
+    for i in (1, 2):
+        npairs = n * (px * c.dprobs[0]) * (px * c.dprobs[i])
+        d[f"N_10_{i}"], d[f"n_10_{i}"] = npairs, npairs * g[f"S_10_{i}"]
+        d[f"N_01_{i}"], d[f"n_01_{i}"] = npairs, npairs * g[f"S_01_{i}"]
     return d
 
 
@@ -368,15 +382,22 @@ def theory(scenario, decoy=None):
     s1, e1 = th.single_photon(eta_a, eta_b, pd, V, c.delta, cres)
     nodes = th.residual_nodes(c.track_slots, c.walk_var, c.track_var)
     xg = th.x_gains(c.decoys[0], c.decoys[1], eta_a, eta_b, pd, V, c.delta, nodes)
+    for i, m in ((1, c.decoys[0]), (2, c.decoys[1])):   # one sender only
+        xg[f"S_10_{i}"] = th.pair_gain(m, 0.0, eta_a, eta_b, pd, V)
+        xg[f"S_01_{i}"] = th.pair_gain(0.0, m, eta_a, eta_b, pd, V)
     s1l, e1u = th.decoy_bounds(xg["S_00"], xg["S_1"], xg["S_2"], xg["T"], *c.decoys)
     f = c.postprocess.f_ec
     pzz = c.pz ** 2
     cl = th.z_classes(c.mu_z, c.eps, eta_a, eta_b, pd, V)
+    arms = th.single_photon_arms(eta_a, eta_b, pd)
+    arms_l = th.one_side_bounds(xg["S_00"], xg["S_10_1"], xg["S_10_2"], xg["S_01_1"],
+                                xg["S_01_2"], *c.decoys)
     if aopp:
-        rate = (lambda s, e: pzz * th.key_rate_aopp(c.mu_z, c.eps, s, e, cl, f))
+        r_inf = pzz * th.key_rate_aopp(c.mu_z, c.eps, *arms, e1, cl, f)
+        r_dec = pzz * th.key_rate_aopp(c.mu_z, c.eps, *arms_l, e1u, cl, f)
     else:
-        rate = (lambda s, e: pzz * th.key_rate(c.mu_z, c.eps, s, e, s_z, e_z, f))
-    r_inf = rate(s1, e1)
+        r_inf = pzz * th.key_rate(c.mu_z, c.eps, s1, e1, s_z, e_z, f)
+        r_dec = pzz * th.key_rate(c.mu_z, c.eps, s1l, e1u, s_z, e_z, f)
     eta = c.channel.eta_a * c.channel.eta_b
     d = {"model": "exact coherent-state clicks; Wang-Yu-Hu 2018 key rate"
                   + (" with AOPP (Xu et al. 2020)" if aopp else ""),
@@ -385,14 +406,14 @@ def theory(scenario, decoy=None):
          "e1_ph_upper": e1u, "phase_error_x": xg["T"], "gains": {"S_Z": s_z, **xg},
          "z_classes": cl, "residual_cos": cres,
          "key_rate_per_pulse": r_inf,
-         "key_rate_per_pulse_decoy": rate(s1l, e1u),
+         "key_rate_per_pulse_decoy": r_dec,
          "secret_key_rate_bps": r_inf * c.rep_rate_hz,
          "plob_per_pulse": float(plob_bound(eta))}
     counts = expected_counts(c, d)
     if aopp:
-        n1 = counts["N_z"] * 2 * c.eps * (1 - c.eps) * c.mu_z * math.exp(-c.mu_z) * s1
+        one = counts["N_z"] * c.eps * (1 - c.eps) * c.mu_z * math.exp(-c.mu_z)
         _, n_t, e_p, n1p = th.aopp_counts(counts["n_b0"], counts["err_b0"], counts["n_b1"],
-                                          counts["err_b1"], n1 / 2, n1 / 2)
+                                          counts["err_b1"], one * arms[0], one * arms[1])
         d["aopp"] = {"pairs": counts["n_g"] / c.pulses, "survived_bits": n_t / c.pulses,
                      "qber": e_p, "untagged_pairs": n1p / c.pulses,
                      "phase_error": th.aopp_phase_error(e1)}

@@ -47,8 +47,8 @@ import numpy as np
 from qchannel.theory.common import h2
 
 __all__ = ["one_click", "z_gains", "single_photon", "x_gains", "decoy_bounds", "key_rate",
-           "residual_cos", "residual_nodes", "z_classes", "aopp_counts", "aopp_phase_error",
-           "key_rate_aopp", "chernoff_zhang", "observed_bounds", "sampling_upper", "finite_key"]
+           "residual_cos", "residual_nodes", "z_classes", "one_side_bounds",
+           "single_photon_arms", "aopp_counts", "aopp_phase_error", "key_rate_aopp", "chernoff_zhang", "observed_bounds", "sampling_upper", "finite_key"]
 
 N_PHASE = 64
 
@@ -151,13 +151,36 @@ def decoy_bounds(s00, s1_gain, s2_gain, t_err, mu1, mu2):
     if not 0.0 < mu1 < mu2:
         raise ValueError(f"decoy intensities need 0 < mu_1 < mu_2, got {mu1}, {mu2}")
     a, b = 2.0 * mu1, 2.0 * mu2
-    s1 = b / (a * b - a * a) * (s1_gain * math.exp(a) - s2_gain * math.exp(b) * a * a / (b * b)
-                                - (b * b - a * a) / (b * b) * s00)
-    s1 = max(s1, 0.0)
+    s1 = _one_photon_lower(s00, s1_gain, s2_gain, a, b)
     if s1 <= 0.0:
         return 0.0, 0.5
     e1 = (t_err - math.exp(-a) * s00 / 2.0) / (a * math.exp(-a) * s1)
     return s1, float(min(max(e1, 0.0), 0.5))
+
+
+def _one_photon_lower(s00, g1, g2, a, b):
+    """Vacuum + weak decoy lower bound on the one-photon yield from the gains
+    g1, g2 of Poisson(a), Poisson(b) states (a < b) and the vacuum gain."""
+    y1 = b / (a * b - a * a) * (g1 * math.exp(a) - g2 * math.exp(b) * a * a / (b * b)
+                                - (b * b - a * a) / (b * b) * s00)
+    return max(float(y1), 0.0)
+
+
+def one_side_bounds(s00, g10, g20, g01, g02, mu1, mu2):
+    """(s10, s01) lower bounds: the one-photon yields of Alice alone (|10>)
+    and of Bob alone (|01>) from the X-window pairs where only one sends
+    (gains g10, g20: Alice mu_1, mu_2 with Bob's vacuum; g01, g02 the
+    reverse).  AOPP needs them separately: its untagged pairs take one
+    untagged bit of each kind, and Eve may make the arms unequal."""
+    if not 0.0 < mu1 < mu2:
+        raise ValueError(f"decoy intensities need 0 < mu_1 < mu_2, got {mu1}, {mu2}")
+    return (_one_photon_lower(s00, g10, g20, mu1, mu2),
+            _one_photon_lower(s00, g01, g02, mu1, mu2))
+
+
+def single_photon_arms(eta_a, eta_b, pd):
+    """(s10, s01): the exact one-photon yields of |10> and |01> (one click)."""
+    return tuple(e * (1 - pd) + (1 - e) * 2 * pd * (1 - pd) for e in (eta_a, eta_b))
 
 
 def key_rate(mu_z, eps, s1, e1_ph, s_z, e_z, f_ec):
@@ -207,15 +230,15 @@ def aopp_phase_error(e1_ph):
     return 2.0 * e * (1.0 - e)
 
 
-def key_rate_aopp(mu_z, eps, s1, e1_ph, classes, f_ec):
+def key_rate_aopp(mu_z, eps, s10, s01, e1_ph, classes, f_ec):
     """Asymptotic SNS-AOPP key per Z-window pulse pair from the expected
-    counts per pair (``classes`` of :func:`z_classes`):
-    n_1' (1 - h(2 e1 (1 - e1))) - f n_t' h(E') (>= 0)."""
-    n1_half = eps * (1 - eps) * mu_z * math.exp(-mu_z) * s1   # n10 = n01 (s1 averaged)
+    counts per pair (``classes`` of :func:`z_classes`) and the one-photon
+    yields s10, s01: n_1' (1 - h(2 e1 (1 - e1))) - f n_t' h(E') (>= 0)."""
+    one = eps * (1 - eps) * mu_z * math.exp(-mu_z)
     n_b0 = classes["b0_ok"] + classes["b0_err"]
     n_b1 = classes["b1_ok"] + classes["b1_err"]
     _, n_t, e_p, n1 = aopp_counts(n_b0, classes["b0_err"], n_b1, classes["b1_err"],
-                                  n1_half, n1_half)
+                                  one * s10, one * s01)
     r = n1 * (1 - h2(aopp_phase_error(e1_ph))) - f_ec * n_t * h2(e_p)
     return max(float(r), 0.0)
 
@@ -311,9 +334,16 @@ def finite_key(counts, mu_z, eps, mu1, mu2, eps_sec, eps_cor, leak_bits,
     n_g n10 n01 / (n_b0 n_b1), Chernoff lower tail), their phase error
     2 e (1 - e) of e1_ph with a Chernoff upper tail on the pairs with one
     phase flip, and l = n1' (1 - h(e1_ph')) - leak - 2 log2(2/eps_cor) -
-    4 log2(1/(sqrt2 eps_PA eps_hat)).  eps_sec = 2(eps_hat + k eps_bar +
-    eps_PA) + eps_n1 with every term equal (k = 6, or 8 with AOPP)."""
-    k = 8 if aopp else 6
+    4 log2(1/(sqrt2 eps_PA eps_hat)); with AOPP the untagged bits of each
+    kind, n10 and n01, come from the one-sided X-window pairs
+    (:func:`one_side_bounds`, Chernoff bounds on their four gains, Chernoff
+    lower tails on n10, n01).  eps_sec = 2(eps_hat + k eps_bar + eps_PA) +
+    eps_n1 with every term equal (k = 6, or 14 with AOPP).
+
+    ``counts`` with AOPP also holds N_10_1/n_10_1, N_10_2/n_10_2 (Alice
+    sends mu_1 / mu_2, Bob vacuum: pairs, effective events) and N_01_1/n_01_1,
+    N_01_2/n_01_2 (the reverse)."""
+    k = 14 if aopp else 6
     e = eps_sec / (2 * (2 + k) + 1)
     a = 2 * mu1
 
@@ -343,13 +373,20 @@ def finite_key(counts, mu_z, eps, mu1, mu2, eps_sec, eps_cor, leak_bits,
                   - 2 * math.log2(1 / (math.sqrt(2) * e * e)))
     else:
         n_b0, n_b1 = counts["n_b0"], counts["n_b1"]
-        pairs = (counts["n_g"] * min(n1 / 2 / n_b1, 1.0) * min(n1 / 2 / n_b0, 1.0)
+        s10, s01 = one_side_bounds(s00_hi, ratio(counts["n_10_1"], counts["N_10_1"], -1),
+                                   ratio(counts["n_10_2"], counts["N_10_2"], 1),
+                                   ratio(counts["n_01_1"], counts["N_01_1"], -1),
+                                   ratio(counts["n_01_2"], counts["N_01_2"], 1), mu1, mu2)
+        one = counts["N_z"] * eps * (1 - eps) * mu_z * math.exp(-mu_z)
+        n10, n01 = observed_bounds(one * s10, e)[0], observed_bounds(one * s01, e)[0]
+        pairs = (counts["n_g"] * min(n10 / n_b1, 1.0) * min(n01 / n_b0, 1.0)
                  if n_b0 > 0 and n_b1 > 0 else 0.0)
         n1p = observed_bounds(pairs, e)[0]
         phip = 0.5
         if n1p >= 1:
             phip = min(observed_bounds(n1p * aopp_phase_error(phi), e)[1] / n1p, 0.5)
-        out.update(untagged_pairs_lower=n1p, phase_error_upper_aopp=phip)
+        out.update(s10_lower=s10, s01_lower=s01, untagged_pairs_lower=n1p,
+                   phase_error_upper_aopp=phip)
         length = (n1p * (1 - h2(phip)) - leak_bits - 2 * math.log2(2 / eps_cor)
                   - 4 * math.log2(1 / (math.sqrt(2) * e * e)))
     out["key_length"] = max(0, int(math.floor(length)))

@@ -97,7 +97,10 @@ def test_aopp_goes_beyond_original_sns():
     s1, e1 = tf.single_photon(eta, eta, pd, V, math.pi / 8, tf.residual_cos(10**5, 5e-8, 0.01))
     sns = max(tf.key_rate(0.4, eps, s1, e1, *tf.z_gains(0.4, eps, eta, eta, pd, V), 1.16)
               for eps in (0.02, 0.05, 0.1, 0.2))
-    aopp = tf.key_rate_aopp(0.4, 0.3, s1, e1, tf.z_classes(0.4, 0.3, eta, eta, pd, V), 1.16)
+    s10, s01 = tf.single_photon_arms(eta, eta, pd)
+    assert s10 == s01 == pytest.approx(s1)
+    aopp = tf.key_rate_aopp(0.4, 0.3, s10, s01, e1, tf.z_classes(0.4, 0.3, eta, eta, pd, V),
+                            1.16)
     assert sns == 0.0 and aopp > 1e-11
     # the classes add up to the Z-window gain and error rate
     cl = tf.z_classes(0.4, 0.3, eta, eta, pd, V)
@@ -162,3 +165,17 @@ def test_finite_key_approaches_the_asymptotic_key():
             th = jobs.job_for(sc).theory(sc)
             fr.append(th["key_rate_per_pulse_finite"] / th["key_rate_per_pulse_decoy"])
         assert fr[0] == 0.0 and 0.0 < fr[1] < fr[2] < 1.0 and fr[2] > 0.8, (variant, fr)
+
+
+def test_one_side_bounds_bracket_unequal_arms():
+    """AOPP's per-sender one-photon yields from the one-sided X-window gains:
+    lower bounds within 10 % of the exact yields, also for unequal arms."""
+    pd, V = 1e-8, 0.98
+    for eta_a, eta_b in ((1e-3, 1e-3), (3e-3, 2e-4)):
+        g = {(m, side): tf.pair_gain(m if side == 0 else 0.0, m if side == 1 else 0.0,
+                                     eta_a, eta_b, pd, V) for m in (0.05, 0.4) for side in (0, 1)}
+        s00 = tf.pair_gain(0.0, 0.0, eta_a, eta_b, pd, V)
+        lo = tf.one_side_bounds(s00, g[(0.05, 0)], g[(0.4, 0)], g[(0.05, 1)], g[(0.4, 1)],
+                                0.05, 0.4)
+        for bound, exact in zip(lo, tf.single_photon_arms(eta_a, eta_b, pd)):
+            assert 0.9 * exact < bound <= exact
