@@ -46,7 +46,7 @@ from qchannel.params import (check_choice, check_distribution, check_prob, check
 from qchannel.scenario import PostprocessConfig, RunSection, TableScenario
 
 BLOCK_SLOTS = 1 << 22    # slots per kernel call: bounds the memory of one block
-VARIANTS = ("sns", "sns-aopp")
+VARIANTS = ("sns", "sns-aopp", "pm")
 AOPP_BIT_BYTES = 48
 AOPP_BLOCK = (1 << 32) - 1    # Philox blocks of the pairing permutations (and the one below)
 # classes of each sender: Z send, Z not-send, X vacuum, X mu_1, X mu_2
@@ -62,11 +62,14 @@ class TFScenario(TableScenario):
         proto = check_table("protocol", tables["protocol"])
         check_choice("protocol.type", proto.get("type"), (cls.job,))
         reject_unknown("protocol", proto, ("type", "variant", "finite_key"))
-        finite = proto.get("finite_key", True)
-        if not isinstance(finite, bool):
-            raise ValueError(f"protocol.finite_key = {finite!r} must be true or false")
         variant = check_choice("protocol.variant", proto.get("variant", "sns"), VARIANTS) \
             or proto.get("variant", "sns")
+        finite = proto.get("finite_key", variant != "pm")
+        if not isinstance(finite, bool):
+            raise ValueError(f"protocol.finite_key = {finite!r} must be true or false")
+        if variant == "pm" and finite:
+            raise ValueError("protocol.finite_key = true: variant 'pm' has the asymptotic "
+                             "bounds only (on the observed counts); set it to false")
         src = check_table("source", tables.get("source", {}))
         reject_unknown("source", src, ("mu_z", "send_prob", "z_window_prob", "decoy_intensities",
                                        "decoy_probs", "phase_slice_rad", "rep_rate_hz"))
@@ -274,12 +277,159 @@ def aopp_pairing(c, bits_a, bits_b):
     return ka, kb, stats
 
 
+# PM classes of each sender: signal (key), vacuum, decoy mu_1, decoy mu_2
+PM_S, PM_V, PM_1, PM_2 = range(4)
+
+
+def _pm_classes(c):
+    px = 1.0 - c.pz
+    return (np.array([c.mu_z, 0.0, c.decoys[0], c.decoys[1]]),
+            np.array([c.pz, px * c.dprobs[0], px * c.dprobs[1], px * c.dprobs[2]]))
+
+
+def simulate_pm(c, keep_bits=False, progress=None):
+    """Phase-matching QKD [MZZ18] on the same kernel: each pulse's uniform
+    phase theta is the key bit floor(theta/pi) plus a random phase theta mod
+    pi; pairs of equal intensity whose random phases agree within
+    phase_slice_rad/2 (circularly, modulo pi) are matched (Bob flips his bit
+    when they match across the wrap 0 = pi, where the relative phase is pi).  Counts: matched
+    pairs sent and effective events per intensity (the slots without a click
+    are matched with probability Delta/pi, one binomial draw), the signal's
+    bit errors (Bob flips on detector d), vacuum pairs; the key bits."""
+    from qchannel import rng
+    from qchannel._core import entangled, mdi as kernel
+
+    mu, prob = _pm_classes(c)
+    eta_a, eta_b = _etas(c)
+    nc = len(mu)
+    sel_sent, sel_eff = np.zeros(nc, np.int64), np.zeros(nc, np.int64)
+    vac_sent = vac_eff = err = detections = 0
+    bits_a, bits_b = [], []
+    pd = c.detector.dark_count_prob
+    q = np.exp(2 * np.log1p(-pd) - eta_a * mu[:, None] - eta_b * mu[None, :])
+    p_click = float(np.sum(prob[:, None] * prob[None, :] * (1 - q)))
+    walk_state, walk_slot = np.zeros(1), np.full(1, -1, np.int64)
+    n_blocks = -(-c.pulses // BLOCK_SLOTS)
+    for block in range(n_blocks):
+        start = block * BLOCK_SLOTS
+        n = min(BLOCK_SLOTS, c.pulses - start)
+        expect = n * p_click
+        cap = int(expect + 10 * math.sqrt(expect) + 1024)
+        while True:
+            done, slot, data, phase, noclick = kernel.tf_block(
+                c.seed, block, start, n, mu, prob, mu, prob, eta_a, eta_b, pd,
+                c.channel.visibility, c.walk_var, c.track_slots, c.track_var,
+                walk_state, walk_slot, cap)
+            if done:
+                break
+            cap *= 2
+        ka, kb = data[:, 0].astype(np.int64), data[:, 1].astype(np.int64)
+        pat = data[:, 2]
+        one = (pat == 1) | (pat == 2)
+        detections += len(slot)
+        gap = np.abs(np.mod(phase[:, 0], np.pi) - np.mod(phase[:, 1], np.pi))
+        matched = (ka == kb) & (np.minimum(gap, np.pi - gap) < c.delta / 2.0)
+        wrap = (gap > np.pi / 2).astype(np.uint8)   # matched across 0 = pi: Bob flips too
+        for k in range(nc):
+            mk = matched & (ka == k)
+            sel_sent[k] += int(np.count_nonzero(mk)) + entangled.binomial_draw(
+                c.seed, rng.Purpose.TWIN_FIELD, (1 << 31) + nc * block + k,
+                int(noclick[k * nc + k]), c.delta / math.pi)
+            sel_eff[k] += int(np.count_nonzero(mk & one))
+        vac = (ka == PM_V) & (kb == PM_V)
+        vac_sent += int(noclick[PM_V * nc + PM_V]) + int(np.count_nonzero(vac))
+        vac_eff += int(np.count_nonzero(vac & one))
+        key = matched & one & (ka == PM_S)
+        bit_a = (phase[:, 0] >= np.pi).astype(np.uint8)
+        bit_b = (phase[:, 1] >= np.pi).astype(np.uint8) ^ (pat == 2).astype(np.uint8) ^ wrap
+        err += int(np.count_nonzero(key & (bit_a != bit_b)))
+        if keep_bits:
+            bits_a.append(bit_a[key])
+            bits_b.append(bit_b[key])
+        if progress is not None:
+            progress((block + 1) / n_blocks)
+    cat = (lambda p: np.concatenate(p) if p else np.empty(0, np.uint8))
+    return SimpleNamespace(sel_sent=sel_sent, sel_eff=sel_eff, vac_sent=vac_sent,
+                           vac_eff=vac_eff, err=err, detections=detections,
+                           bits_a=cat(bits_a), bits_b=cat(bits_b))
+
+
+def run_pm(scenario, progress=None, keys_out=None):
+    """PM-QKD: the asymptotic key [MZZ18] on the observed counts (Y1 from the
+    matched decoy pairs, :func:`qchannel.theory.twin_field.decoy_bounds`),
+    with real EC/PA of the matched signal bits when ``ec`` runs."""
+    from qchannel.theory import twin_field as th
+    from qchannel.theory.bounds import plob_bound
+    from qchannel.theory.common import h2
+
+    c = scenario.config
+    pp = c.postprocess
+    sim = simulate_pm(c, keep_bits=pp.ec != "estimate" or keys_out is not None,
+                      progress=progress)
+    gain = (lambda k: sim.sel_eff[k] / sim.sel_sent[k] if sim.sel_sent[k] else 0.0)
+    s00 = sim.vac_eff / sim.vac_sent if sim.vac_sent else 0.0
+    y1 = th.decoy_bounds(s00, gain(PM_1), gain(PM_2), 0.0, *c.decoys)[0]
+    n_key = int(sim.sel_eff[PM_S])
+    q = gain(PM_S)
+    e = sim.err / n_key if n_key else 0.5
+    n_ss = c.pulses * c.pz ** 2
+    rate = c.pz ** 2 * th.key_rate_pm(c.mu_z, y1, q, e, sim.sel_sent[PM_S] / n_ss, pp.f_ec)
+    q1 = min(2 * c.mu_z * math.exp(-2 * c.mu_z) * y1 / q, 1.0) if q > 0 else 0.0
+    e_ph = min(1.0 - q1, 0.5)
+    d = {"protocol": "tf-qkd", "variant": "pm", "seed": c.seed, "pulses": c.pulses,
+         "duration_s": c.pulses / c.rep_rate_hz, "detections": int(sim.detections),
+         "matched_pairs": int(sim.sel_sent[PM_S]), "sifted_bits": n_key, "qber_z": e,
+         "y1_lower": y1, "q1_lower": q1, "phase_error_upper": e_ph,
+         "gains": {"Q_mu": q, "S_00": s00, "Q_1": gain(PM_1), "Q_2": gain(PM_2)},
+         "key_rate_per_pulse": rate,
+         "plob_per_pulse": float(plob_bound(c.channel.eta_a * c.channel.eta_b))}
+    leak_est = math.ceil(pp.f_ec * n_key * h2(e)) if n_key else 0
+
+    def length(leak):
+        return max(0, math.floor(n_key * (1 - h2(e_ph)) - leak - math.log2(2 / pp.eps_cor)))
+
+    key_bits = length(leak_est)
+    d["ec"] = {"method": "estimate", "leaked_bits": leak_est}
+    aborted, reason = key_bits == 0, ("" if key_bits else "the key length is zero")
+    return finish_key(d, c, sim.bits_a, sim.bits_b, e, length, key_bits, aborted, reason,
+                      keys_out)
+
+
+def theory_pm(c):
+    """PM-QKD closed forms: matched signal gain and QBER (:func:`pm_gains`),
+    Y1 exact (one photon in either arm) and from the matched decoy gains."""
+    from qchannel.theory import twin_field as th
+    from qchannel.theory.bounds import plob_bound
+
+    eta_a, eta_b = _etas(c)
+    pd, V = c.detector.dark_count_prob, c.channel.visibility
+    nodes = th.residual_nodes(c.track_slots, c.walk_var, c.track_var)
+    q, e = th.pm_gains(c.mu_z, eta_a, eta_b, pd, V, c.delta, nodes)
+    q1g, q2g = (th.pm_gains(m, eta_a, eta_b, pd, V, c.delta, nodes)[0] for m in c.decoys)
+    s00 = th.pair_gain(0.0, 0.0, eta_a, eta_b, pd, V)
+    y1 = th.single_photon(eta_a, eta_b, pd, V, c.delta, 1.0)[0]
+    y1l = th.decoy_bounds(s00, q1g, q2g, 0.0, *c.decoys)[0]
+    f, pzz, match = c.postprocess.f_ec, c.pz ** 2, c.delta / math.pi
+    r_inf = pzz * th.key_rate_pm(c.mu_z, y1, q, e, match, f)
+    return {"model": "exact coherent-state clicks; Ma-Zeng-Zhou 2018 key rate (PM-QKD)",
+            "variant": "pm", "eta_a": eta_a, "eta_b": eta_b,
+            "transmittance": c.channel.eta_a * c.channel.eta_b, "qber_z": e, "y1": y1,
+            "y1_lower": y1l, "gains": {"Q_mu": q, "S_00": s00, "Q_1": q1g, "Q_2": q2g},
+            "matched_per_pulse": pzz * match,
+            "key_rate_per_pulse": r_inf,
+            "key_rate_per_pulse_decoy": pzz * th.key_rate_pm(c.mu_z, y1l, q, e, match, f),
+            "secret_key_rate_bps": r_inf * c.rep_rate_hz,
+            "plob_per_pulse": float(plob_bound(c.channel.eta_a * c.channel.eta_b))}
+
+
 def run(scenario, progress=None, keys_out=None):
     from qchannel.theory import twin_field as th
     from qchannel.theory.bounds import plob_bound
     from qchannel.theory.common import h2
 
     c = scenario.config
+    if c.variant == "pm":
+        return run_pm(scenario, progress, keys_out)
     pp = c.postprocess
     aopp = c.variant == "sns-aopp"
     sim = simulate(c, keep_bits=aopp or pp.ec != "estimate" or keys_out is not None,
@@ -374,6 +524,8 @@ def theory(scenario, decoy=None):
         raise ValueError(f"--decoy = {decoy!r}: tf-qkd gives both 'infinite' and "
                          f"'practical' (3-intensity) rates")
     c = scenario.config
+    if c.variant == "pm":
+        return theory_pm(c)
     aopp = c.variant == "sns-aopp"
     eta_a, eta_b = _etas(c)
     pd, V = c.detector.dark_count_prob, c.channel.visibility
@@ -426,6 +578,17 @@ def theory(scenario, decoy=None):
 
 
 def report(d):
+    if d["variant"] == "pm":
+        lines = [f"qchannel tf-qkd (pm): {d['pulses']:.4g} pulse pairs, seed {d['seed']}",
+                 f"  detections {d['detections']}, matched signal pairs {d['matched_pairs']}, "
+                 f"key bits {d['sifted_bits']}, QBER {_fmt(d['qber_z'], '.4%')}",
+                 f"  Y1 >= {d['y1_lower']:.4g}, one-photon share q1 >= {d['q1_lower']:.4f}, "
+                 f"phase error <= {d['phase_error_upper']:.4f}",
+                 f"  asymptotic key {d['key_rate_per_pulse']:.4g} per pulse (PLOB "
+                 f"{d['plob_per_pulse']:.4g})"] + report_key_lines(d)
+        lines.append(f"  secret key ({d['key_length_from']}) {d['secret_key_bits']} bits, "
+                     f"{d['secret_key_rate_bps']:.4g} bit/s")
+        return "\n".join(lines)
     lines = [f"qchannel tf-qkd ({d['variant']}): {d['pulses']:.4g} pulse pairs, seed {d['seed']}",
              f"  detections {d['detections']}, Z-window sifted {d['sifted_bits']}, QBER Z "
              f"{_fmt(d['qber_z'], '.4%')}, X-window phase error {d['phase_error_x']:.4%} "
@@ -446,6 +609,15 @@ def report(d):
 
 
 def theory_report(d):
+    if d["variant"] == "pm":
+        return "\n".join([
+            f"qchannel theory tf-qkd (pm): arms eta_a {d['eta_a']:.4g}, eta_b {d['eta_b']:.4g} "
+            f"(detector included)",
+            f"  matched signal gain {d['gains']['Q_mu']:.4g}, QBER {d['qber_z']:.4%}; Y1 "
+            f"{d['y1']:.4g} (bound {d['y1_lower']:.4g})",
+            f"  asymptotic key {d['key_rate_per_pulse']:.4g} per pulse (infinite decoys), "
+            f"{d['key_rate_per_pulse_decoy']:.4g} (3 intensities); PLOB "
+            f"{d['plob_per_pulse']:.4g}"])
     lines = [
         f"qchannel theory tf-qkd ({d['variant']}): arms eta_a {d['eta_a']:.4g}, eta_b "
         f"{d['eta_b']:.4g} (detector included)",
@@ -473,6 +645,9 @@ def check(scenario):
     eta_a, eta_b = _etas(c)
     s_z, _ = th.z_gains(c.mu_z, c.eps, eta_a, eta_b, c.detector.dark_count_prob,
                         c.channel.visibility)
+    if c.variant == "pm":
+        s_z = th.pair_gain(c.mu_z, c.mu_z, eta_a, eta_b, c.detector.dark_count_prob,
+                           c.channel.visibility) * c.delta / math.pi
     sifted = c.pulses * c.pz ** 2 * s_z
     if c.postprocess.ec == "estimate":
         # AOPP pairs the real bits: 2 bytes a bit, ~5 int64 indices a bit while pairing

@@ -39,6 +39,8 @@ not readable from this workspace, so no equation numbers are cited).
         (2020) (zigzag approach: finite key with AOPP).
 [ZZR17] Z. Zhang, Q. Zhao, M. Razavi, X. Ma, PRA 95, 012333 (2017).
 [LZJ23] Y. Liu et al., PRL 130, 210801 (2023).
+[MZZ18] X. Ma, P. Zeng, H. Zhou, PRX 8, 031043 (2018) (phase-matching QKD:
+        :func:`pm_gains`, :func:`key_rate_pm`; asymptotic only).
 """
 import math
 
@@ -48,7 +50,8 @@ from qchannel.theory.common import h2
 
 __all__ = ["one_click", "z_gains", "single_photon", "x_gains", "decoy_bounds", "key_rate",
            "residual_cos", "residual_nodes", "z_classes", "one_side_bounds",
-           "single_photon_arms", "aopp_counts", "aopp_phase_error", "key_rate_aopp", "chernoff_zhang", "observed_bounds", "sampling_upper", "finite_key"]
+           "single_photon_arms", "aopp_counts", "aopp_phase_error", "key_rate_aopp", "chernoff_zhang", "observed_bounds", "sampling_upper", "finite_key",
+           "pm_gains", "key_rate_pm"]
 
 N_PHASE = 64
 
@@ -391,3 +394,33 @@ def finite_key(counts, mu_z, eps, mu1, mu2, eps_sec, eps_cor, leak_bits,
                   - 4 * math.log2(1 / (math.sqrt(2) * e * e)))
     out["key_length"] = max(0, int(math.floor(length)))
     return out
+
+
+# ------------------------------------------------------------------ PM-QKD
+def pm_gains(mu, eta_a, eta_b, pd, visibility, delta_rad, nodes):
+    """Phase-matching QKD [MZZ18]: (Q, E) of a pair of pulses of intensity
+    ``mu`` whose random phases (modulo pi; the bit is the pi part) agree
+    within delta_rad/2: effective events per matched pair and their bit
+    error rate (the detector of the other parity clicks alone).  Quadrature
+    over the mismatch in the slice and the tracking residual ``nodes``."""
+    xg, wg = np.polynomial.legendre.leggauss(32)
+    res, wres = nodes
+    rel = 0.5 * delta_rad * xg[:, None] + res[None, :]
+    w = 0.5 * wg[:, None] * wres[None, :]
+    lc, ld = _lams(eta_a * mu, eta_b * mu, visibility, rel)
+    both, wrong = one_click(lc, ld, pd)
+    q = float((both * w).sum())
+    return q, (float((wrong * w).sum()) / q if q > 0 else 0.5)
+
+
+def key_rate_pm(mu, y1, q, e, match_prob, f_ec):
+    """[MZZ18] per pair of signal pulses: P_match Q [1 - f h(E) - h(E_ph)]
+    with the phase error E_ph <= 1 - q1, q1 = 2 mu e^{-2 mu} Y1 / Q the share
+    of the matched events from one photon in total (the odd terms beyond one
+    photon are dropped: a lower bound); P_match = Delta/pi (2/M for M phase
+    slices) is the probability that the two phases match (>= 0)."""
+    if q <= 0.0:
+        return 0.0
+    q1 = min(2 * mu * math.exp(-2 * mu) * y1 / q, 1.0)
+    e_ph = min(1.0 - q1, 0.5)
+    return max(float(match_prob * q * (1 - f_ec * h2(e) - h2(e_ph))), 0.0)

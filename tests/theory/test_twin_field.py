@@ -179,3 +179,26 @@ def test_one_side_bounds_bracket_unequal_arms():
                                 0.05, 0.4)
         for bound, exact in zip(lo, tf.single_photon_arms(eta_a, eta_b, pd)):
             assert 0.9 * exact < bound <= exact
+
+
+# ---------------------------------------------------------------- PM-QKD
+def test_pm_gains_limits_and_square_root_scaling():
+    """Ma-Zeng-Zhou PM-QKD: with a vanishing slice and no residual the error
+    is the fringe visibility's, P(only d) for means eta mu (1 -+ sqrt V);
+    the key per pulse scales with sqrt(eta) (slope 0.5 between 200 and 300 km)."""
+    still = (np.zeros(1), np.ones(1))
+    eta, mu, V = 1e-2, 0.05, 0.9
+    q, e = tf.pm_gains(mu, eta, eta, 0.0, V, 1e-9, still)
+    lc, ld = eta * mu * (1 + math.sqrt(V)), eta * mu * (1 - math.sqrt(V))
+    p_c, p_d = -math.expm1(-lc), -math.expm1(-ld)
+    assert q == pytest.approx(p_c * (1 - p_d) + p_d * (1 - p_c), rel=1e-9)
+    assert e == pytest.approx(p_d * (1 - p_c) / q, rel=1e-9)
+    nodes = tf.residual_nodes(10**5, 5e-8, 0.01)
+    rates = []
+    for length in (200.0, 300.0):
+        eta = 10 ** (-0.16 * length / 20) * 0.6
+        y1 = tf.single_photon(eta, eta, 1e-8, 0.98, 0.0, 1.0)[0]
+        q, e = tf.pm_gains(0.05, eta, eta, 1e-8, 0.98, math.pi / 8, nodes)
+        rates.append(tf.key_rate_pm(0.05, y1, q, e, 1 / 8, 1.16))
+    slope = math.log(rates[1] / rates[0]) / math.log(10 ** (-0.16 * 100 / 10))
+    assert slope == pytest.approx(0.5, abs=0.03)
