@@ -1,11 +1,14 @@
 """Job ``tf-qkd``: twin-field QKD through an untrusted relay, ``variant =
-"sns"`` (sending-or-not-sending, Wang, Yu, Hu PRA 98, 062323 (2018)) or
+"sns"`` (sending-or-not-sending, Wang, Yu, Hu PRA 98, 062323 (2018)),
 ``"sns-aopp"`` (SNS with actively odd-parity pairing of the Z-window bits,
-Xu, Yu, Jiang, Hu, Wang PRA 101, 042330 (2020); :func:`aopp_pairing`).
+Xu, Yu, Jiang, Hu, Wang PRA 101, 042330 (2020); :func:`aopp_pairing`) or
+``"pm"`` (phase-matching, Ma, Zeng, Zhou PRX 8, 031043 (2018);
+:func:`simulate_pm`, asymptotic only).
 
 Schema (all keys optional)::
 
-    [protocol] type = "tf-qkd", variant = "sns" | "sns-aopp", finite_key = true
+    [protocol] type = "tf-qkd", variant = "sns" | "sns-aopp" | "pm", finite_key
+               (default true; false and required false for "pm")
     [source]   mu_z, send_prob (eps), z_window_prob, decoy_intensities
                = [mu_1, mu_2], decoy_probs = [p_0, p_1, p_2] (X window),
                phase_slice_rad (Delta: accepted |phase difference| window),
@@ -659,7 +662,8 @@ def check(scenario):
 
 register(Job(
     name="tf-qkd",
-    summary="twin-field QKD (sending-or-not-sending) through a relay, with phase drift",
+    summary="twin-field QKD (sending-or-not-sending, with AOPP, or phase-matching) through a "
+            "relay, with phase drift",
     schema=TFScenario, run=run, report=report, theory=theory, theory_report=theory_report,
     headline=("seed", "pulses", "detections", "sifted_bits", "qber_z", "key_rate_per_pulse",
               "plob_per_pulse", "secret_key_bits", "aborted", "abort_reason"),
