@@ -472,7 +472,8 @@ def run(scenario, progress=None, keys_out=None):
          "plob_per_pulse": float(plob_bound(c.channel.eta_a * c.channel.eta_b))}
     if aopp:
         d["aopp"] = {"pairs": sim.aopp["n_g"], "survived_bits": sim.aopp["survived"],
-                     "qber": qber, "s10_lower": s10, "s01_lower": s01,
+                     "qber": qber if st["survived"] else None,
+                     "s10_lower": s10, "s01_lower": s01,
                      "untagged_pairs": float(n1p), "phase_error_upper": e1p}
     n_bits = len(key_a) if aopp else sifted
     leak_est = math.ceil(pp.f_ec * n_bits * h2(qber)) if n_bits else 0
@@ -601,7 +602,7 @@ def report(d):
     if "aopp" in d:
         a = d["aopp"]
         lines.append(f"  AOPP: {a['pairs']} pairs, {a['survived_bits']} odd-parity bits kept, "
-                     f"QBER {a['qber']:.4%}, untagged pairs {a['untagged_pairs']:.4g}, phase "
+                     f"QBER {_fmt(a['qber'], '.4%')}, untagged pairs {a['untagged_pairs']:.4g}, phase "
                      f"error <= {a['phase_error_upper']:.4f}")
     lines.append(f"  asymptotic key {d['key_rate_per_pulse']:.4g} per pulse (PLOB "
                  f"{d['plob_per_pulse']:.4g})")
