@@ -1,9 +1,14 @@
-"""Job ``tf-qkd``: twin-field QKD, ``variant = "sns"`` (sending-or-not-sending,
-Wang, Yu, Hu PRA 98, 062323 (2018)), through an untrusted relay.
+"""Job ``tf-qkd``: twin-field QKD through an untrusted relay, ``variant =
+"sns"`` (sending-or-not-sending, Wang, Yu, Hu PRA 98, 062323 (2018)),
+``"sns-aopp"`` (SNS with actively odd-parity pairing of the Z-window bits,
+Xu, Yu, Jiang, Hu, Wang PRA 101, 042330 (2020); :func:`aopp_pairing`) or
+``"pm"`` (phase-matching, Ma, Zeng, Zhou PRX 8, 031043 (2018);
+:func:`simulate_pm`, asymptotic only).
 
 Schema (all keys optional)::
 
-    [protocol] type = "tf-qkd", variant = "sns", finite_key = true
+    [protocol] type = "tf-qkd", variant = "sns" | "sns-aopp" | "pm", finite_key
+               (default true; false and required false for "pm")
     [source]   mu_z, send_prob (eps), z_window_prob, decoy_intensities
                = [mu_1, mu_2], decoy_probs = [p_0, p_1, p_2] (X window),
                phase_slice_rad (Delta: accepted |phase difference| window),
@@ -23,9 +28,12 @@ a phase reference every tracking_period_s resets it to an estimate with
 error tracking_error_rad.  Run: :func:`qchannel._core.mdi.tf_block`; key from
 the Z window (effective events: exactly one click), decoy estimate of s1 and
 e1_ph from the X window (:func:`qchannel.theory.twin_field.decoy_bounds`).
-The key length is a finite key (:func:`finite_key`) or, with ``[protocol]
+The key length is a finite key (:func:`finite_key`, the literature's bounds in
+:func:`qchannel.theory.twin_field.finite_key`) or, with ``[protocol]
 finite_key = false``, the asymptotic bounds on the observed counts; both
-with the real leakage when ``ec`` runs.
+with the real leakage when ``ec`` runs (with AOPP: EC and PA on the kept bits).
+
+[XYJ20] H. Xu, Z.-W. Yu, C. Jiang, X.-L. Hu, X.-B. Wang, PRA 101, 042330 (2020).
 """
 import math
 from types import SimpleNamespace
@@ -41,7 +49,9 @@ from qchannel.params import (check_choice, check_distribution, check_prob, check
 from qchannel.scenario import PostprocessConfig, RunSection, TableScenario
 
 BLOCK_SLOTS = 1 << 22    # slots per kernel call: bounds the memory of one block
-VARIANTS = ("sns",)
+VARIANTS = ("sns", "sns-aopp", "pm")
+AOPP_BIT_BYTES = 48
+AOPP_BLOCK = (1 << 32) - 1    # Philox blocks of the pairing permutations (and the one below)
 # classes of each sender: Z send, Z not-send, X vacuum, X mu_1, X mu_2
 Z_SEND, Z_NOT, X_0, X_1, X_2 = range(5)
 
@@ -55,11 +65,14 @@ class TFScenario(TableScenario):
         proto = check_table("protocol", tables["protocol"])
         check_choice("protocol.type", proto.get("type"), (cls.job,))
         reject_unknown("protocol", proto, ("type", "variant", "finite_key"))
-        finite = proto.get("finite_key", True)
-        if not isinstance(finite, bool):
-            raise ValueError(f"protocol.finite_key = {finite!r} must be true or false")
         variant = check_choice("protocol.variant", proto.get("variant", "sns"), VARIANTS) \
             or proto.get("variant", "sns")
+        finite = proto.get("finite_key", variant != "pm")
+        if not isinstance(finite, bool):
+            raise ValueError(f"protocol.finite_key = {finite!r} must be true or false")
+        if variant == "pm" and finite:
+            raise ValueError("protocol.finite_key = true: variant 'pm' has the asymptotic "
+                             "bounds only (on the observed counts); set it to false")
         src = check_table("source", tables.get("source", {}))
         reject_unknown("source", src, ("mu_z", "send_prob", "z_window_prob", "decoy_intensities",
                                        "decoy_probs", "phase_slice_rad", "rep_rate_hz"))
@@ -195,7 +208,8 @@ def simulate(c, keep_bits=False, progress=None):
             progress((block + 1) / n_blocks)
     cat = (lambda p: np.concatenate(p) if p else np.empty(0, np.uint8))
     return SimpleNamespace(sent=sent, eff=eff, z_err=z_err, sel_pairs=sel_pairs,
-                           sel_err=sel_err, detections=detections, bits_a=cat(bits_a),
+                           sel_err=sel_err, detections=detections, keep_bits=keep_bits,
+                           bits_a=cat(bits_a),
                            bits_b=cat(bits_b))
 
 
@@ -214,48 +228,201 @@ def _observed(c, sim):
                            n_z=int(n_z), s_z=s_z, e_z=e_z)
 
 
-def finite_key(c, sim, leak_bits):
-    """Finite key of SNS in the structure of Jiang et al., PRA 100, 062334
-    (2019): every count of the X-window decoy estimate replaced by its
-    multiplicative Chernoff bound (eps_sec/21 each, :func:`chernoff_bounds`),
-    the expected untagged Z-window bits turned into an observed lower bound
-    (Chernoff lower tail), the phase error of the Z-window untagged bits
-    bounded from the X window's with the random-sampling term of Lim et al.
-    2014, and l = n1 (1 - h(e1_ph)) - leak - 6 log2(21/eps_sec) -
-    log2(2/eps_cor).  Our bounds, not the paper's exact constants."""
-    from qchannel.protocols.finite_key import EPS_TERMS, sampling_gamma
-    from qchannel.theory.common import h2
+def counts_of(c, sim):
+    """The counts the finite key needs (:func:`qchannel.theory.twin_field.finite_key`)
+    from the Monte Carlo's tables; with AOPP also Bob's bit-0/bit-1 events."""
+    def tot(table, ia, ib):
+        return int(table[np.ix_(list(ia), list(ib))].sum())
+    vac = (Z_NOT, X_0)
+    d = {"N_z": tot(sim.sent, (Z_SEND, Z_NOT), (Z_SEND, Z_NOT)),
+         "N_00": tot(sim.sent, vac, vac), "n_00": tot(sim.eff, vac, vac),
+         "N_11": tot(sim.sent, [X_1], [X_1]), "n_11": tot(sim.eff, [X_1], [X_1]),
+         "N_22": tot(sim.sent, [X_2], [X_2]), "n_22": tot(sim.eff, [X_2], [X_2]),
+         "M_sel": int(sim.sel_pairs), "m_err": int(sim.sel_err)}
+    for i, k in ((1, X_1), (2, X_2)):          # one sender only (AOPP's s10, s01)
+        d[f"N_10_{i}"], d[f"n_10_{i}"] = tot(sim.sent, [k], [X_0]), tot(sim.eff, [k], [X_0])
+        d[f"N_01_{i}"], d[f"n_01_{i}"] = tot(sim.sent, [X_0], [k]), tot(sim.eff, [X_0], [k])
+    if getattr(sim, "aopp", None) is not None:
+        d.update({k: sim.aopp[k] for k in ("n_b0", "err_b0", "n_b1", "err_b1", "n_g")})
+    return d
+
+
+def finite_key(c, counts, leak_bits):
+    """Finite key of the scenario's variant from ``counts`` (observed, or
+    expected for the twin): :func:`qchannel.theory.twin_field.finite_key`."""
+    from qchannel.theory import twin_field as th
 
     pp = c.postprocess
-    eps = pp.eps_sec / EPS_TERMS
-    a, b = 2 * c.decoys[0], 2 * c.decoys[1]
+    return th.finite_key(counts, c.mu_z, c.eps, c.decoys[0], c.decoys[1], pp.eps_sec,
+                         pp.eps_cor, leak_bits, aopp=c.variant == "sns-aopp")
 
-    def gain(ia, ib, side):
-        ia, ib = list(ia), list(ib)
-        n = sim.sent[np.ix_(ia, ib)].sum()
-        lo, hi = chernoff_bounds(sim.eff[np.ix_(ia, ib)].sum(), eps)
-        return (lo if side < 0 else hi) / n if n else 0.0
 
-    vac = (Z_NOT, X_0)
-    s1 = max(b / (a * b - a * a) * (gain([X_1], [X_1], -1) * math.exp(a)
-                                    - gain([X_2], [X_2], +1) * math.exp(b) * a * a / (b * b)
-                                    - (b * b - a * a) / (b * b) * gain(vac, vac, +1)), 0.0)
-    e1 = 0.5
-    if s1 > 0 and sim.sel_pairs:
-        t_hi = chernoff_bounds(sim.sel_err, eps)[1] / sim.sel_pairs
-        e1 = min(max((t_hi - math.exp(-a) * gain(vac, vac, -1) / 2) / (a * math.exp(-a) * s1),
-                     0.0), 0.5)
-    n_z = sim.sent[:2, :2].sum()
-    expected = n_z * 2 * c.eps * (1 - c.eps) * c.mu_z * math.exp(-c.mu_z) * s1
-    n1 = max(expected - math.sqrt(2 * expected * math.log(1 / eps)), 0.0)
-    n1_x = sim.sel_pairs * a * math.exp(-a) * s1
-    phi = 0.5
-    if n1 >= 1 and n1_x >= 1 and e1 < 0.5:
-        phi = min(0.5, e1 + sampling_gamma(pp.eps_sec, max(e1, 1.0 / n1_x), n1, n1_x))
-    length = (n1 * (1 - h2(phi)) - leak_bits - 6 * math.log2(EPS_TERMS / pp.eps_sec)
-              - math.log2(2 / pp.eps_cor))
-    return {"s1_lower": s1, "e1_ph_upper_x": e1, "untagged_bits_lower": n1,
-            "phase_error_upper": phi, "key_length": max(0, int(math.floor(length)))}
+def aopp_pairing(c, bits_a, bits_b):
+    """Actively odd-parity pairing on the real Z-window bits [XYJ20]: Bob
+    pairs each of n_g = min(#0, #1) of his bit-0 events with one of his
+    bit-1 events at random (Philox permutations) and announces the pairs;
+    Alice announces each pair's parity; odd pairs survive and both keep the
+    bit of the earlier slot (so the announced pairs reveal nothing of it).
+    Returns (kept Alice bits, kept Bob bits, stats dict)."""
+    from qchannel import rng
+
+    i0, i1 = np.flatnonzero(bits_b == 0), np.flatnonzero(bits_b == 1)
+    n_g = min(len(i0), len(i1))
+    p0 = i0[rng.permutation(c.seed, rng.Purpose.TWIN_FIELD, AOPP_BLOCK, len(i0))[:n_g]]
+    p1 = i1[rng.permutation(c.seed, rng.Purpose.TWIN_FIELD, AOPP_BLOCK - 1, len(i1))[:n_g]]
+    odd = (bits_a[p0] ^ bits_a[p1]) == 1
+    first = np.minimum(p0, p1)[odd]
+    ka, kb = bits_a[first], bits_b[first]
+    stats = {"n_b0": int(len(i0)), "err_b0": int(np.count_nonzero(bits_a[i0] != 0)),
+             "n_b1": int(len(i1)), "err_b1": int(np.count_nonzero(bits_a[i1] != 1)),
+             "n_g": int(n_g), "survived": int(len(first)),
+             "errors": int(np.count_nonzero(ka != kb))}
+    return ka, kb, stats
+
+
+# PM classes of each sender: signal (key), vacuum, decoy mu_1, decoy mu_2
+PM_S, PM_V, PM_1, PM_2 = range(4)
+
+
+def _pm_classes(c):
+    px = 1.0 - c.pz
+    return (np.array([c.mu_z, 0.0, c.decoys[0], c.decoys[1]]),
+            np.array([c.pz, px * c.dprobs[0], px * c.dprobs[1], px * c.dprobs[2]]))
+
+
+def simulate_pm(c, keep_bits=False, progress=None):
+    """Phase-matching QKD [MZZ18] on the same kernel: each pulse's uniform
+    phase theta is the key bit floor(theta/pi) plus a random phase theta mod
+    pi; pairs of equal intensity whose random phases agree within
+    phase_slice_rad/2 (circularly, modulo pi) are matched (Bob flips his bit
+    when they match across the wrap 0 = pi, where the relative phase is pi).  Counts: matched
+    pairs sent and effective events per intensity (the slots without a click
+    are matched with probability Delta/pi, one binomial draw), the signal's
+    bit errors (Bob flips on detector d), vacuum pairs; the key bits."""
+    from qchannel import rng
+    from qchannel._core import entangled, mdi as kernel
+
+    mu, prob = _pm_classes(c)
+    eta_a, eta_b = _etas(c)
+    nc = len(mu)
+    sel_sent, sel_eff = np.zeros(nc, np.int64), np.zeros(nc, np.int64)
+    vac_sent = vac_eff = err = detections = 0
+    bits_a, bits_b = [], []
+    pd = c.detector.dark_count_prob
+    q = np.exp(2 * np.log1p(-pd) - eta_a * mu[:, None] - eta_b * mu[None, :])
+    p_click = float(np.sum(prob[:, None] * prob[None, :] * (1 - q)))
+    walk_state, walk_slot = np.zeros(1), np.full(1, -1, np.int64)
+    n_blocks = -(-c.pulses // BLOCK_SLOTS)
+    for block in range(n_blocks):
+        start = block * BLOCK_SLOTS
+        n = min(BLOCK_SLOTS, c.pulses - start)
+        expect = n * p_click
+        cap = int(expect + 10 * math.sqrt(expect) + 1024)
+        while True:
+            done, slot, data, phase, noclick = kernel.tf_block(
+                c.seed, block, start, n, mu, prob, mu, prob, eta_a, eta_b, pd,
+                c.channel.visibility, c.walk_var, c.track_slots, c.track_var,
+                walk_state, walk_slot, cap)
+            if done:
+                break
+            cap *= 2
+        ka, kb = data[:, 0].astype(np.int64), data[:, 1].astype(np.int64)
+        pat = data[:, 2]
+        one = (pat == 1) | (pat == 2)
+        detections += len(slot)
+        gap = np.abs(np.mod(phase[:, 0], np.pi) - np.mod(phase[:, 1], np.pi))
+        matched = (ka == kb) & (np.minimum(gap, np.pi - gap) < c.delta / 2.0)
+        wrap = (gap > np.pi / 2).astype(np.uint8)   # matched across 0 = pi: Bob flips too
+        for k in range(nc):
+            mk = matched & (ka == k)
+            sel_sent[k] += int(np.count_nonzero(mk)) + entangled.binomial_draw(
+                c.seed, rng.Purpose.TWIN_FIELD, (1 << 31) + nc * block + k,
+                int(noclick[k * nc + k]), c.delta / math.pi)
+            sel_eff[k] += int(np.count_nonzero(mk & one))
+        vac = (ka == PM_V) & (kb == PM_V)
+        vac_sent += int(noclick[PM_V * nc + PM_V]) + int(np.count_nonzero(vac))
+        vac_eff += int(np.count_nonzero(vac & one))
+        key = matched & one & (ka == PM_S)
+        bit_a = (phase[:, 0] >= np.pi).astype(np.uint8)
+        bit_b = (phase[:, 1] >= np.pi).astype(np.uint8) ^ (pat == 2).astype(np.uint8) ^ wrap
+        err += int(np.count_nonzero(key & (bit_a != bit_b)))
+        if keep_bits:
+            bits_a.append(bit_a[key])
+            bits_b.append(bit_b[key])
+        if progress is not None:
+            progress((block + 1) / n_blocks)
+    cat = (lambda p: np.concatenate(p) if p else np.empty(0, np.uint8))
+    return SimpleNamespace(sel_sent=sel_sent, sel_eff=sel_eff, vac_sent=vac_sent,
+                           vac_eff=vac_eff, err=err, detections=detections,
+                           bits_a=cat(bits_a), bits_b=cat(bits_b))
+
+
+def run_pm(scenario, progress=None, keys_out=None):
+    """PM-QKD: the asymptotic key [MZZ18] on the observed counts (Y1 from the
+    matched decoy pairs, :func:`qchannel.theory.twin_field.decoy_bounds`),
+    with real EC/PA of the matched signal bits when ``ec`` runs."""
+    from qchannel.theory import twin_field as th
+    from qchannel.theory.bounds import plob_bound
+    from qchannel.theory.common import h2
+
+    c = scenario.config
+    pp = c.postprocess
+    sim = simulate_pm(c, keep_bits=pp.ec != "estimate" or keys_out is not None,
+                      progress=progress)
+    gain = (lambda k: sim.sel_eff[k] / sim.sel_sent[k] if sim.sel_sent[k] else 0.0)
+    s00 = sim.vac_eff / sim.vac_sent if sim.vac_sent else 0.0
+    y1 = th.decoy_bounds(s00, gain(PM_1), gain(PM_2), 0.0, *c.decoys)[0]
+    n_key = int(sim.sel_eff[PM_S])
+    q = gain(PM_S)
+    e = sim.err / n_key if n_key else 0.5
+    n_ss = c.pulses * c.pz ** 2
+    rate = c.pz ** 2 * th.key_rate_pm(c.mu_z, y1, q, e, sim.sel_sent[PM_S] / n_ss, pp.f_ec)
+    q1 = min(2 * c.mu_z * math.exp(-2 * c.mu_z) * y1 / q, 1.0) if q > 0 else 0.0
+    e_ph = min(1.0 - q1, 0.5)
+    d = {"protocol": "tf-qkd", "variant": "pm", "seed": c.seed, "pulses": c.pulses,
+         "duration_s": c.pulses / c.rep_rate_hz, "detections": int(sim.detections),
+         "matched_pairs": int(sim.sel_sent[PM_S]), "sifted_bits": n_key, "qber_z": e,
+         "y1_lower": y1, "q1_lower": q1, "phase_error_upper": e_ph,
+         "gains": {"Q_mu": q, "S_00": s00, "Q_1": gain(PM_1), "Q_2": gain(PM_2)},
+         "key_rate_per_pulse": rate,
+         "plob_per_pulse": float(plob_bound(c.channel.eta_a * c.channel.eta_b))}
+    leak_est = math.ceil(pp.f_ec * n_key * h2(e)) if n_key else 0
+
+    def length(leak):
+        return max(0, math.floor(n_key * (1 - h2(e_ph)) - leak - math.log2(2 / pp.eps_cor)))
+
+    key_bits = length(leak_est)
+    d["ec"] = {"method": "estimate", "leaked_bits": leak_est}
+    aborted, reason = key_bits == 0, ("" if key_bits else "the key length is zero")
+    return finish_key(d, c, sim.bits_a, sim.bits_b, e, length, key_bits, aborted, reason,
+                      keys_out)
+
+
+def theory_pm(c):
+    """PM-QKD closed forms: matched signal gain and QBER (:func:`pm_gains`),
+    Y1 exact (one photon in either arm) and from the matched decoy gains."""
+    from qchannel.theory import twin_field as th
+    from qchannel.theory.bounds import plob_bound
+
+    eta_a, eta_b = _etas(c)
+    pd, V = c.detector.dark_count_prob, c.channel.visibility
+    nodes = th.residual_nodes(c.track_slots, c.walk_var, c.track_var)
+    q, e = th.pm_gains(c.mu_z, eta_a, eta_b, pd, V, c.delta, nodes)
+    q1g, q2g = (th.pm_gains(m, eta_a, eta_b, pd, V, c.delta, nodes)[0] for m in c.decoys)
+    s00 = th.pair_gain(0.0, 0.0, eta_a, eta_b, pd, V)
+    y1 = th.single_photon(eta_a, eta_b, pd, V, c.delta, 1.0)[0]
+    y1l = th.decoy_bounds(s00, q1g, q2g, 0.0, *c.decoys)[0]
+    f, pzz, match = c.postprocess.f_ec, c.pz ** 2, c.delta / math.pi
+    r_inf = pzz * th.key_rate_pm(c.mu_z, y1, q, e, match, f)
+    return {"model": "exact coherent-state clicks; Ma-Zeng-Zhou 2018 key rate (PM-QKD)",
+            "variant": "pm", "eta_a": eta_a, "eta_b": eta_b,
+            "transmittance": c.channel.eta_a * c.channel.eta_b, "qber_z": e, "y1": y1,
+            "y1_lower": y1l, "gains": {"Q_mu": q, "S_00": s00, "Q_1": q1g, "Q_2": q2g},
+            "matched_per_pulse": pzz * match,
+            "key_rate_per_pulse": r_inf,
+            "key_rate_per_pulse_decoy": pzz * th.key_rate_pm(c.mu_z, y1l, q, e, match, f),
+            "secret_key_rate_bps": r_inf * c.rep_rate_hz,
+            "plob_per_pulse": float(plob_bound(c.channel.eta_a * c.channel.eta_b))}
 
 
 def run(scenario, progress=None, keys_out=None):
@@ -264,15 +431,37 @@ def run(scenario, progress=None, keys_out=None):
     from qchannel.theory.common import h2
 
     c = scenario.config
+    if c.variant == "pm":
+        return run_pm(scenario, progress, keys_out)
     pp = c.postprocess
-    sim = simulate(c, keep_bits=pp.ec != "estimate" or keys_out is not None, progress=progress)
+    aopp = c.variant == "sns-aopp"
+    sim = simulate(c, keep_bits=aopp or pp.ec != "estimate" or keys_out is not None,
+                   progress=progress)
     o = _observed(c, sim)
     s1, e1 = th.decoy_bounds(o.s00, o.s1, o.s2, o.t, c.decoys[0], c.decoys[1])
     e_z = o.e_z if o.e_z is not None else 0.5
-    rate_z = th.key_rate(c.mu_z, c.eps, s1, e1, o.s_z, e_z, pp.f_ec)
-    rate = rate_z * o.n_z / c.pulses
-    sifted = len(sim.bits_a) if pp.ec != "estimate" else int(sim.eff[:2, :2].sum())
     n1 = o.n_z * 2 * c.eps * (1 - c.eps) * c.mu_z * math.exp(-c.mu_z) * s1
+    sifted = len(sim.bits_a) if sim.keep_bits else int(sim.eff[:2, :2].sum())
+    key_a, key_b, qber = sim.bits_a, sim.bits_b, e_z
+    sim.aopp = None
+    if aopp:
+        key_a, key_b, st = aopp_pairing(c, sim.bits_a, sim.bits_b)
+        sim.aopp = st
+        qber = st["errors"] / st["survived"] if st["survived"] else 0.5
+        cn = counts_of(c, sim)
+        g = {k: cn["n_" + k] / cn["N_" + k] if cn["N_" + k] else 0.0
+             for k in ("10_1", "10_2", "01_1", "01_2")}
+        s10, s01 = th.one_side_bounds(o.s00, g["10_1"], g["10_2"], g["01_1"], g["01_2"],
+                                      c.decoys[0], c.decoys[1])
+        one = o.n_z * c.eps * (1 - c.eps) * c.mu_z * math.exp(-c.mu_z)
+        n1p = th.aopp_counts(st["n_b0"], st["err_b0"], st["n_b1"], st["err_b1"], one * s10,
+                             one * s01)[3]
+        e1p = th.aopp_phase_error(e1)
+        n_key, phase = n1p, e1p
+        rate = max(n1p * (1 - h2(e1p)) - pp.f_ec * st["survived"] * h2(qber), 0.0) / c.pulses
+    else:
+        n_key, phase = n1, e1
+        rate = th.key_rate(c.mu_z, c.eps, s1, e1, o.s_z, e_z, pp.f_ec) * o.n_z / c.pulses
     d = {"protocol": "tf-qkd", "variant": c.variant, "seed": c.seed, "pulses": c.pulses,
          "duration_s": c.pulses / c.rep_rate_hz, "detections": int(sim.detections),
          "sifted_bits": sifted, "qber_z": o.e_z,
@@ -281,32 +470,67 @@ def run(scenario, progress=None, keys_out=None):
          "gains": {"S_Z": o.s_z, "S_00": o.s00, "S_1": o.s1, "S_2": o.s2, "T": o.t},
          "key_rate_per_pulse": rate,
          "plob_per_pulse": float(plob_bound(c.channel.eta_a * c.channel.eta_b))}
-    leak_est = math.ceil(pp.f_ec * sifted * h2(e_z)) if sifted else 0
+    if aopp:
+        d["aopp"] = {"pairs": sim.aopp["n_g"], "survived_bits": sim.aopp["survived"],
+                     "qber": qber if st["survived"] else None,
+                     "s10_lower": s10, "s01_lower": s01,
+                     "untagged_pairs": float(n1p), "phase_error_upper": e1p}
+    n_bits = len(key_a) if aopp else sifted
+    leak_est = math.ceil(pp.f_ec * n_bits * h2(qber)) if n_bits else 0
+    counts = counts_of(c, sim)
 
     def length(leak):
         if c.finite_key:
-            return finite_key(c, sim, leak)["key_length"]
-        return max(0, math.floor(n1 * (1 - h2(e1)) - leak - math.log2(2 / pp.eps_cor)))
+            return finite_key(c, counts, leak)["key_length"]
+        return max(0, math.floor(n_key * (1 - h2(phase)) - leak - math.log2(2 / pp.eps_cor)))
 
-    d["finite_key"] = finite_key(c, sim, leak_est)
+    d["finite_key"] = finite_key(c, counts, leak_est)
     key_bits = length(leak_est)
     d["ec"] = {"method": "estimate", "leaked_bits": leak_est}
     aborted, reason = key_bits == 0, ("" if key_bits else "the key length is zero")
-    return finish_key(d, c, sim.bits_a, sim.bits_b, e_z, length, key_bits, aborted, reason,
-                      keys_out)
+    return finish_key(d, c, key_a, key_b, qber, length, key_bits, aborted, reason, keys_out)
+
+
+def expected_counts(c, th_d):
+    """The counts of :func:`counts_of` as expectations (the analytic twin's
+    input to the finite key); ``th_d``: the gains of :func:`theory`."""
+    n, pz, px = c.pulses, c.pz, 1 - c.pz
+    g = th_d["gains"]
+    n_00 = n * (pz * (1 - c.eps) + px * c.dprobs[0]) ** 2
+    n_11, n_22 = n * (px * c.dprobs[1]) ** 2, n * (px * c.dprobs[2]) ** 2
+    m_sel = n_11 * c.delta / math.pi
+    cl = th_d["z_classes"]
+    n_z = n * pz * pz
+    d = {"N_z": n_z, "N_00": n_00, "n_00": n_00 * g["S_00"], "N_11": n_11,
+         "n_11": n_11 * g["S_1"], "N_22": n_22, "n_22": n_22 * g["S_2"], "M_sel": m_sel,
+         "m_err": m_sel * g["T"],
+         "n_b0": n_z * (cl["b0_ok"] + cl["b0_err"]), "err_b0": n_z * cl["b0_err"],
+         "n_b1": n_z * (cl["b1_ok"] + cl["b1_err"]), "err_b1": n_z * cl["b1_err"]}
+    d["n_g"] = min(d["n_b0"], d["n_b1"])
+    for i in (1, 2):
+        npairs = n * (px * c.dprobs[0]) * (px * c.dprobs[i])
+        d[f"N_10_{i}"], d[f"n_10_{i}"] = npairs, npairs * g[f"S_10_{i}"]
+        d[f"N_01_{i}"], d[f"n_01_{i}"] = npairs, npairs * g[f"S_01_{i}"]
+    return d
 
 
 def theory(scenario, decoy=None):
-    """Asymptotic SNS key per pulse: ``key_rate_per_pulse`` with the exact s1,
-    e1_ph (infinite decoys), ``key_rate_per_pulse_decoy`` with the 3-intensity
-    bounds of the scenario's X window."""
+    """Asymptotic key per pulse of the variant: ``key_rate_per_pulse`` with
+    the exact s1, e1_ph (infinite decoys), ``key_rate_per_pulse_decoy`` with
+    the 3-intensity bounds of the scenario's X window; and
+    ``key_rate_per_pulse_finite``: the finite key (:func:`finite_key`) of
+    ``run.pulses`` pulse pairs on the expected counts."""
     from qchannel.theory import twin_field as th
     from qchannel.theory.bounds import plob_bound
+    from qchannel.theory.common import h2
 
     if decoy not in (None, "infinite", "practical"):
         raise ValueError(f"--decoy = {decoy!r}: tf-qkd gives both 'infinite' and "
                          f"'practical' (3-intensity) rates")
     c = scenario.config
+    if c.variant == "pm":
+        return theory_pm(c)
+    aopp = c.variant == "sns-aopp"
     eta_a, eta_b = _etas(c)
     pd, V = c.detector.dark_count_prob, c.channel.visibility
     s_z, e_z = th.z_gains(c.mu_z, c.eps, eta_a, eta_b, pd, V)
@@ -314,31 +538,74 @@ def theory(scenario, decoy=None):
     s1, e1 = th.single_photon(eta_a, eta_b, pd, V, c.delta, cres)
     nodes = th.residual_nodes(c.track_slots, c.walk_var, c.track_var)
     xg = th.x_gains(c.decoys[0], c.decoys[1], eta_a, eta_b, pd, V, c.delta, nodes)
+    for i, m in ((1, c.decoys[0]), (2, c.decoys[1])):   # one sender only
+        xg[f"S_10_{i}"] = th.pair_gain(m, 0.0, eta_a, eta_b, pd, V)
+        xg[f"S_01_{i}"] = th.pair_gain(0.0, m, eta_a, eta_b, pd, V)
     s1l, e1u = th.decoy_bounds(xg["S_00"], xg["S_1"], xg["S_2"], xg["T"], *c.decoys)
     f = c.postprocess.f_ec
     pzz = c.pz ** 2
-    r_inf = pzz * th.key_rate(c.mu_z, c.eps, s1, e1, s_z, e_z, f)
+    cl = th.z_classes(c.mu_z, c.eps, eta_a, eta_b, pd, V)
+    arms = th.single_photon_arms(eta_a, eta_b, pd)
+    arms_l = th.one_side_bounds(xg["S_00"], xg["S_10_1"], xg["S_10_2"], xg["S_01_1"],
+                                xg["S_01_2"], *c.decoys)
+    if aopp:
+        r_inf = pzz * th.key_rate_aopp(c.mu_z, c.eps, *arms, e1, cl, f)
+        r_dec = pzz * th.key_rate_aopp(c.mu_z, c.eps, *arms_l, e1u, cl, f)
+    else:
+        r_inf = pzz * th.key_rate(c.mu_z, c.eps, s1, e1, s_z, e_z, f)
+        r_dec = pzz * th.key_rate(c.mu_z, c.eps, s1l, e1u, s_z, e_z, f)
     eta = c.channel.eta_a * c.channel.eta_b
-    return {"model": "exact coherent-state clicks; Wang-Yu-Hu 2018 key rate",
-            "eta_a": eta_a, "eta_b": eta_b, "transmittance": eta,
-            "qber_z": e_z, "gain_z": s_z, "s1": s1, "e1_ph": e1, "s1_lower": s1l,
-            "e1_ph_upper": e1u, "phase_error_x": xg["T"], "gains": {"S_Z": s_z, **xg},
-            "residual_cos": cres,
-            "key_rate_per_pulse": r_inf,
-            "key_rate_per_pulse_decoy": pzz * th.key_rate(c.mu_z, c.eps, s1l, e1u, s_z, e_z, f),
-            "secret_key_rate_bps": r_inf * c.rep_rate_hz,
-            "plob_per_pulse": float(plob_bound(eta))}
+    d = {"model": "exact coherent-state clicks; Wang-Yu-Hu 2018 key rate"
+                  + (" with AOPP (Xu et al. 2020)" if aopp else ""),
+         "variant": c.variant, "eta_a": eta_a, "eta_b": eta_b, "transmittance": eta,
+         "qber_z": e_z, "gain_z": s_z, "s1": s1, "e1_ph": e1, "s1_lower": s1l,
+         "e1_ph_upper": e1u, "phase_error_x": xg["T"], "gains": {"S_Z": s_z, **xg},
+         "z_classes": cl, "residual_cos": cres,
+         "key_rate_per_pulse": r_inf,
+         "key_rate_per_pulse_decoy": r_dec,
+         "secret_key_rate_bps": r_inf * c.rep_rate_hz,
+         "plob_per_pulse": float(plob_bound(eta))}
+    counts = expected_counts(c, d)
+    if aopp:
+        one = counts["N_z"] * c.eps * (1 - c.eps) * c.mu_z * math.exp(-c.mu_z)
+        _, n_t, e_p, n1p = th.aopp_counts(counts["n_b0"], counts["err_b0"], counts["n_b1"],
+                                          counts["err_b1"], one * arms[0], one * arms[1])
+        d["aopp"] = {"pairs": counts["n_g"] / c.pulses, "survived_bits": n_t / c.pulses,
+                     "qber": e_p, "untagged_pairs": n1p / c.pulses,
+                     "phase_error": th.aopp_phase_error(e1)}
+        leak = f * n_t * h2(e_p)
+    else:
+        leak = f * counts["N_z"] * s_z * h2(e_z)
+    d["finite_key"] = finite_key(c, counts, leak)
+    d["key_rate_per_pulse_finite"] = d["finite_key"]["key_length"] / c.pulses
+    return d
 
 
 def report(d):
+    if d["variant"] == "pm":
+        lines = [f"qchannel tf-qkd (pm): {d['pulses']:.4g} pulse pairs, seed {d['seed']}",
+                 f"  detections {d['detections']}, matched signal pairs {d['matched_pairs']}, "
+                 f"key bits {d['sifted_bits']}, QBER {_fmt(d['qber_z'], '.4%')}",
+                 f"  Y1 >= {d['y1_lower']:.4g}, one-photon share q1 >= {d['q1_lower']:.4f}, "
+                 f"phase error <= {d['phase_error_upper']:.4f}",
+                 f"  asymptotic key {d['key_rate_per_pulse']:.4g} per pulse (PLOB "
+                 f"{d['plob_per_pulse']:.4g})"] + report_key_lines(d)
+        lines.append(f"  secret key ({d['key_length_from']}) {d['secret_key_bits']} bits, "
+                     f"{d['secret_key_rate_bps']:.4g} bit/s")
+        return "\n".join(lines)
     lines = [f"qchannel tf-qkd ({d['variant']}): {d['pulses']:.4g} pulse pairs, seed {d['seed']}",
              f"  detections {d['detections']}, Z-window sifted {d['sifted_bits']}, QBER Z "
              f"{_fmt(d['qber_z'], '.4%')}, X-window phase error {d['phase_error_x']:.4%} "
              f"({d['phase_selected_pairs']} selected pairs)",
              f"  s1 >= {d['s1_lower']:.4g}, e1_ph <= {d['e1_ph_upper']:.4f}, untagged bits "
-             f"{d['untagged_bits']:.4g}",
-             f"  asymptotic key {d['key_rate_per_pulse']:.4g} per pulse (PLOB "
-             f"{d['plob_per_pulse']:.4g})"]
+             f"{d['untagged_bits']:.4g}"]
+    if "aopp" in d:
+        a = d["aopp"]
+        lines.append(f"  AOPP: {a['pairs']} pairs, {a['survived_bits']} odd-parity bits kept, "
+                     f"QBER {_fmt(a['qber'], '.4%')}, untagged pairs {a['untagged_pairs']:.4g}, phase "
+                     f"error <= {a['phase_error_upper']:.4f}")
+    lines.append(f"  asymptotic key {d['key_rate_per_pulse']:.4g} per pulse (PLOB "
+                 f"{d['plob_per_pulse']:.4g})")
     lines += report_key_lines(d)
     lines.append(f"  secret key ({d['key_length_from']}) {d['secret_key_bits']} bits, "
                  f"{d['secret_key_rate_bps']:.4g} bit/s")
@@ -346,14 +613,29 @@ def report(d):
 
 
 def theory_report(d):
-    return "\n".join([
-        f"qchannel theory tf-qkd (sns): arms eta_a {d['eta_a']:.4g}, eta_b {d['eta_b']:.4g} "
-        f"(detector included)",
+    if d["variant"] == "pm":
+        return "\n".join([
+            f"qchannel theory tf-qkd (pm): arms eta_a {d['eta_a']:.4g}, eta_b {d['eta_b']:.4g} "
+            f"(detector included)",
+            f"  matched signal gain {d['gains']['Q_mu']:.4g}, QBER {d['qber_z']:.4%}; Y1 "
+            f"{d['y1']:.4g} (bound {d['y1_lower']:.4g})",
+            f"  asymptotic key {d['key_rate_per_pulse']:.4g} per pulse (infinite decoys), "
+            f"{d['key_rate_per_pulse_decoy']:.4g} (3 intensities); PLOB "
+            f"{d['plob_per_pulse']:.4g}"])
+    lines = [
+        f"qchannel theory tf-qkd ({d['variant']}): arms eta_a {d['eta_a']:.4g}, eta_b "
+        f"{d['eta_b']:.4g} (detector included)",
         f"  QBER Z {d['qber_z']:.4%}; s1 {d['s1']:.4g} (bound {d['s1_lower']:.4g}), e1_ph "
         f"{d['e1_ph']:.4f} (bound {d['e1_ph_upper']:.4f}); E[cos residual] "
-        f"{d['residual_cos']:.4f}",
-        f"  asymptotic key {d['key_rate_per_pulse']:.4g} per pulse (infinite decoys), "
-        f"{d['key_rate_per_pulse_decoy']:.4g} (3 intensities); PLOB {d['plob_per_pulse']:.4g}"])
+        f"{d['residual_cos']:.4f}"]
+    if "aopp" in d:
+        a = d["aopp"]
+        lines.append(f"  AOPP: QBER after pairing {a['qber']:.4%}, phase error "
+                     f"{a['phase_error']:.4f}, kept bits {a['survived_bits']:.4g} per pulse")
+    lines.append(f"  asymptotic key {d['key_rate_per_pulse']:.4g} per pulse (infinite decoys), "
+                 f"{d['key_rate_per_pulse_decoy']:.4g} (3 intensities); finite key "
+                 f"{d['key_rate_per_pulse_finite']:.4g} per pulse; PLOB {d['plob_per_pulse']:.4g}")
+    return "\n".join(lines)
 
 
 def check(scenario):
@@ -361,18 +643,28 @@ def check(scenario):
     from qchannel.theory import twin_field as th
 
     c = scenario.config
-    if c.postprocess.ec == "estimate":
+    aopp = c.variant == "sns-aopp"
+    if c.postprocess.ec == "estimate" and not aopp:
         return mem.BASELINE_BYTES
     eta_a, eta_b = _etas(c)
     s_z, _ = th.z_gains(c.mu_z, c.eps, eta_a, eta_b, c.detector.dark_count_prob,
                         c.channel.visibility)
+    if c.variant == "pm":
+        s_z = th.pair_gain(c.mu_z, c.mu_z, eta_a, eta_b, c.detector.dark_count_prob,
+                           c.channel.visibility) * c.delta / math.pi
     sifted = c.pulses * c.pz ** 2 * s_z
-    return refuse_sifted(sifted, c.postprocess.ec)
+    if c.postprocess.ec == "estimate":
+        # AOPP pairs the real bits: 2 bytes a bit, ~5 int64 indices a bit while pairing
+        return mem.refuse_if_too_big(sifted * AOPP_BIT_BYTES,
+                                     f"about {sifted:.3g} sifted bits kept for the AOPP pairing",
+                                     "lower run.pulses")
+    return refuse_sifted(sifted, c.postprocess.ec) + (sifted * AOPP_BIT_BYTES if aopp else 0)
 
 
 register(Job(
     name="tf-qkd",
-    summary="twin-field QKD (sending-or-not-sending) through a relay, with phase drift",
+    summary="twin-field QKD (sending-or-not-sending, with AOPP, or phase-matching) through a "
+            "relay, with phase drift",
     schema=TFScenario, run=run, report=report, theory=theory, theory_report=theory_report,
     headline=("seed", "pulses", "detections", "sifted_bits", "qber_z", "key_rate_per_pulse",
               "plob_per_pulse", "secret_key_bits", "aborted", "abort_reason"),
