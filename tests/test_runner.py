@@ -197,3 +197,24 @@ def test_run_threads_reaches_the_blocks_and_the_result_does_not_depend_on_it(
     for d in (one, two):
         d.get("scenario", {}).get("run", {}).pop("threads", None)
     assert one == two
+
+
+@pytest.mark.parametrize("job", ["mdi-qkd", "tf-qkd"])
+def test_run_threads_reaches_the_post_processing_of_mdi_and_tf(job, monkeypatch):
+    """``[run] threads`` reaches the real EC/PA of the relay jobs (``--threads`` wins)."""
+    from qchannel import jobs, run_scenario
+    from qchannel.jobs import mdi
+
+    seen = []
+    real = mdi.distill
+
+    def spy(*args, threads=1, **kw):
+        seen.append(threads)
+        return real(*args, threads=threads, **kw)
+
+    monkeypatch.setattr(mdi, "distill", spy)
+    sc = jobs.get(job).tiny(jobs.get(job).schema.default()).replace(
+        **{"postprocess.ec": "cascade", "protocol.finite_key": False})
+    run_scenario(sc.replace(**{"run.threads": 1}))
+    run_scenario(sc.replace(**{"run.threads": 2}))
+    assert seen == [1, 2]

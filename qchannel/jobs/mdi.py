@@ -107,11 +107,13 @@ def parse_detector(d):
 
 
 def parse_run(r, default_pulses):
+    """``(pulses, seed, threads)`` of ``[run]`` (threads None: every core)."""
     r = check_table("run", r)
-    reject_unknown("run", r, ("pulses", "seed"))
+    reject_unknown("run", r, ("pulses", "seed", "threads"))
     pulses = check_int("run.pulses", r.get("pulses", default_pulses), 1, MAX_PULSES)
     seed = rng.check_seed(r.get("seed", 1), "run.seed")
-    return pulses, seed
+    threads = None if r.get("threads") is None else check_threads("run.threads", r["threads"])
+    return pulses, seed, threads
 
 
 def distill(alice, bob, qber, pp, seed, key_length_fn, threads=1):
@@ -228,11 +230,7 @@ class MDIScenario(TableScenario):
             "misalignment": (0.0, lambda n, v: check_real(n, v, 0.0, 0.5)),
             "visibility": (1.0, lambda n, v: check_prob(n, v))})
         det = parse_detector(tables.get("detector", {}))
-        run = dict(check_table("run", tables.get("run", {})))
-        threads = run.pop("threads", None)
-        if threads is not None:
-            threads = check_threads("run.threads", threads)
-        pulses, seed = parse_run(run, 10**9)
+        pulses, seed, threads = parse_run(tables.get("run", {}), 10**9)
         post = PostprocessConfig.from_dict(check_table("postprocess",
                                                        tables.get("postprocess", {})))
         if post.ldpc_decoder != "auto" and post.ec != "ldpc":
@@ -250,7 +248,7 @@ class MDIScenario(TableScenario):
 
     @classmethod
     def run_config(cls, tables, config):
-        return RunSection(seed=config.seed, pulses=config.pulses)
+        return RunSection(seed=config.seed, pulses=config.pulses, threads=config.threads)
 
     @classmethod
     def default(cls):

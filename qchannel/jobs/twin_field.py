@@ -19,7 +19,7 @@ Schema (all keys optional)::
                fiber_drift_rad2_per_s_km (phase diffusion of the fibers per
                km), tracking_period_s, tracking_error_rad
     [detector] efficiency, dark_count_prob
-    [run]      pulses, seed
+    [run]      pulses, seed, threads (post-processing threads; same keys)
     [postprocess] eps_sec, eps_cor, f_ec, ec
 
 The relative phase at the relay drifts as a random walk of diffusion
@@ -100,7 +100,7 @@ class TFScenario(TableScenario):
             "tracking_period_s": (1e-3, lambda n, v: check_real(n, v, 0.0, 1e3, lo_open=True)),
             "tracking_error_rad": (0.0, lambda n, v: check_real(n, v, 0.0, 10.0))})
         det = parse_detector(tables.get("detector", {}))
-        pulses, seed = parse_run(tables.get("run", {}), 10**9)
+        pulses, seed, threads = parse_run(tables.get("run", {}), 10**9)
         post = PostprocessConfig.from_dict(check_table("postprocess",
                                                        tables.get("postprocess", {})))
         if post.ldpc_decoder != "auto" and post.ec != "ldpc":
@@ -117,13 +117,14 @@ class TFScenario(TableScenario):
         return SimpleNamespace(finite_key=finite, variant=variant, mu_z=mu_z, eps=eps, pz=pz,
                                decoys=dec,
                                dprobs=dprobs, delta=delta, rep_rate_hz=rate, channel=ch,
-                               detector=det, pulses=pulses, seed=seed, postprocess=post,
+                               detector=det, pulses=pulses, seed=seed, threads=threads,
+                               postprocess=post,
                                track_slots=track_slots, walk_var=diffusion / rate,
                                track_var=ch.tracking_error_rad ** 2)
 
     @classmethod
     def run_config(cls, tables, config):
-        return RunSection(seed=config.seed, pulses=config.pulses)
+        return RunSection(seed=config.seed, pulses=config.pulses, threads=config.threads)
 
     @classmethod
     def default(cls):
