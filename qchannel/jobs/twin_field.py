@@ -41,7 +41,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from qchannel.jobs import Job, register
-from qchannel.jobs.mdi import (SECTIONS, _fmt, chernoff_bounds, finish_key, parse_channel,
+from qchannel.jobs.mdi import (SECTIONS, _fmt, finish_key, parse_channel,
                                parse_detector, parse_run, refuse_sifted, report_key_lines,
                                tiny)
 from qchannel.params import (check_choice, check_distribution, check_prob, check_real,
@@ -145,26 +145,17 @@ def _etas(c):
     return (c.channel.eta_a * c.detector.efficiency, c.channel.eta_b * c.detector.efficiency)
 
 
-def simulate(c, keep_bits=False, progress=None):
-    """Counts: sent and effective events per class pair, Z errors, and the
-    phase-selected mu_1 pairs (kept, errors); sifted Z bits if asked."""
-    from qchannel import rng
-    from qchannel._core import entangled, mdi as kernel
+def _tf_blocks(c, mu, prob, eta_a, eta_b):
+    """Run the kernel block by block (fixed blocks of BLOCK_SLOTS pulses, the
+    phase walk carried across them); yield ``(block, start, n, slot, data,
+    phase, noclick)``.  The event buffer starts at the expected clicks + 10
+    sigma and doubles if a block needs more."""
+    from qchannel._core import mdi as kernel
 
-    mu, prob = _classes(c)
-    eta_a, eta_b = _etas(c)
-    nc = len(mu)
-    sent = np.zeros((nc, nc), np.int64)
-    eff = np.zeros((nc, nc), np.int64)
-    z_err = 0
-    sel_pairs = sel_err = 0
-    detections = 0
-    bits_a, bits_b = [], []
     pd = c.detector.dark_count_prob
     q = np.exp(2 * np.log1p(-pd) - eta_a * mu[:, None] - eta_b * mu[None, :])
     p_click = float(np.sum(prob[:, None] * prob[None, :] * (1 - q)))
     walk_state, walk_slot = np.zeros(1), np.full(1, -1, np.int64)
-    half = c.delta / 2.0
     n_blocks = -(-c.pulses // BLOCK_SLOTS)
     for block in range(n_blocks):
         start = block * BLOCK_SLOTS
@@ -179,6 +170,27 @@ def simulate(c, keep_bits=False, progress=None):
             if done:
                 break
             cap *= 2
+        yield block, start, n, slot, data, phase, noclick
+
+
+def simulate(c, keep_bits=False, progress=None):
+    """Counts: sent and effective events per class pair, Z errors, and the
+    phase-selected mu_1 pairs (kept, errors); sifted Z bits if asked."""
+    from qchannel import rng
+    from qchannel._core import entangled
+
+    mu, prob = _classes(c)
+    eta_a, eta_b = _etas(c)
+    nc = len(mu)
+    sent = np.zeros((nc, nc), np.int64)
+    eff = np.zeros((nc, nc), np.int64)
+    z_err = 0
+    sel_pairs = sel_err = 0
+    detections = 0
+    bits_a, bits_b = [], []
+    half = c.delta / 2.0
+    n_blocks = -(-c.pulses // BLOCK_SLOTS)
+    for block, start, n, slot, data, phase, noclick in _tf_blocks(c, mu, prob, eta_a, eta_b):
         ka, kb = data[:, 0].astype(np.int64), data[:, 1].astype(np.int64)
         pair = ka * nc + kb
         sent += (noclick + np.bincount(pair, minlength=nc * nc)).reshape(nc, nc)
@@ -301,7 +313,7 @@ def simulate_pm(c, keep_bits=False, progress=None):
     are matched with probability Delta/pi, one binomial draw), the signal's
     bit errors (Bob flips on detector d), vacuum pairs; the key bits."""
     from qchannel import rng
-    from qchannel._core import entangled, mdi as kernel
+    from qchannel._core import entangled
 
     mu, prob = _pm_classes(c)
     eta_a, eta_b = _etas(c)
@@ -309,24 +321,8 @@ def simulate_pm(c, keep_bits=False, progress=None):
     sel_sent, sel_eff = np.zeros(nc, np.int64), np.zeros(nc, np.int64)
     vac_sent = vac_eff = err = detections = 0
     bits_a, bits_b = [], []
-    pd = c.detector.dark_count_prob
-    q = np.exp(2 * np.log1p(-pd) - eta_a * mu[:, None] - eta_b * mu[None, :])
-    p_click = float(np.sum(prob[:, None] * prob[None, :] * (1 - q)))
-    walk_state, walk_slot = np.zeros(1), np.full(1, -1, np.int64)
     n_blocks = -(-c.pulses // BLOCK_SLOTS)
-    for block in range(n_blocks):
-        start = block * BLOCK_SLOTS
-        n = min(BLOCK_SLOTS, c.pulses - start)
-        expect = n * p_click
-        cap = int(expect + 10 * math.sqrt(expect) + 1024)
-        while True:
-            done, slot, data, phase, noclick = kernel.tf_block(
-                c.seed, block, start, n, mu, prob, mu, prob, eta_a, eta_b, pd,
-                c.channel.visibility, c.walk_var, c.track_slots, c.track_var,
-                walk_state, walk_slot, cap)
-            if done:
-                break
-            cap *= 2
+    for block, start, n, slot, data, phase, noclick in _tf_blocks(c, mu, prob, eta_a, eta_b):
         ka, kb = data[:, 0].astype(np.int64), data[:, 1].astype(np.int64)
         pat = data[:, 2]
         one = (pat == 1) | (pat == 2)
