@@ -424,30 +424,113 @@ cdef int check_order(DetectorState state, uint32_t block, int64_t start) except 
     return 0
 
 
-def draw_block(seed, block, block_start, n_slots,
-               const int64_t[::1] seg_start not None, const double[::1] gap_scale not None,
-               const uint64_t[:, ::1] outcome_thr not None,
-               const uint16_t[:, ::1] outcome_guide not None,
-               const uint16_t[::1] outcome_code not None,
-               const double[:, ::1] noclick_prob not None,
-               n_det, key_basis_prob, afterpulse_prob, afterpulse_tau_gates, dead_gates,
-               total_slots, expected_events=0.0):
-    """The independent part of :func:`run_block` (same arguments, no state):
-    the slots of block ``block`` with a primary click, drawn from the stream
-    (seed, TRANSPORT, block) alone, so blocks may be drawn on any thread in
-    any order.  Returns a :class:`PrimaryEvents` for :func:`carry_block`.
-    The GIL is released while drawing."""
+cdef struct DrawTables:
+    # The validated tables of a draw (views into the caller's NumPy arrays).
+    const int64_t* seg_start
+    const double* gap_scale
+    const uint64_t* outcome_thr        # (n_seg, n_out)
+    const uint16_t* outcome_guide      # (n_seg, guide_len)
+    const uint16_t* code
+    int n_seg
+    int n_out
+    int guide_len
+    int guide_shift
+    int K
+
+
+cdef int draw_events(PrimaryEvents ev, const DrawTables* T) noexcept nogil:
+    """The primary clicks of one block (``ev``'s seed, block and slots) into
+    ``ev``'s buffers, from the stream (seed, TRANSPORT, block) alone; -1 on
+    allocation failure."""
+    cdef WordStream ts
+    words_init(&ts, ev.seed, PURPOSE_TRANSPORT, ev.block)
+    cdef int64_t start = ev.start
+    cdef int64_t block_end = start + ev.n_slots
+    cdef int64_t pos, seg_end, slot, n = 0
+    cdef int g, mask, o, c, k
+    cdef int n_out = T.n_out, guide_shift = T.guide_shift, K = T.K, n_seg = T.n_seg
+    cdef uint64_t u, word
+    cdef double gap, scale
+    cdef const uint64_t* othr
+    cdef const uint16_t* guide
+    cdef const uint16_t* code = T.code
+    cdef const int64_t* seg_start = T.seg_start
+    cdef int64_t* primary_k
+    cdef int64_t* out_slot = ev.slot
+    cdef uint16_t* out_word = ev.word
+    cdef int64_t out_cap = ev.cap
+    # primary clicks per class of the current segment: a local array, which
+    # no store through the output pointers can alias (kept in L1, no reloads)
+    cdef int64_t cnt[MAX_CLASSES]
+    for k in range(MAX_CLASSES):
+        cnt[k] = 0
+    g = find_segment(seg_start, n_seg, start)
+    pos = start
+    while g < n_seg and pos < block_end:
+        seg_end = seg_start[g + 1] if seg_start[g + 1] < block_end else block_end
+        scale = T.gap_scale[g]
+        othr = T.outcome_thr + <int64_t>g * n_out
+        guide = T.outcome_guide + <int64_t>g * T.guide_len
+        primary_k = ev.primary + <int64_t>g * K
+        if scale < 0.0:
+            while True:
+                # Geometric gap to the next slot with a primary click: the
+                # top 53 bits of one word; its lowest bit is Alice's bit.
+                word = next_word(&ts)
+                gap = log(((word >> 11) + 0.5) * (1.0 / 9007199254740992.0)) * scale
+                if gap >= <double>(seg_end - pos):
+                    break
+                slot = pos + <int64_t>gap
+                pos = slot + 1
+                # Everything else about the slot, jointly, from one word.
+                u = next_word(&ts)
+                o = guide[u >> guide_shift]
+                # The guide leaves at most a step or two: take them without
+                # branches (a random branch costs more than the compare).
+                o += (o < n_out - 1) & (u >= othr[o])
+                o += (o < n_out - 1) & (u >= othr[o])
+                while o < n_out - 1 and u >= othr[o]:
+                    o += 1
+                c = code[o]
+                cnt[c & 15] += 1
+                # Alice's frame -> detectors: swap within each pair for bit 1
+                # (Alice's bit, the gap word's lowest bit; a select, not a branch).
+                mask = c >> 6
+                mask = ((mask & 5) << 1) | ((mask & 10) >> 1)
+                c ^= (-<int>(word & 1)) & (c ^ ((c & 63) | (mask << 6) | 1024))
+                if n == out_cap:
+                    ev.n = n
+                    if events_grow(ev) < 0:
+                        return -1
+                    out_slot = ev.slot
+                    out_word = ev.word
+                    out_cap = ev.cap
+                out_slot[n] = slot
+                out_word[n] = <uint16_t>c
+                n += 1
+        for k in range(K):
+            primary_k[k] += cnt[k]
+            cnt[k] = 0
+        pos = seg_end
+        g += 1
+    ev.n = n
+    return 0
+
+
+cdef list draw_list(seed, list spans, const int64_t[::1] seg_start,
+                    const double[::1] gap_scale, const uint64_t[:, ::1] outcome_thr,
+                    const uint16_t[:, ::1] outcome_guide, const uint16_t[::1] outcome_code,
+                    const double[:, ::1] noclick_prob, n_det, key_basis_prob, afterpulse_prob,
+                    afterpulse_tau_gates, dead_gates, total_slots, expected):
+    """Checks every argument, then draws the blocks ``spans`` = [(block,
+    start, n_slots, expected events)] in one section without the GIL."""
     cdef uint64_t seed_ = int_arg("seed", seed, 0, 2**64 - 1)
-    cdef uint32_t block_ = int_arg("block", block, 0, 2**32 - 1)
     cdef int64_t total = int_arg("total_slots", total_slots, 0, MAX_SLOTS)
-    cdef int64_t start = int_arg("block_start", block_start, 0, total)
-    cdef int64_t n_sl = int_arg("n_slots", n_slots, 0, total - start)
     cdef int n_det_ = int_arg("n_det", n_det, 2, 4)
     cdef double basis_p = real_arg("key_basis_prob", key_basis_prob, 0.0, 1.0)
     cdef double ap_p = real_arg("afterpulse_prob", afterpulse_prob, 0.0, 1.0)
     cdef double ap_tau = real_arg("afterpulse_tau_gates", afterpulse_tau_gates, 0.0, INFINITY)
     cdef int64_t dead = int_arg("dead_gates", dead_gates, 0, MAX_SLOTS)
-    cdef double expected = real_arg("expected_events", expected_events, 0.0, INFINITY)
     cdef Py_ssize_t n_seg_ = gap_scale.shape[0]
     cdef Py_ssize_t n_out_ = outcome_code.shape[0]
     cdef Py_ssize_t guide_len_ = outcome_guide.shape[1]
@@ -471,17 +554,30 @@ def draw_block(seed, block, block_start, n_slots,
         raise ValueError(f"outcome_guide has {guide_len_} columns: must be a power of 2 "
                          "in [2, 65536]")
     check_nondecreasing("seg_start", &seg_start[0], n_seg_ + 1)
-    if seg_start[0] > start or seg_start[n_seg_] < start + n_sl:
-        raise ValueError(f"slots [{start}, {start + n_sl}) are not inside the segments "
-                         f"[{seg_start[0]}, {seg_start[n_seg_]})")
     for i in range(n_out_):
         if (outcome_code[i] & 15) >= K_ or (outcome_code[i] >> 6) >= (1 << n_det_):
             raise ValueError(f"outcome_code[{i}] = {outcome_code[i]}: class must be below "
                              f"{K_} and click mask below {1 << n_det_}")
-    # Per-segment tables: only the rows of the segments this block touches are
+    cdef int64_t lo = total, hi = 0, start, n_sl
+    cdef uint32_t block_
+    blocks = []
+    for span in spans:
+        block_ = int_arg("block", span[0], 0, 2**32 - 1)
+        start = int_arg("block_start", span[1], 0, total)
+        n_sl = int_arg("n_slots", span[2], 0, total - start)
+        real_arg("expected_events", span[3], 0.0, INFINITY)
+        if seg_start[0] > start or seg_start[n_seg_] < start + n_sl:
+            raise ValueError(f"slots [{start}, {start + n_sl}) are not inside the segments "
+                             f"[{seg_start[0]}, {seg_start[n_seg_]})")
+        lo = min(lo, start)
+        hi = max(hi, start + n_sl)
+        blocks.append((block_, start, n_sl, float(span[3])))
+    if not blocks:
+        return []
+    # Per-segment tables: only the rows of the segments these blocks touch are
     # read, so only those are checked (a long run has many segments and blocks).
-    cdef int g_lo = find_segment(&seg_start[0], <int>n_seg_, start)
-    cdef int g_hi = find_segment(&seg_start[0], <int>n_seg_, start + n_sl - 1 if n_sl else start)
+    cdef int g_lo = find_segment(&seg_start[0], <int>n_seg_, lo)
+    cdef int g_hi = find_segment(&seg_start[0], <int>n_seg_, hi - 1 if hi > lo else lo)
     cdef const uint16_t* gp = &outcome_guide[g_lo, 0]
     check_doubles("gap_scale", &gap_scale[g_lo], g_hi - g_lo + 1, -DBL_MAX, 0.0)
     check_doubles("noclick_prob", &noclick_prob[g_lo, 0], (g_hi - g_lo + 1) * K_, 0.0, 1.0)
@@ -490,121 +586,127 @@ def draw_block(seed, block, block_start, n_slots,
             raise ValueError(f"outcome_guide[{g_lo + i // guide_len_}, {i % guide_len_}] = "
                              f"{gp[i]} must be below the number of outcomes {n_out_}")
 
-    cdef PrimaryEvents ev = PrimaryEvents()
-    cdef int K = <int>K_
-    cdef int n_seg = <int>n_seg_
-    cdef int n_out = <int>n_out_
-    cdef int guide_shift = 64
-    while (1 << (64 - guide_shift)) < <int>guide_len_:
-        guide_shift -= 1
-    ev.L.n_classes = K
-    ev.L.n_det = n_det_
-    ev.L.passive = n_det_ == 4
-    ev.L.basis_threshold = <uint64_t>(basis_p * 4294967296.0)
-    ev.L.afterpulse_prob = ap_p
-    ev.L.afterpulse_gap_scale = 1.0 / log1p(-ap_p) if 0.0 < ap_p < 1.0 else -0.0
-    ev.L.afterpulse_tau_gates = ap_tau
-    ev.L.dead_gates = dead
-    ev.L.total_slots = total
-    ev.L.seg_start = &seg_start[0]
-    ev.L.n_seg = n_seg
-    ev.L.noclick_prob = &noclick_prob[0, 0]
-    ev.seg_start = seg_start          # keeps the tables alive for carry_block
-    ev.noclick = noclick_prob
-    ev.seed = seed_
-    ev.block = block_
-    ev.start = start
-    ev.n_slots = n_sl
-    ev.primary_np = np.zeros((n_seg, K), dtype=np.int64)
-    cdef int64_t[:, ::1] primary = ev.primary_np
-    ev.primary = &primary[0, 0]
-
-    # initial capacity from the expected count, never above one event per slot
-    cdef double cap = expected * 1.1 + 10.0 * sqrt(expected)
-    if cap > <double>n_sl:
-        cap = <double>n_sl
-    if not take_spare(ev, <int64_t>cap + 64):
-        ev.cap = <int64_t>cap + 64
-        ev.slot = <int64_t*>malloc(ev.cap * sizeof(int64_t))
-        ev.word = <uint16_t*>malloc(ev.cap * sizeof(uint16_t))
-        if ev.slot == NULL or ev.word == NULL:
-            raise MemoryError()
-
-    cdef WordStream ts
-    words_init(&ts, seed_, PURPOSE_TRANSPORT, block_)
-    cdef int64_t block_end = start + n_sl
-    cdef int64_t pos, seg_end, slot, n = 0
-    cdef int g, mask, err = 0, o, c, k
-    cdef uint64_t u, word
-    cdef double gap, scale, room
-    # primary clicks per class of the current segment: a local array, which
-    # no store through the output pointers can alias (kept in L1, no reloads)
-    cdef int64_t cnt[MAX_CLASSES]
-    for k in range(MAX_CLASSES):
-        cnt[k] = 0
-    cdef const uint64_t* othr
-    cdef const uint16_t* guide
-    cdef const uint16_t* code = &outcome_code[0]
-    cdef int64_t* primary_k
-    cdef int64_t* out_slot = ev.slot
-    cdef uint16_t* out_word = ev.word
-    cdef int64_t out_cap = ev.cap
+    cdef DrawTables T
+    T.seg_start = &seg_start[0]
+    T.gap_scale = &gap_scale[0]
+    T.outcome_thr = &outcome_thr[0, 0]
+    T.outcome_guide = &outcome_guide[0, 0]
+    T.code = &outcome_code[0]
+    T.n_seg = <int>n_seg_
+    T.n_out = <int>n_out_
+    T.guide_len = <int>guide_len_
+    T.K = <int>K_
+    T.guide_shift = 64
+    while (1 << (64 - T.guide_shift)) < T.guide_len:
+        T.guide_shift -= 1
+    cdef PrimaryEvents ev
+    cdef int64_t[:, ::1] primary
+    cdef double cap
+    cdef list out = []
+    for block_, start, n_sl, exp_ev in blocks:
+        ev = PrimaryEvents()
+        ev.L.n_classes = T.K
+        ev.L.n_det = n_det_
+        ev.L.passive = n_det_ == 4
+        ev.L.basis_threshold = <uint64_t>(basis_p * 4294967296.0)
+        ev.L.afterpulse_prob = ap_p
+        ev.L.afterpulse_gap_scale = 1.0 / log1p(-ap_p) if 0.0 < ap_p < 1.0 else -0.0
+        ev.L.afterpulse_tau_gates = ap_tau
+        ev.L.dead_gates = dead
+        ev.L.total_slots = total
+        ev.L.seg_start = &seg_start[0]
+        ev.L.n_seg = T.n_seg
+        ev.L.noclick_prob = &noclick_prob[0, 0]
+        ev.seg_start = seg_start          # keeps the tables alive for carry_block
+        ev.noclick = noclick_prob
+        ev.seed = seed_
+        ev.block = block_
+        ev.start = start
+        ev.n_slots = n_sl
+        ev.primary_np = np.zeros((T.n_seg, T.K), dtype=np.int64)
+        primary = ev.primary_np
+        ev.primary = &primary[0, 0]
+        # initial capacity from the expected count, never above one event per slot
+        cap = exp_ev * 1.1 + 10.0 * sqrt(exp_ev)
+        if cap > <double>n_sl:
+            cap = <double>n_sl
+        if not take_spare(ev, <int64_t>cap + 64):
+            ev.cap = <int64_t>cap + 64
+            ev.slot = <int64_t*>malloc(ev.cap * sizeof(int64_t))
+            ev.word = <uint16_t*>malloc(ev.cap * sizeof(uint16_t))
+            if ev.slot == NULL or ev.word == NULL:
+                raise MemoryError()
+        out.append(ev)
+    cdef Py_ssize_t m = len(out), j
+    cdef void** evs = <void**>malloc(m * sizeof(void*))
+    cdef int err = 0
+    if evs == NULL:
+        raise MemoryError()
+    for j in range(m):
+        evs[j] = <void*>out[j]            # kept alive by ``out``
     with nogil:
-        g = find_segment(&seg_start[0], n_seg, start)
-        pos = start
-        while g < n_seg and pos < block_end and err == 0:
-            seg_end = seg_start[g + 1] if seg_start[g + 1] < block_end else block_end
-            scale = gap_scale[g]
-            othr = &outcome_thr[g, 0]
-            guide = &outcome_guide[g, 0]
-            primary_k = &primary[g, 0]
-            if scale < 0.0:
-                while True:
-                    # Geometric gap to the next slot with a primary click: the
-                    # top 53 bits of one word; its lowest bit is Alice's bit.
-                    word = next_word(&ts)
-                    gap = log(((word >> 11) + 0.5) * (1.0 / 9007199254740992.0)) * scale
-                    if gap >= <double>(seg_end - pos):
-                        break
-                    slot = pos + <int64_t>gap
-                    pos = slot + 1
-                    # Everything else about the slot, jointly, from one word.
-                    u = next_word(&ts)
-                    o = guide[u >> guide_shift]
-                    # The guide leaves at most a step or two: take them without
-                    # branches (a random branch costs more than the compare).
-                    o += (o < n_out - 1) & (u >= othr[o])
-                    o += (o < n_out - 1) & (u >= othr[o])
-                    while o < n_out - 1 and u >= othr[o]:
-                        o += 1
-                    c = code[o]
-                    cnt[c & 15] += 1
-                    # Alice's frame -> detectors: swap within each pair for bit 1
-                    # (Alice's bit, the gap word's lowest bit; a select, not a branch).
-                    mask = c >> 6
-                    mask = ((mask & 5) << 1) | ((mask & 10) >> 1)
-                    c ^= (-<int>(word & 1)) & (c ^ ((c & 63) | (mask << 6) | 1024))
-                    if n == out_cap:
-                        ev.n = n
-                        if events_grow(ev) < 0:
-                            err = 1
-                            break
-                        out_slot = ev.slot
-                        out_word = ev.word
-                        out_cap = ev.cap
-                    out_slot[n] = slot
-                    out_word[n] = <uint16_t>c
-                    n += 1
-            for k in range(K):
-                primary_k[k] += cnt[k]
-                cnt[k] = 0
-            pos = seg_end
-            g += 1
-    ev.n = n
+        for j in range(m):
+            if draw_events(<PrimaryEvents>evs[j], &T) < 0:
+                err = 1
+                break
+    free(evs)
     if err:
         raise MemoryError("out of memory in the transport kernel")
-    ev.ready = True
-    return ev
+    for ev in out:
+        ev.ready = True
+    return out
+
+
+def draw_block(seed, block, block_start, n_slots,
+               const int64_t[::1] seg_start not None, const double[::1] gap_scale not None,
+               const uint64_t[:, ::1] outcome_thr not None,
+               const uint16_t[:, ::1] outcome_guide not None,
+               const uint16_t[::1] outcome_code not None,
+               const double[:, ::1] noclick_prob not None,
+               n_det, key_basis_prob, afterpulse_prob, afterpulse_tau_gates, dead_gates,
+               total_slots, expected_events=0.0):
+    """The independent part of :func:`run_block` (same arguments, no state):
+    the slots of block ``block`` with a primary click, drawn from the stream
+    (seed, TRANSPORT, block) alone, so blocks may be drawn on any thread in
+    any order.  Returns a :class:`PrimaryEvents` for :func:`carry_block`.
+    The GIL is released while drawing."""
+    return draw_list(seed, [(block, block_start, n_slots, expected_events)], seg_start,
+                     gap_scale, outcome_thr, outcome_guide, outcome_code, noclick_prob, n_det,
+                     key_basis_prob, afterpulse_prob, afterpulse_tau_gates, dead_gates,
+                     total_slots, expected_events)[0]
+
+
+def draw_blocks(seed, block, n_blocks, block_size,
+                const int64_t[::1] seg_start not None, const double[::1] gap_scale not None,
+                const uint64_t[:, ::1] outcome_thr not None,
+                const uint16_t[:, ::1] outcome_guide not None,
+                const uint16_t[::1] outcome_code not None,
+                const double[:, ::1] noclick_prob not None,
+                n_det, key_basis_prob, afterpulse_prob, afterpulse_tau_gates, dead_gates,
+                total_slots, event_rate=0.0):
+    """:func:`draw_block` for ``n_blocks`` consecutive blocks ``block``,
+    ``block`` + 1, ... of ``block_size`` slots (block b covers slots [b *
+    block_size, min((b + 1) * block_size, total_slots))), checked once and
+    drawn in one section without the GIL: a list of :class:`PrimaryEvents`,
+    the same as one :func:`draw_block` per block (``event_rate``: expected
+    events per slot, for the buffers' first size)."""
+    cdef int64_t b0 = int_arg("block", block, 0, 2**32 - 1)
+    cdef int64_t nb = int_arg("n_blocks", n_blocks, 1, 2**32 - b0)
+    cdef int64_t size = int_arg("block_size", block_size, 1, MAX_SLOTS)
+    cdef int64_t total = int_arg("total_slots", total_slots, 0, MAX_SLOTS)
+    cdef double rate = real_arg("event_rate", event_rate, 0.0, 1.0)
+    if (b0 + nb - 1) * size >= total:
+        raise ValueError(f"blocks {b0}..{b0 + nb - 1} of {size} slots: the last one starts "
+                         f"past total_slots = {total}")
+    spans = []
+    cdef int64_t b, start, n
+    for b in range(b0, b0 + nb):
+        start = b * size
+        n = min(size, total - start)
+        spans.append((b, start, n, rate * n))
+    return draw_list(seed, spans, seg_start, gap_scale, outcome_thr, outcome_guide,
+                     outcome_code, noclick_prob, n_det, key_basis_prob, afterpulse_prob,
+                     afterpulse_tau_gates, dead_gates, total_slots, 0.0)
 
 
 cdef int carry_events(PrimaryEvents ev, DetectorState state, EventBuffer* out, int64_t* sent,

@@ -204,6 +204,12 @@ class LinkModel(Link):
         transport kernel's independent part, stream (seed, TRANSPORT, b))."""
         return _transport.draw_block(ctx["seed"], b, start, n, *ctx["args"], ctx["rate"] * n)
 
+    def draw_chunk(self, ctx, b0, b1):
+        """Blocks [b0, b1) drawn in one kernel call (checked once, one section
+        without the GIL): the same as :meth:`draw` block by block."""
+        return _transport.draw_blocks(ctx["seed"], b0, b1 - b0, self.block_size, *ctx["args"],
+                                      ctx["rate"])
+
     def carry(self, ctx, b, start, n, drawn):
         """Block ``b``'s detector pass (dead time, afterpulses) whose state
         ``ctx["state"]`` carries over to the next block, and the pulses sent."""

@@ -113,3 +113,34 @@ def test_carry_blocks_refuses_gaps_and_bad_lists():
         T.carry_blocks([ev[1], ev[2]], st)
     T.carry_blocks([ev[2]], st)
     assert st.next_block == 3
+
+
+def test_draw_blocks_is_draw_block_per_block():
+    link = _link()
+    ctx = link.prepare(3)
+    size = 70_000                         # 3e5 slots: blocks of 7e4, the last one 2e4
+    many = T.draw_blocks(ctx["seed"], 1, 4, size, *ctx["args"], ctx["rate"])
+    st1, st2 = T.DetectorState(), T.DetectorState()
+    T.carry_block(T.draw_block(*_args(link, ctx, 0, 0, size)), st1)
+    T.carry_block(T.draw_block(*_args(link, ctx, 0, 0, size)), st2)
+    assert [ev.block for ev in many] == [1, 2, 3, 4] and len(many[-1]) < len(many[0])
+    for ev in many:
+        start = ev.block * size
+        one = T.draw_block(*_args(link, ctx, ev.block, start, min(size, 3 * 10**5 - start)))
+        for x, y in zip(T.carry_block(ev, st1), T.carry_block(one, st2)):
+            assert np.array_equal(x, y)
+
+
+def test_draw_blocks_checks_its_range():
+    link = _link()
+    ctx = link.prepare(3)
+    with pytest.raises(ValueError, match="past total_slots"):
+        T.draw_blocks(ctx["seed"], 3, 2, 10**5, *ctx["args"], 0.0)     # block 4 starts at 4e5
+    with pytest.raises(ValueError, match="n_blocks"):
+        T.draw_blocks(ctx["seed"], 0, 0, 10**5, *ctx["args"], 0.0)
+    with pytest.raises(ValueError, match="event_rate"):
+        T.draw_blocks(ctx["seed"], 0, 1, 10**5, *ctx["args"], float("nan"))
+    args = list(ctx["args"])
+    args[1] = np.full_like(args[1], 0.5)  # gap_scale must be <= 0
+    with pytest.raises(ValueError, match="gap_scale"):
+        T.draw_blocks(ctx["seed"], 0, 1, 10**5, *args, 0.0)
