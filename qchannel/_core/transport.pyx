@@ -521,7 +521,7 @@ cdef list draw_list(seed, list spans, const int64_t[::1] seg_start,
                     const double[::1] gap_scale, const uint64_t[:, ::1] outcome_thr,
                     const uint16_t[:, ::1] outcome_guide, const uint16_t[::1] outcome_code,
                     const double[:, ::1] noclick_prob, n_det, key_basis_prob, afterpulse_prob,
-                    afterpulse_tau_gates, dead_gates, total_slots, expected):
+                    afterpulse_tau_gates, dead_gates, total_slots):
     """Checks every argument, then draws the blocks ``spans`` = [(block,
     start, n_slots, expected events)] in one section without the GIL."""
     cdef uint64_t seed_ = int_arg("seed", seed, 0, 2**64 - 1)
@@ -673,7 +673,7 @@ def draw_block(seed, block, block_start, n_slots,
     return draw_list(seed, [(block, block_start, n_slots, expected_events)], seg_start,
                      gap_scale, outcome_thr, outcome_guide, outcome_code, noclick_prob, n_det,
                      key_basis_prob, afterpulse_prob, afterpulse_tau_gates, dead_gates,
-                     total_slots, expected_events)[0]
+                     total_slots)[0]
 
 
 def draw_blocks(seed, block, n_blocks, block_size,
@@ -706,7 +706,7 @@ def draw_blocks(seed, block, n_blocks, block_size,
         spans.append((b, start, n, rate * n))
     return draw_list(seed, spans, seg_start, gap_scale, outcome_thr, outcome_guide,
                      outcome_code, noclick_prob, n_det, key_basis_prob, afterpulse_prob,
-                     afterpulse_tau_gates, dead_gates, total_slots, 0.0)
+                     afterpulse_tau_gates, dead_gates, total_slots)
 
 
 cdef int carry_events(PrimaryEvents ev, DetectorState state, EventBuffer* out, int64_t* sent,
