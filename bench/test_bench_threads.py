@@ -1,12 +1,15 @@
-"""One run on 1, 2 and all threads (the blocks of qchannel.links.base.
-ThreadedBackend): wall time, speed-up and efficiency against one thread,
-and ns per detection event of the transport kernel at 0 km on one thread.
+"""One run on 1, 2 and all threads (the chunks of blocks of
+qchannel.links.base.ThreadedBackend) at 0 km (cost per detection event, one
+block a chunk) and 100 km (a few thousand events a block, dozens of blocks
+a chunk): wall time, speed-up and efficiency against one thread, and ns per
+detection event of the transport kernel at 0 km on one thread.
 
 Run: ``pytest bench/test_bench_threads.py --benchmark-only``; quick
 re-measure on idle cores: ``python bench/scaling.py``.  Stored in
 ``extra_info``: ``threads``, ``events_per_s``, ``speedup`` and
 ``efficiency`` (against the 1-thread median of the same session),
-``ns_per_event_cpu`` / ``ns_per_event_wall``."""
+``cpu_s`` (process CPU time of the last round), ``ns_per_event_cpu`` /
+``ns_per_event_wall``."""
 import json
 import time
 
@@ -16,32 +19,37 @@ from qchannel.links.base import available_cores, forced_threads
 from qchannel.runner import build_link, run_scenario
 from qchannel.scenario import Scenario
 
-# A large fiber run at 0 km: the cost is per detection event (~3e7 events).
-RUN = Scenario().replace(**{"channel.length_km": 0.0, "run.pulses": 10**9})
+# Large fiber runs: at 0 km the cost is per detection event (~3e7 events);
+# at 100 km per block of slots (~5000 events each).
+RUNS = {0.0: 10**9, 100.0: 10**11}
 THREADS = sorted({1, 2, available_cores()})
 _one_thread = {}
 
 
+@pytest.mark.parametrize("km", sorted(RUNS))
 @pytest.mark.parametrize("threads", THREADS)
-def test_run_threads(benchmark, threads):
+def test_run_threads(benchmark, threads, km):
+    run_sc = Scenario().replace(**{"channel.length_km": km, "run.pulses": RUNS[km]})
     out = {}
 
     def run():
         with forced_threads(threads):
-            out["json"] = json.dumps(run_scenario(RUN).to_dict(), sort_keys=True)
+            c = time.process_time()
+            out["json"] = json.dumps(run_scenario(run_sc).to_dict(), sort_keys=True)
+            out["cpu"] = time.process_time() - c
 
     benchmark.pedantic(run, rounds=3, iterations=1)
-    _one_thread.setdefault("json", out["json"])
-    assert out["json"] == _one_thread["json"]          # same results for any thread count
+    ref = _one_thread.setdefault(km, {"json": out["json"]})
+    assert out["json"] == ref["json"]          # same results for any thread count
     if benchmark.enabled:
         t = benchmark.stats.stats.median
         if threads == 1:
-            _one_thread["t"] = t
+            ref["t"] = t
         events = json.loads(out["json"])["detections"]
-        info = dict(threads=threads, pulses=RUN.run.pulses, pulses_per_s=RUN.run.pulses / t,
-                    events_per_s=events / t)
-        if "t" in _one_thread:
-            info.update(speedup=_one_thread["t"] / t, efficiency=_one_thread["t"] / t / threads)
+        info = dict(threads=threads, km=km, pulses=RUNS[km], pulses_per_s=RUNS[km] / t,
+                    events_per_s=events / t, cpu_s=out["cpu"])
+        if "t" in ref:
+            info.update(speedup=ref["t"] / t, efficiency=ref["t"] / t / threads)
         benchmark.extra_info.update(info)
 
 

@@ -94,11 +94,21 @@ cdef struct EventBuffer:
     uint8_t* flags
     int64_t n
     int64_t cap
+    # Counts of the events written, for the protocol's tally (decoy BB84),
+    # made here so that no pass over the records is needed under the GIL:
+    # tally[((b_basis * 2 + a_basis) * MAX_CLASSES + cls) * 2 + (a_bit != b_bit)],
+    # i.e. (outcome code & 63) * 2 + error.
+    int64_t tally[MAX_CLASSES * 8]
+    int64_t double_clicks
 
 
 cdef int buffer_init(EventBuffer* b, int64_t cap) noexcept nogil:
+    cdef int i
     if cap < 64:
         cap = 64
+    for i in range(MAX_CLASSES * 8):
+        b.tally[i] = 0
+    b.double_clicks = 0
     b.n = 0
     b.cap = cap
     b.slot = <int64_t*>malloc(cap * sizeof(int64_t))
@@ -139,6 +149,26 @@ cdef int buffer_grow(EventBuffer* b) noexcept nogil:
 cdef void buffer_free(EventBuffer* b) noexcept nogil:
     free(b.slot)
     free(b.cls)
+
+
+cdef inline int push(EventBuffer* out, int64_t slot, int cls, int a_basis, int a_bit,
+                     int b_basis, int bit, int flags) noexcept nogil:
+    """Append one event (and count it); -1 on allocation failure."""
+    cdef int64_t d = out.n
+    if d == out.cap:
+        if buffer_grow(out) < 0:
+            return -1
+    out.slot[d] = slot
+    out.cls[d] = cls
+    out.a_basis[d] = a_basis
+    out.a_bit[d] = a_bit
+    out.b_basis[d] = b_basis
+    out.b_bit[d] = bit
+    out.flags[d] = flags
+    out.tally[((b_basis * 2 + a_basis) * MAX_CLASSES + cls) * 2 + (a_bit ^ bit)] += 1
+    out.double_clicks += flags & F_DOUBLE_CLICK
+    out.n = d + 1
+    return 0
 
 
 cdef tuple buffer_arrays(EventBuffer* b):
@@ -199,7 +229,7 @@ cdef inline int emit(EventBuffer* out, const Link* L, DetectorState st, PhiloxSt
     """Detector pass for one slot: dead time, afterpulse scheduling, squashing.
     ``primary`` and ``afterpulse`` are bit masks of detectors.  Returns -1 on
     allocation failure."""
-    cdef int j, live, clicks, pair, flags = 0, bit, d, rest
+    cdef int j, live, clicks, pair, flags = 0, bit, rest
     cdef double delay
     if L.dead_gates > 0:
         live = 0
@@ -256,19 +286,7 @@ cdef inline int emit(EventBuffer* out, const Link* L, DetectorState st, PhiloxSt
         bit = next_u32(ds) & 1      # squashing: a double click gets a random bit
     else:
         bit = pair >> 1
-    if out.n == out.cap:
-        if buffer_grow(out) < 0:
-            return -1
-    d = out.n
-    out.slot[d] = slot
-    out.cls[d] = cls
-    out.a_basis[d] = a_basis
-    out.a_bit[d] = a_bit
-    out.b_basis[d] = b_basis
-    out.b_bit[d] = bit
-    out.flags[d] = flags
-    out.n += 1
-    return 0
+    return push(out, slot, cls, a_basis, a_bit, b_basis, bit, flags)
 
 
 cdef int flush_afterpulses(EventBuffer* out, const Link* L, DetectorState st, PhiloxStream* ds,
@@ -347,6 +365,7 @@ cdef class PrimaryEvents:
     cdef int64_t start
     cdef int64_t n_slots
     cdef object primary_np       # (n_seg, K) primary clicks per segment and class
+    cdef int64_t* primary        # its data
     cdef const int64_t[::1] seg_start
     cdef const double[:, ::1] noclick
     cdef bint ready
@@ -405,30 +424,113 @@ cdef int check_order(DetectorState state, uint32_t block, int64_t start) except 
     return 0
 
 
-def draw_block(seed, block, block_start, n_slots,
-               const int64_t[::1] seg_start not None, const double[::1] gap_scale not None,
-               const uint64_t[:, ::1] outcome_thr not None,
-               const uint16_t[:, ::1] outcome_guide not None,
-               const uint16_t[::1] outcome_code not None,
-               const double[:, ::1] noclick_prob not None,
-               n_det, key_basis_prob, afterpulse_prob, afterpulse_tau_gates, dead_gates,
-               total_slots, expected_events=0.0):
-    """The independent part of :func:`run_block` (same arguments, no state):
-    the slots of block ``block`` with a primary click, drawn from the stream
-    (seed, TRANSPORT, block) alone, so blocks may be drawn on any thread in
-    any order.  Returns a :class:`PrimaryEvents` for :func:`carry_block`.
-    The GIL is released while drawing."""
+cdef struct DrawTables:
+    # The validated tables of a draw (views into the caller's NumPy arrays).
+    const int64_t* seg_start
+    const double* gap_scale
+    const uint64_t* outcome_thr        # (n_seg, n_out)
+    const uint16_t* outcome_guide      # (n_seg, guide_len)
+    const uint16_t* code
+    int n_seg
+    int n_out
+    int guide_len
+    int guide_shift
+    int K
+
+
+cdef int draw_events(PrimaryEvents ev, const DrawTables* T) noexcept nogil:
+    """The primary clicks of one block (``ev``'s seed, block and slots) into
+    ``ev``'s buffers, from the stream (seed, TRANSPORT, block) alone; -1 on
+    allocation failure."""
+    cdef WordStream ts
+    words_init(&ts, ev.seed, PURPOSE_TRANSPORT, ev.block)
+    cdef int64_t start = ev.start
+    cdef int64_t block_end = start + ev.n_slots
+    cdef int64_t pos, seg_end, slot, n = 0
+    cdef int g, mask, o, c, k
+    cdef int n_out = T.n_out, guide_shift = T.guide_shift, K = T.K, n_seg = T.n_seg
+    cdef uint64_t u, word
+    cdef double gap, scale
+    cdef const uint64_t* othr
+    cdef const uint16_t* guide
+    cdef const uint16_t* code = T.code
+    cdef const int64_t* seg_start = T.seg_start
+    cdef int64_t* primary_k
+    cdef int64_t* out_slot = ev.slot
+    cdef uint16_t* out_word = ev.word
+    cdef int64_t out_cap = ev.cap
+    # primary clicks per class of the current segment: a local array, which
+    # no store through the output pointers can alias (kept in L1, no reloads)
+    cdef int64_t cnt[MAX_CLASSES]
+    for k in range(MAX_CLASSES):
+        cnt[k] = 0
+    g = find_segment(seg_start, n_seg, start)
+    pos = start
+    while g < n_seg and pos < block_end:
+        seg_end = seg_start[g + 1] if seg_start[g + 1] < block_end else block_end
+        scale = T.gap_scale[g]
+        othr = T.outcome_thr + <int64_t>g * n_out
+        guide = T.outcome_guide + <int64_t>g * T.guide_len
+        primary_k = ev.primary + <int64_t>g * K
+        if scale < 0.0:
+            while True:
+                # Geometric gap to the next slot with a primary click: the
+                # top 53 bits of one word; its lowest bit is Alice's bit.
+                word = next_word(&ts)
+                gap = log(((word >> 11) + 0.5) * (1.0 / 9007199254740992.0)) * scale
+                if gap >= <double>(seg_end - pos):
+                    break
+                slot = pos + <int64_t>gap
+                pos = slot + 1
+                # Everything else about the slot, jointly, from one word.
+                u = next_word(&ts)
+                o = guide[u >> guide_shift]
+                # The guide leaves at most a step or two: take them without
+                # branches (a random branch costs more than the compare).
+                o += (o < n_out - 1) & (u >= othr[o])
+                o += (o < n_out - 1) & (u >= othr[o])
+                while o < n_out - 1 and u >= othr[o]:
+                    o += 1
+                c = code[o]
+                cnt[c & 15] += 1
+                # Alice's frame -> detectors: swap within each pair for bit 1
+                # (Alice's bit, the gap word's lowest bit; a select, not a branch).
+                mask = c >> 6
+                mask = ((mask & 5) << 1) | ((mask & 10) >> 1)
+                c ^= (-<int>(word & 1)) & (c ^ ((c & 63) | (mask << 6) | 1024))
+                if n == out_cap:
+                    ev.n = n
+                    if events_grow(ev) < 0:
+                        return -1
+                    out_slot = ev.slot
+                    out_word = ev.word
+                    out_cap = ev.cap
+                out_slot[n] = slot
+                out_word[n] = <uint16_t>c
+                n += 1
+        for k in range(K):
+            primary_k[k] += cnt[k]
+            cnt[k] = 0
+        pos = seg_end
+        g += 1
+    ev.n = n
+    return 0
+
+
+cdef list draw_list(seed, list spans, const int64_t[::1] seg_start,
+                    const double[::1] gap_scale, const uint64_t[:, ::1] outcome_thr,
+                    const uint16_t[:, ::1] outcome_guide, const uint16_t[::1] outcome_code,
+                    const double[:, ::1] noclick_prob, n_det, key_basis_prob, afterpulse_prob,
+                    afterpulse_tau_gates, dead_gates, total_slots):
+    """Checks every argument, then draws the blocks ``spans`` = [(block,
+    start, n_slots, expected events)] in one section without the GIL."""
     cdef uint64_t seed_ = int_arg("seed", seed, 0, 2**64 - 1)
-    cdef uint32_t block_ = int_arg("block", block, 0, 2**32 - 1)
     cdef int64_t total = int_arg("total_slots", total_slots, 0, MAX_SLOTS)
-    cdef int64_t start = int_arg("block_start", block_start, 0, total)
-    cdef int64_t n_sl = int_arg("n_slots", n_slots, 0, total - start)
     cdef int n_det_ = int_arg("n_det", n_det, 2, 4)
     cdef double basis_p = real_arg("key_basis_prob", key_basis_prob, 0.0, 1.0)
     cdef double ap_p = real_arg("afterpulse_prob", afterpulse_prob, 0.0, 1.0)
     cdef double ap_tau = real_arg("afterpulse_tau_gates", afterpulse_tau_gates, 0.0, INFINITY)
     cdef int64_t dead = int_arg("dead_gates", dead_gates, 0, MAX_SLOTS)
-    cdef double expected = real_arg("expected_events", expected_events, 0.0, INFINITY)
     cdef Py_ssize_t n_seg_ = gap_scale.shape[0]
     cdef Py_ssize_t n_out_ = outcome_code.shape[0]
     cdef Py_ssize_t guide_len_ = outcome_guide.shape[1]
@@ -452,17 +554,30 @@ def draw_block(seed, block, block_start, n_slots,
         raise ValueError(f"outcome_guide has {guide_len_} columns: must be a power of 2 "
                          "in [2, 65536]")
     check_nondecreasing("seg_start", &seg_start[0], n_seg_ + 1)
-    if seg_start[0] > start or seg_start[n_seg_] < start + n_sl:
-        raise ValueError(f"slots [{start}, {start + n_sl}) are not inside the segments "
-                         f"[{seg_start[0]}, {seg_start[n_seg_]})")
     for i in range(n_out_):
         if (outcome_code[i] & 15) >= K_ or (outcome_code[i] >> 6) >= (1 << n_det_):
             raise ValueError(f"outcome_code[{i}] = {outcome_code[i]}: class must be below "
                              f"{K_} and click mask below {1 << n_det_}")
-    # Per-segment tables: only the rows of the segments this block touches are
+    cdef int64_t lo = total, hi = 0, start, n_sl
+    cdef uint32_t block_
+    blocks = []
+    for span in spans:
+        block_ = int_arg("block", span[0], 0, 2**32 - 1)
+        start = int_arg("block_start", span[1], 0, total)
+        n_sl = int_arg("n_slots", span[2], 0, total - start)
+        real_arg("expected_events", span[3], 0.0, INFINITY)
+        if seg_start[0] > start or seg_start[n_seg_] < start + n_sl:
+            raise ValueError(f"slots [{start}, {start + n_sl}) are not inside the segments "
+                             f"[{seg_start[0]}, {seg_start[n_seg_]})")
+        lo = min(lo, start)
+        hi = max(hi, start + n_sl)
+        blocks.append((block_, start, n_sl, float(span[3])))
+    if not blocks:
+        return []
+    # Per-segment tables: only the rows of the segments these blocks touch are
     # read, so only those are checked (a long run has many segments and blocks).
-    cdef int g_lo = find_segment(&seg_start[0], <int>n_seg_, start)
-    cdef int g_hi = find_segment(&seg_start[0], <int>n_seg_, start + n_sl - 1 if n_sl else start)
+    cdef int g_lo = find_segment(&seg_start[0], <int>n_seg_, lo)
+    cdef int g_hi = find_segment(&seg_start[0], <int>n_seg_, hi - 1 if hi > lo else lo)
     cdef const uint16_t* gp = &outcome_guide[g_lo, 0]
     check_doubles("gap_scale", &gap_scale[g_lo], g_hi - g_lo + 1, -DBL_MAX, 0.0)
     check_doubles("noclick_prob", &noclick_prob[g_lo, 0], (g_hi - g_lo + 1) * K_, 0.0, 1.0)
@@ -471,112 +586,294 @@ def draw_block(seed, block, block_start, n_slots,
             raise ValueError(f"outcome_guide[{g_lo + i // guide_len_}, {i % guide_len_}] = "
                              f"{gp[i]} must be below the number of outcomes {n_out_}")
 
-    cdef PrimaryEvents ev = PrimaryEvents()
-    cdef int K = <int>K_
-    cdef int n_seg = <int>n_seg_
-    cdef int n_out = <int>n_out_
-    cdef int guide_shift = 64
-    while (1 << (64 - guide_shift)) < <int>guide_len_:
-        guide_shift -= 1
-    ev.L.n_classes = K
-    ev.L.n_det = n_det_
-    ev.L.passive = n_det_ == 4
-    ev.L.basis_threshold = <uint64_t>(basis_p * 4294967296.0)
-    ev.L.afterpulse_prob = ap_p
-    ev.L.afterpulse_gap_scale = 1.0 / log1p(-ap_p) if 0.0 < ap_p < 1.0 else -0.0
-    ev.L.afterpulse_tau_gates = ap_tau
-    ev.L.dead_gates = dead
-    ev.L.total_slots = total
-    ev.L.seg_start = &seg_start[0]
-    ev.L.n_seg = n_seg
-    ev.L.noclick_prob = &noclick_prob[0, 0]
-    ev.seg_start = seg_start          # keeps the tables alive for carry_block
-    ev.noclick = noclick_prob
-    ev.seed = seed_
-    ev.block = block_
-    ev.start = start
-    ev.n_slots = n_sl
-    ev.primary_np = np.zeros((n_seg, K), dtype=np.int64)
-    cdef int64_t[:, ::1] primary = ev.primary_np
-
-    # initial capacity from the expected count, never above one event per slot
-    cdef double cap = expected * 1.1 + 10.0 * sqrt(expected)
-    if cap > <double>n_sl:
-        cap = <double>n_sl
-    if not take_spare(ev, <int64_t>cap + 64):
-        ev.cap = <int64_t>cap + 64
-        ev.slot = <int64_t*>malloc(ev.cap * sizeof(int64_t))
-        ev.word = <uint16_t*>malloc(ev.cap * sizeof(uint16_t))
-        if ev.slot == NULL or ev.word == NULL:
-            raise MemoryError()
-
-    cdef WordStream ts
-    words_init(&ts, seed_, PURPOSE_TRANSPORT, block_)
-    cdef int64_t block_end = start + n_sl
-    cdef int64_t pos, seg_end, slot, n = 0
-    cdef int g, mask, err = 0, o, c
-    cdef uint64_t u, word
-    cdef double gap, scale, room
-    cdef const uint64_t* othr
-    cdef const uint16_t* guide
-    cdef const uint16_t* code = &outcome_code[0]
-    cdef int64_t* primary_k
-    cdef int64_t* out_slot = ev.slot
-    cdef uint16_t* out_word = ev.word
-    cdef int64_t out_cap = ev.cap
+    cdef DrawTables T
+    T.seg_start = &seg_start[0]
+    T.gap_scale = &gap_scale[0]
+    T.outcome_thr = &outcome_thr[0, 0]
+    T.outcome_guide = &outcome_guide[0, 0]
+    T.code = &outcome_code[0]
+    T.n_seg = <int>n_seg_
+    T.n_out = <int>n_out_
+    T.guide_len = <int>guide_len_
+    T.K = <int>K_
+    T.guide_shift = 64
+    while (1 << (64 - T.guide_shift)) < T.guide_len:
+        T.guide_shift -= 1
+    cdef PrimaryEvents ev
+    cdef int64_t[:, ::1] primary
+    cdef double cap
+    cdef list out = []
+    for block_, start, n_sl, exp_ev in blocks:
+        ev = PrimaryEvents()
+        ev.L.n_classes = T.K
+        ev.L.n_det = n_det_
+        ev.L.passive = n_det_ == 4
+        ev.L.basis_threshold = <uint64_t>(basis_p * 4294967296.0)
+        ev.L.afterpulse_prob = ap_p
+        ev.L.afterpulse_gap_scale = 1.0 / log1p(-ap_p) if 0.0 < ap_p < 1.0 else -0.0
+        ev.L.afterpulse_tau_gates = ap_tau
+        ev.L.dead_gates = dead
+        ev.L.total_slots = total
+        ev.L.seg_start = &seg_start[0]
+        ev.L.n_seg = T.n_seg
+        ev.L.noclick_prob = &noclick_prob[0, 0]
+        ev.seg_start = seg_start          # keeps the tables alive for carry_block
+        ev.noclick = noclick_prob
+        ev.seed = seed_
+        ev.block = block_
+        ev.start = start
+        ev.n_slots = n_sl
+        ev.primary_np = np.zeros((T.n_seg, T.K), dtype=np.int64)
+        primary = ev.primary_np
+        ev.primary = &primary[0, 0]
+        # initial capacity from the expected count, never above one event per slot
+        cap = exp_ev * 1.1 + 10.0 * sqrt(exp_ev)
+        if cap > <double>n_sl:
+            cap = <double>n_sl
+        if not take_spare(ev, <int64_t>cap + 64):
+            ev.cap = <int64_t>cap + 64
+            ev.slot = <int64_t*>malloc(ev.cap * sizeof(int64_t))
+            ev.word = <uint16_t*>malloc(ev.cap * sizeof(uint16_t))
+            if ev.slot == NULL or ev.word == NULL:
+                raise MemoryError()
+        out.append(ev)
+    cdef Py_ssize_t m = len(out), j
+    cdef void** evs = <void**>malloc(m * sizeof(void*))
+    cdef int err = 0
+    if evs == NULL:
+        raise MemoryError()
+    for j in range(m):
+        evs[j] = <void*>out[j]            # kept alive by ``out``
     with nogil:
-        g = find_segment(&seg_start[0], n_seg, start)
-        pos = start
-        while g < n_seg and pos < block_end and err == 0:
-            seg_end = seg_start[g + 1] if seg_start[g + 1] < block_end else block_end
-            scale = gap_scale[g]
-            othr = &outcome_thr[g, 0]
-            guide = &outcome_guide[g, 0]
-            primary_k = &primary[g, 0]
-            if scale < 0.0:
-                while True:
-                    # Geometric gap to the next slot with a primary click: the
-                    # top 53 bits of one word; its lowest bit is Alice's bit.
-                    word = next_word(&ts)
-                    gap = log(((word >> 11) + 0.5) * (1.0 / 9007199254740992.0)) * scale
-                    if gap >= <double>(seg_end - pos):
-                        break
-                    slot = pos + <int64_t>gap
-                    pos = slot + 1
-                    # Everything else about the slot, jointly, from one word.
-                    u = next_word(&ts)
-                    o = guide[u >> guide_shift]
-                    # The guide leaves at most a step or two: take them without
-                    # branches (a random branch costs more than the compare).
-                    o += (o < n_out - 1) & (u >= othr[o])
-                    o += (o < n_out - 1) & (u >= othr[o])
-                    while o < n_out - 1 and u >= othr[o]:
-                        o += 1
-                    c = code[o]
-                    primary_k[c & 15] += 1
-                    # Alice's frame -> detectors: swap within each pair for bit 1
-                    # (Alice's bit, the gap word's lowest bit; a select, not a branch).
-                    mask = c >> 6
-                    mask = ((mask & 5) << 1) | ((mask & 10) >> 1)
-                    c ^= (-<int>(word & 1)) & (c ^ ((c & 63) | (mask << 6) | 1024))
-                    if n == out_cap:
-                        ev.n = n
-                        if events_grow(ev) < 0:
-                            err = 1
-                            break
-                        out_slot = ev.slot
-                        out_word = ev.word
-                        out_cap = ev.cap
-                    out_slot[n] = slot
-                    out_word[n] = <uint16_t>c
-                    n += 1
-            pos = seg_end
-            g += 1
-    ev.n = n
+        for j in range(m):
+            if draw_events(<PrimaryEvents>evs[j], &T) < 0:
+                err = 1
+                break
+    free(evs)
     if err:
         raise MemoryError("out of memory in the transport kernel")
-    ev.ready = True
-    return ev
+    for ev in out:
+        ev.ready = True
+    return out
+
+
+def draw_block(seed, block, block_start, n_slots,
+               const int64_t[::1] seg_start not None, const double[::1] gap_scale not None,
+               const uint64_t[:, ::1] outcome_thr not None,
+               const uint16_t[:, ::1] outcome_guide not None,
+               const uint16_t[::1] outcome_code not None,
+               const double[:, ::1] noclick_prob not None,
+               n_det, key_basis_prob, afterpulse_prob, afterpulse_tau_gates, dead_gates,
+               total_slots, expected_events=0.0):
+    """The independent part of :func:`run_block` (same arguments, no state):
+    the slots of block ``block`` with a primary click, drawn from the stream
+    (seed, TRANSPORT, block) alone, so blocks may be drawn on any thread in
+    any order.  Returns a :class:`PrimaryEvents` for :func:`carry_block`.
+    The GIL is released while drawing."""
+    return draw_list(seed, [(block, block_start, n_slots, expected_events)], seg_start,
+                     gap_scale, outcome_thr, outcome_guide, outcome_code, noclick_prob, n_det,
+                     key_basis_prob, afterpulse_prob, afterpulse_tau_gates, dead_gates,
+                     total_slots)[0]
+
+
+def draw_blocks(seed, block, n_blocks, block_size,
+                const int64_t[::1] seg_start not None, const double[::1] gap_scale not None,
+                const uint64_t[:, ::1] outcome_thr not None,
+                const uint16_t[:, ::1] outcome_guide not None,
+                const uint16_t[::1] outcome_code not None,
+                const double[:, ::1] noclick_prob not None,
+                n_det, key_basis_prob, afterpulse_prob, afterpulse_tau_gates, dead_gates,
+                total_slots, event_rate=0.0):
+    """:func:`draw_block` for ``n_blocks`` consecutive blocks ``block``,
+    ``block`` + 1, ... of ``block_size`` slots (block b covers slots [b *
+    block_size, min((b + 1) * block_size, total_slots))), checked once and
+    drawn in one section without the GIL: a list of :class:`PrimaryEvents`,
+    the same as one :func:`draw_block` per block (``event_rate``: expected
+    events per slot, for the buffers' first size)."""
+    cdef int64_t b0 = int_arg("block", block, 0, 2**32 - 1)
+    cdef int64_t nb = int_arg("n_blocks", n_blocks, 1, 2**32 - b0)
+    cdef int64_t size = int_arg("block_size", block_size, 1, MAX_SLOTS)
+    cdef int64_t total = int_arg("total_slots", total_slots, 0, MAX_SLOTS)
+    cdef double rate = real_arg("event_rate", event_rate, 0.0, 1.0)
+    if (b0 + nb - 1) * size >= total:
+        raise ValueError(f"blocks {b0}..{b0 + nb - 1} of {size} slots: the last one starts "
+                         f"past total_slots = {total}")
+    spans = []
+    cdef int64_t b, start, n
+    for b in range(b0, b0 + nb):
+        start = b * size
+        n = min(size, total - start)
+        spans.append((b, start, n, rate * n))
+    return draw_list(seed, spans, seg_start, gap_scale, outcome_thr, outcome_guide,
+                     outcome_code, noclick_prob, n_det, key_basis_prob, afterpulse_prob,
+                     afterpulse_tau_gates, dead_gates, total_slots)
+
+
+cdef int carry_events(PrimaryEvents ev, DetectorState state, EventBuffer* out, int64_t* sent,
+                      int64_t* ap_only, int64_t* seg_counts) noexcept nogil:
+    """The detector pass of one drawn block, appended to ``out``, and its
+    pulses sent per class added to ``sent``; ``ap_only`` (n_seg * K) and
+    ``seg_counts`` (K) are scratch.  -1 on allocation failure."""
+    cdef const Link* L = &ev.L
+    cdef int K = L.n_classes, n_seg = L.n_seg
+    cdef PhiloxStream ds, cs
+    stream_init(&ds, ev.seed, PURPOSE_DETECTOR, ev.block)
+    stream_init(&cs, ev.seed, PURPOSE_SENT_COUNTS, ev.block)
+    cdef const int64_t* seg_start = L.seg_start
+    cdef const int64_t* primary = ev.primary
+    cdef int64_t i, n = ev.n, slot, rest, seg_lo, seg_hi
+    cdef int64_t block_start = ev.start, block_end = ev.start + ev.n_slots
+    cdef int c, g, k, ap_mask
+    cdef const int64_t* ev_slot = ev.slot
+    cdef const uint16_t* ev_word = ev.word
+    for i in range(n_seg * K):
+        ap_only[i] = 0
+    # Fast path of the default detector (active basis choice, no dead time):
+    # a slot before the next pending afterpulse whose clicks only count down
+    # to the next afterpulse trigger needs no heap, no dead-time bookkeeping
+    # and no draw but a double click's random bit; the same numbers, drawn in
+    # the same order, as emit().
+    cdef bint simple = L.dead_gates == 0 and not L.passive
+    cdef bint ap_on = L.afterpulse_prob > 0.0
+    cdef int mask, npc, bit, flags, t
+    # The fast loop keeps its state in locals (a store through the byte
+    # arrays could alias any field reached through a pointer, which would
+    # force reloads) and syncs it back before the general path runs.
+    cdef int64_t next_ap, countdown, d, cap
+    cdef int64_t* o_slot
+    cdef uint8_t* o_cls
+    cdef uint8_t* o_ab
+    cdef uint8_t* o_abit
+    cdef uint8_t* o_bb
+    cdef uint8_t* o_bbit
+    cdef uint8_t* o_flags
+    cdef int64_t tl[MAX_CLASSES * 8]      # the fast loop's tally, added to out's at the end
+    cdef int64_t doubles = 0
+    for t in range(MAX_CLASSES * 8):
+        tl[t] = 0
+    i = 0
+    while i < n:
+        if simple:
+            next_ap = (state.heap.a[0] >> 2) if state.heap.n > 0 else MAX_SLOTS
+            countdown = state.ap_countdown if ap_on else MAX_SLOTS
+            d, cap = out.n, out.cap
+            o_slot, o_cls, o_ab, o_abit = out.slot, out.cls, out.a_basis, out.a_bit
+            o_bb, o_bbit, o_flags = out.b_basis, out.b_bit, out.flags
+            while i < n and d < cap:
+                slot = ev_slot[i]
+                c = ev_word[i]
+                mask = (c >> 6) & 3
+                npc = (mask & 1) + (mask >> 1)
+                if slot >= next_ap or countdown < npc:
+                    break
+                countdown -= npc
+                if mask == 3:
+                    flags = F_DOUBLE_CLICK
+                    bit = next_u32(&ds) & 1
+                    doubles += 1
+                else:
+                    flags = 0
+                    bit = mask >> 1
+                o_slot[d] = slot
+                o_cls[d] = c & 15
+                o_ab[d] = (c >> 4) & 1
+                o_abit[d] = c >> 10
+                o_bb[d] = (c >> 5) & 1
+                o_bbit[d] = bit
+                o_flags[d] = flags
+                tl[(c & 63) * 2 + ((c >> 10) ^ bit)] += 1
+                d += 1
+                i += 1
+            out.n = d
+            if ap_on:
+                state.ap_countdown = countdown
+            if i == n:
+                break
+        # Detector pass, in slot order: earlier afterpulses first.
+        slot = ev_slot[i]
+        c = ev_word[i]
+        ap_mask = 0
+        if state.heap.n > 0:
+            if flush_afterpulses(out, L, state, &ds, slot, ap_only) < 0:
+                return -1
+            while state.heap.n > 0 and (state.heap.a[0] >> 2) == slot:
+                ap_mask |= 1 << (heap_pop(&state.heap) & 3)
+        if emit(out, L, state, &ds, slot, c & 15, (c >> 4) & 1, c >> 10, (c >> 5) & 1,
+                (c >> 6) & 15, ap_mask) < 0:
+            return -1
+        i += 1
+    for t in range(MAX_CLASSES * 8):
+        out.tally[t] += tl[t]
+    out.double_clicks += doubles
+    if flush_afterpulses(out, L, state, &ds, block_end, ap_only) < 0:
+        return -1
+    # Exact per-class counts of pulses sent: slots with events keep their
+    # drawn class; the rest of each segment is a multinomial draw.
+    for g in range(n_seg):
+        seg_lo = seg_start[g] if seg_start[g] > block_start else block_start
+        seg_hi = seg_start[g + 1] if seg_start[g + 1] < block_end else block_end
+        if seg_hi <= seg_lo:
+            continue
+        rest = seg_hi - seg_lo
+        for k in range(K):
+            rest -= primary[g * K + k] + ap_only[g * K + k]
+            sent[k] += primary[g * K + k] + ap_only[g * K + k]
+        multinomial(&cs, rest, L.noclick_prob + g * K, K, seg_counts)
+        for k in range(K):
+            sent[k] += seg_counts[k]
+    state.next_block = ev.block + 1
+    state.next_slot = block_end
+    return 0
+
+
+cdef tuple carry_list(list events, DetectorState state):
+    """Detector pass of consecutive drawn blocks, in order, into one buffer:
+    (slot, cls, a_basis, a_bit, b_basis, b_bit, flags, sent, tally, double_clicks)."""
+    cdef Py_ssize_t m = len(events), j
+    cdef PrimaryEvents ev
+    cdef int K = 0, max_seg = 0
+    cdef int64_t total = 0, block, start
+    if m == 0:
+        raise ValueError("events: no blocks to carry")
+    block, start = state.next_block, state.next_slot
+    for j in range(m):
+        ev = events[j]
+        if ev is None or not ev.ready:
+            raise ValueError("events: not drawn by draw_block, or already carried")
+        if j == 0:
+            check_order(state, ev.block, ev.start)
+            K = ev.L.n_classes
+        elif ev.block != block or ev.start != start:
+            raise ValueError(f"events[{j}] is block {ev.block} at slot {ev.start}: blocks must "
+                             f"be consecutive (expected block {block} at slot {start})")
+        elif ev.L.n_classes != K:
+            raise ValueError(f"events[{j}] has {ev.L.n_classes} classes, events[0] {K}")
+        block, start = ev.block + 1, ev.start + ev.n_slots
+        if ev.L.n_seg > max_seg:
+            max_seg = ev.L.n_seg
+        total += ev.n
+    sent_np = np.zeros(K, dtype=np.int64)
+    scratch_np = np.zeros(max_seg * K + K, dtype=np.int64)
+    cdef int64_t[::1] sent = sent_np
+    cdef int64_t[::1] scratch = scratch_np
+    cdef EventBuffer out
+    cdef int err = 0
+    if buffer_init(&out, total + total // 8 + 64) < 0:
+        buffer_free(&out)
+        raise MemoryError()
+    for j in range(m):
+        ev = events[j]
+        ev.ready = False
+        with nogil:
+            err = carry_events(ev, state, &out, &sent[0], &scratch[K], &scratch[0])
+        if err:
+            buffer_free(&out)
+            raise MemoryError("out of memory in the transport kernel")
+    # [b, a, class, error] -> [class, a, b, error]
+    tally = np.asarray(<int64_t[:MAX_CLASSES * 8]>out.tally).reshape(2, 2, MAX_CLASSES, 2)
+    tally = np.ascontiguousarray(tally[:, :, :K, :].transpose(2, 1, 0, 3))
+    double_clicks = int(out.double_clicks)
+    return buffer_arrays(&out) + (sent_np, tally, double_clicks)
 
 
 def carry_block(PrimaryEvents events not None, DetectorState state not None):
@@ -585,104 +882,20 @@ def carry_block(PrimaryEvents events not None, DetectorState state not None):
     stream (seed, DETECTOR, block), state carried in ``state``) and the exact
     per-class count of pulses sent (stream (seed, SENT_COUNTS, block)).
     Blocks are carried in order.  Returns what :func:`run_block` returns."""
-    cdef PrimaryEvents ev = events
-    if not ev.ready:
-        raise ValueError("events: not drawn by draw_block, or already carried")
-    check_order(state, ev.block, ev.start)
-    cdef const Link* L = &ev.L
-    cdef int K = L.n_classes, n_seg = L.n_seg
-    cdef PhiloxStream ds, cs
-    stream_init(&ds, ev.seed, PURPOSE_DETECTOR, ev.block)
-    stream_init(&cs, ev.seed, PURPOSE_SENT_COUNTS, ev.block)
-    ap_only_np = np.zeros((n_seg, K), dtype=np.int64)
-    sent_np = np.zeros(K, dtype=np.int64)
-    seg_counts_np = np.zeros(K, dtype=np.int64)
-    cdef int64_t[:, ::1] primary = ev.primary_np
-    cdef int64_t[:, ::1] ap_only = ap_only_np
-    cdef int64_t[::1] sent = sent_np
-    cdef int64_t[::1] seg_counts = seg_counts_np
-    cdef const int64_t* seg_start = L.seg_start
-    cdef EventBuffer out
-    cdef int64_t i, n = ev.n, slot, rest, seg_lo, seg_hi
-    cdef int64_t block_start = ev.start, block_end = ev.start + ev.n_slots
-    cdef int c, g, k, ap_mask, err = 0
-    cdef const int64_t* ev_slot = ev.slot
-    cdef const uint16_t* ev_word = ev.word
-    if buffer_init(&out, n + n // 8 + 64) < 0:
-        buffer_free(&out)
-        raise MemoryError()
-    ev.ready = False
-    # Fast path of the default detector (active basis choice, no dead time):
-    # a slot before the next pending afterpulse whose clicks only count down
-    # to the next afterpulse trigger needs no heap, no dead-time bookkeeping
-    # and no draw but a double click's random bit; the same numbers, drawn in
-    # the same order, as emit().
-    cdef bint simple = L.dead_gates == 0 and not L.passive
-    cdef bint ap_on = L.afterpulse_prob > 0.0
-    cdef int mask, npc, d
-    with nogil:
-        for i in range(n):
-            slot = ev_slot[i]
-            c = ev_word[i]
-            if simple and (state.heap.n == 0 or (state.heap.a[0] >> 2) > slot):
-                mask = (c >> 6) & 3
-                npc = (mask & 1) + (mask >> 1)
-                if not ap_on or state.ap_countdown >= npc:
-                    if ap_on:
-                        state.ap_countdown -= npc
-                    if out.n == out.cap:
-                        if buffer_grow(&out) < 0:
-                            err = 1
-                            break
-                    d = out.n
-                    out.slot[d] = slot
-                    out.cls[d] = c & 15
-                    out.a_basis[d] = (c >> 4) & 1
-                    out.a_bit[d] = c >> 10
-                    out.b_basis[d] = (c >> 5) & 1
-                    if mask == 3:
-                        out.flags[d] = F_DOUBLE_CLICK
-                        out.b_bit[d] = next_u32(&ds) & 1
-                    else:
-                        out.flags[d] = 0
-                        out.b_bit[d] = mask >> 1
-                    out.n = d + 1
-                    continue
-            # Detector pass, in slot order: earlier afterpulses first.
-            ap_mask = 0
-            if state.heap.n > 0:
-                if flush_afterpulses(&out, L, state, &ds, slot, &ap_only[0, 0]) < 0:
-                    err = 1
-                    break
-                while state.heap.n > 0 and (state.heap.a[0] >> 2) == slot:
-                    ap_mask |= 1 << (heap_pop(&state.heap) & 3)
-            if emit(&out, L, state, &ds, slot, c & 15, (c >> 4) & 1, c >> 10, (c >> 5) & 1,
-                    (c >> 6) & 15, ap_mask) < 0:
-                err = 1
-                break
-        if err == 0 and flush_afterpulses(&out, L, state, &ds, block_end, &ap_only[0, 0]) < 0:
-            err = 1
-        # Exact per-class counts of pulses sent: slots with events keep their
-        # drawn class; the rest of each segment is a multinomial draw.
-        if err == 0:
-            for g in range(n_seg):
-                seg_lo = seg_start[g] if seg_start[g] > block_start else block_start
-                seg_hi = seg_start[g + 1] if seg_start[g + 1] < block_end else block_end
-                if seg_hi <= seg_lo:
-                    continue
-                rest = seg_hi - seg_lo
-                for k in range(K):
-                    rest -= primary[g, k] + ap_only[g, k]
-                    sent[k] += primary[g, k] + ap_only[g, k]
-                multinomial(&cs, rest, &ev.noclick[g, 0], K, &seg_counts[0])
-                for k in range(K):
-                    sent[k] += seg_counts[k]
-    if err:
-        buffer_free(&out)
-        raise MemoryError("out of memory in the transport kernel")
-    state.next_block = ev.block + 1
-    state.next_slot = block_end
-    return buffer_arrays(&out) + (sent_np,)
+    return carry_list([events], state)[:8]
+
+
+def carry_blocks(events, DetectorState state not None):
+    """:func:`carry_block` on consecutive blocks (a list of what
+    :func:`draw_block` returned, in block order) into one record: the same
+    events as the blocks' records concatenated, ``sent`` summed, and two
+    counts of its events: ``tally[k, a, b, e]`` = events of class k with
+    Alice's basis a, Bob's basis b and e = (Alice's bit != Bob's bit), and
+    the number of double clicks.  Returns (slot, cls, a_basis, a_bit,
+    b_basis, b_bit, flags, sent, tally, double_clicks)."""
+    if not isinstance(events, list):
+        raise ValueError("events must be a list of drawn blocks")
+    return carry_list(events, state)
 
 
 def run_block(seed, block, block_start, n_slots,

@@ -15,14 +15,17 @@ chain) is a :class:`Link`:
   on any thread, in any order) and ``carry(ctx, b, start, n, drawn)`` the
   sequential part (a detector pass with dead time and afterpulses), run in
   block order; it returns the block's record;
-* ``blocks(seed, chunk_blocks=1, progress=None)`` yields records (one per
-  chunk of blocks, identical concatenations for any chunking) and
-  ``simulate(seed)`` returns the whole run as one record.
+* consecutive blocks are run in chunks (``draw_chunk`` / ``carry_chunk``,
+  by default the per-block methods in a loop; a link may fuse them): one
+  record per chunk;
+* ``blocks(seed, chunk_blocks=None, progress=None)`` yields records (one per
+  chunk of blocks, identical concatenations for any chunking; None: the
+  link's :meth:`Link.chunk_hint`) and ``simulate(seed)`` returns the whole
+  run as one record.
 
-The backend decides how blocks are executed.  :class:`SerialBackend` runs
-them in order on this thread; :class:`ThreadedBackend` draws blocks on a pool
-of native threads (the kernels release the GIL) and carries them in order on
-the calling thread, so the records are bit-identical for any number of
+The backend decides how chunks are executed.  :class:`SerialBackend` runs
+them in order on this thread; :class:`ThreadedBackend` draws chunks on a pool
+of native threads (the kernels release the GIL) and carries them in order, so the records are bit-identical for any number of
 threads.  By default a link uses ``link.threads`` threads (None: the process
 setting :func:`threads`, i.e. every core this process may use); another
 backend (GPU, ...) replaces it with ``link.backend = ...`` without touching
@@ -89,88 +92,92 @@ def forced_threads(n):
 
 
 class SerialBackend:
-    """Blocks one after the other on the calling thread."""
+    """Chunks one after the other on the calling thread."""
 
     name = "serial"
 
-    def run(self, link, ctx, n_blocks):
-        """Yield ``(b, start, n, record)`` for every block in order."""
-        for b in range(n_blocks):
-            start, n = link.block_range(b)
-            yield b, start, n, link.carry(ctx, b, start, n, link.draw(ctx, b, start, n))
+    def run(self, link, ctx, n_blocks, chunk=1):
+        """Yield ``(b0, b1, record)`` for every chunk of blocks [b0, b1), in order."""
+        for b0 in range(0, n_blocks, chunk):
+            b1 = min(b0 + chunk, n_blocks)
+            yield b0, b1, link.carry_chunk(ctx, b0, b1, link.draw_chunk(ctx, b0, b1))
 
 
 class ThreadedBackend:
-    """Blocks on ``n_threads`` native threads.  Each thread draws a block (in
-    any order) and then, if no other thread is carrying, carries every block
-    whose turn has come and whose draw is done, in block order; the calling
-    thread only consumes the records, in order.  At most ``2 * n_threads``
-    blocks are in flight (bounded memory).  Same records as
+    """Chunks of blocks on ``n_threads`` native threads.  Each thread draws a
+    chunk (in any order) and then, if no other thread is carrying, carries
+    every chunk whose turn has come and whose draw is done, in order; the
+    calling thread only consumes the records, in order.  At most
+    ``2 * n_threads`` chunks are in flight (bounded memory).  Same records as
     :class:`SerialBackend` for any number of threads: ``draw`` depends on its
     block's stream alone and ``carry`` runs in block order, one at a time.
-    The kernels release the GIL, so the threads run on separate cores."""
+    The kernels release the GIL, so the threads run on separate cores; the
+    work done with the GIL held is per chunk, not per block or event (a
+    chunk spans several blocks where blocks are cheap: :meth:`Link.chunk_hint`)."""
 
     name = "threads"
 
     def __init__(self, n_threads):
         self.n_threads = check_threads("threads", n_threads)
 
-    def run(self, link, ctx, n_blocks):
-        if self.n_threads == 1 or n_blocks == 1:
-            yield from SerialBackend().run(link, ctx, n_blocks)
+    def run(self, link, ctx, n_blocks, chunk=1):
+        n_chunks = -(-n_blocks // chunk)
+        if self.n_threads == 1 or n_chunks == 1:
+            yield from SerialBackend().run(link, ctx, n_blocks, chunk)
             return
+        span = lambda c: (c * chunk, min((c + 1) * chunk, n_blocks))  # noqa: E731
         cond = threading.Condition()
-        drawn, done = {}, {}             # block -> (ok, value)
+        drawn, done = {}, {}             # chunk -> (ok, value)
         state = {"next": 0, "carrying": False, "failed": False}
 
         def carry_ready():
-            # Carries the blocks whose turn has come, one thread at a time.
+            # Carries the chunks whose turn has come, one thread at a time.
             while True:
                 with cond:
-                    b = state["next"]
-                    if state["failed"] or b not in drawn:
+                    c = state["next"]
+                    if state["failed"] or c not in drawn:
                         state["carrying"] = False
                         return
-                    ok, value = drawn.pop(b)
+                    ok, value = drawn.pop(c)
                 if ok:
                     try:
-                        value = link.carry(ctx, b, *link.block_range(b), value)
+                        value = link.carry_chunk(ctx, *span(c), value)
                     except BaseException as err:   # handed to the consumer
                         ok, value = False, err
                 with cond:
-                    done[b] = (ok, value)
-                    state["next"] = b + 1
+                    done[c] = (ok, value)
+                    state["next"] = c + 1
                     state["failed"] = state["failed"] or not ok
                     cond.notify_all()
 
-        def task(b):
+        def task(c):
             try:
-                result = (True, link.draw(ctx, b, *link.block_range(b)))
+                result = (True, link.draw_chunk(ctx, *span(c)))
             except BaseException as err:
                 result = (False, err)
             with cond:
-                drawn[b] = result
+                drawn[c] = result
                 if state["carrying"]:
                     return
                 state["carrying"] = True
             carry_ready()
 
         ahead = 2 * self.n_threads
-        submitted, futures = 0, deque()    # futures of blocks b, b + 1, ...
+        submitted, futures = 0, deque()    # futures of chunks c, c + 1, ...
         with ThreadPoolExecutor(self.n_threads, thread_name_prefix="qchannel-block") as pool:
             try:
-                for b in range(n_blocks):
-                    while submitted < n_blocks and submitted < b + ahead:
+                for c in range(n_chunks):
+                    while submitted < n_chunks and submitted < c + ahead:
                         futures.append(pool.submit(task, submitted))
                         submitted += 1
                     with cond:
-                        while b not in done:
+                        while c not in done:
                             cond.wait()
-                        ok, value = done.pop(b)
+                        ok, value = done.pop(c)
                     futures.popleft()
                     if not ok:
                         raise value
-                    yield (b, *link.block_range(b), value)
+                    yield (*span(c), value)
             finally:            # an error or an abandoned generator: stop carrying
                 with cond:
                     state["failed"] = True
@@ -205,6 +212,22 @@ class Link:
         """The part of block ``b`` that depends on nothing but its stream."""
         return None
 
+    def chunk_hint(self, ctx):
+        """Blocks per chunk when the caller does not choose (``chunk_blocks=None``):
+        1 by default; a link whose blocks are cheap (few events) asks for more,
+        so that the per-chunk Python work stays small against the kernels'."""
+        return 1
+
+    def draw_chunk(self, ctx, b0, b1):
+        """The independent part of blocks [b0, b1) (any thread, any order)."""
+        return [self.draw(ctx, b, *self.block_range(b)) for b in range(b0, b1)]
+
+    def carry_chunk(self, ctx, b0, b1, drawn):
+        """The sequential part of blocks [b0, b1), in order: one record."""
+        records = [self.carry(ctx, b, *self.block_range(b), d)
+                   for b, d in zip(range(b0, b1), drawn)]
+        return records[0] if len(records) == 1 else self.concatenate(records)
+
     def carry(self, ctx, b, start, n, drawn):  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -220,22 +243,21 @@ class Link:
         start = b * self.block_size
         return start, min(self.block_size, self.pulses - start)
 
-    def blocks(self, seed, chunk_blocks=1, progress=None):
-        """Yield one record per chunk of ``chunk_blocks`` fixed blocks; their
-        concatenation does not depend on ``chunk_blocks``."""
+    def blocks(self, seed, chunk_blocks=None, progress=None):
+        """Yield one record per chunk of ``chunk_blocks`` fixed blocks (None:
+        :meth:`chunk_hint`); their concatenation does not depend on
+        ``chunk_blocks``."""
         seed = check_seed(seed)
-        chunk_blocks = check_int("chunk_blocks", chunk_blocks, 1, 1 << 20)
         ctx = self.prepare(seed)
-        n_blocks = self.n_blocks
-        pending = []
-        for b, start, n, record in self.run_backend().run(self, ctx, n_blocks):
-            pending.append(record)
-            if len(pending) == chunk_blocks or b == n_blocks - 1:
-                yield pending[0] if len(pending) == 1 else self.concatenate(pending)
-                pending = []
+        if chunk_blocks is None:
+            chunk_blocks = self.chunk_hint(ctx)
+        chunk_blocks = check_int("chunk_blocks", chunk_blocks, 1, 1 << 20)
+        for b0, b1, record in self.run_backend().run(self, ctx, self.n_blocks, chunk_blocks):
+            yield record
             if progress is not None:
+                start, n = self.block_range(b1 - 1)
                 progress(start + n, self.pulses)
 
-    def simulate(self, seed, chunk_blocks=1, progress=None):
+    def simulate(self, seed, chunk_blocks=None, progress=None):
         """The whole run as one record (for tests and small runs)."""
         return self.concatenate(list(self.blocks(seed, chunk_blocks, progress)))

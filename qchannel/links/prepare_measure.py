@@ -12,6 +12,12 @@ from qchannel._core import transport as _transport
 from qchannel.links.base import BLOCK_SLOTS, MAX_PULSES, Link  # noqa: F401 - re-exported
 from qchannel.params import check_int
 
+#: A chunk of blocks (one kernel call, one record) aims at this many events:
+#: enough that the per-chunk Python work (argument checks, record objects,
+#: counting) is small against the kernels' (~25 ns per event).
+CHUNK_EVENTS = 1 << 17
+MAX_CHUNK_BLOCKS = 64
+
 FLAG_DOUBLE_CLICK = _transport.FLAG_DOUBLE_CLICK
 FLAG_AFTERPULSE = _transport.FLAG_AFTERPULSE
 FLAG_BASIS_TIE = _transport.FLAG_BASIS_TIE
@@ -26,7 +32,12 @@ class DetectionRecord:
     the pulses sent per intensity over the slots this record covers.
     An attacked link (:class:`qchannel.eve.AttackedLinkModel`) also fills
     ``eve_known`` (1: Eve knows Alice's bit of this slot) and ``eve_guess``
-    (her guess of Alice's bit); an honest link leaves them None."""
+    (her guess of Alice's bit); an honest link leaves them None.
+    ``tally`` and ``double_clicks``, when not None, count the record's events
+    (made by the kernel, see ``transport.carry_blocks``): ``tally[k, a, b, e]``
+    events of intensity k, Alice's basis a, Bob's basis b, e = 1 for a bit
+    error; counting (:class:`qchannel.protocols.decoy_bb84.DecoyCounts`) uses
+    them instead of a pass over the arrays."""
 
     slot: np.ndarray
     intensity: np.ndarray
@@ -40,6 +51,8 @@ class DetectionRecord:
     n_slots: int
     eve_known: np.ndarray = None
     eve_guess: np.ndarray = None
+    tally: np.ndarray = None
+    double_clicks_total: int = None
 
     def __len__(self):
         return len(self.slot)
@@ -55,6 +68,9 @@ class DetectionRecord:
         if records[0].eve_known is not None:
             fields += ("eve_known", "eve_guess")
         joined = {f: np.concatenate([getattr(r, f) for r in records]) for f in fields}
+        if all(r.tally is not None for r in records):
+            joined.update(tally=np.sum([r.tally for r in records], axis=0),
+                          double_clicks_total=sum(r.double_clicks_total for r in records))
         return cls(**joined, sent=np.sum([r.sent for r in records], axis=0),
                    first_slot=records[0].first_slot, n_slots=sum(r.n_slots for r in records))
 
@@ -188,11 +204,31 @@ class LinkModel(Link):
         transport kernel's independent part, stream (seed, TRANSPORT, b))."""
         return _transport.draw_block(ctx["seed"], b, start, n, *ctx["args"], ctx["rate"] * n)
 
+    def draw_chunk(self, ctx, b0, b1):
+        """Blocks [b0, b1) drawn in one kernel call (checked once, one section
+        without the GIL): the same as :meth:`draw` block by block."""
+        return _transport.draw_blocks(ctx["seed"], b0, b1 - b0, self.block_size, *ctx["args"],
+                                      ctx["rate"])
+
     def carry(self, ctx, b, start, n, drawn):
         """Block ``b``'s detector pass (dead time, afterpulses) whose state
         ``ctx["state"]`` carries over to the next block, and the pulses sent."""
-        out = _transport.carry_block(drawn, ctx["state"])
-        return DetectionRecord(*out, first_slot=start, n_slots=n)
+        return self.carry_chunk(ctx, b, b + 1, [drawn])
+
+    def carry_chunk(self, ctx, b0, b1, drawn):
+        """The detector pass of blocks [b0, b1) in one kernel call: one record
+        (the blocks' records concatenated), its events already counted."""
+        out = _transport.carry_blocks(list(drawn), ctx["state"])
+        start = self.block_range(b0)[0]
+        end = sum(self.block_range(b1 - 1))
+        return DetectionRecord(*out[:8], first_slot=start, n_slots=end - start,
+                               tally=out[8], double_clicks_total=out[9])
+
+    def chunk_hint(self, ctx):
+        """Blocks per chunk: about CHUNK_EVENTS expected events (1 block at
+        short distance, dozens at 100 km, where a block has a few thousand)."""
+        per_block = max(1.0, ctx["rate"] * self.block_size)
+        return int(min(MAX_CHUNK_BLOCKS, max(1, CHUNK_EVENTS // per_block)))
 
     @staticmethod
     def concatenate(records):

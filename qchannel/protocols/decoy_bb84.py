@@ -95,14 +95,24 @@ class DecoyCounts:
 
     def add(self, record):
         K = self.K
-        idx = (record.intensity.astype(np.int64) * 2 + record.alice_basis) * 2 + record.bob_basis
-        self.detections += np.bincount(idx, minlength=4 * K).reshape(K, 2, 2)
-        wrong = record.alice_bit != record.bob_bit
-        self.errors += np.bincount(idx[wrong], minlength=4 * K).reshape(K, 2, 2)
+        wrong = None
+        if getattr(record, "tally", None) is not None:
+            # counted by the kernel while it wrote the events (no GIL held)
+            self.detections += record.tally.sum(axis=-1)
+            self.errors += record.tally[..., 1]
+            self.double_clicks += int(record.double_clicks_total)
+        else:
+            idx = (record.intensity.astype(np.int64) * 2 + record.alice_basis) * 2 \
+                + record.bob_basis
+            self.detections += np.bincount(idx, minlength=4 * K).reshape(K, 2, 2)
+            wrong = record.alice_bit != record.bob_bit
+            self.errors += np.bincount(idx[wrong], minlength=4 * K).reshape(K, 2, 2)
+            self.double_clicks += int(np.count_nonzero(record.double_click))
         self.sent += record.sent
         self.pulses += record.n_slots
-        self.double_clicks += int(np.count_nonzero(record.double_click))
         if self.bin_slots:
+            if wrong is None:
+                wrong = record.alice_bit != record.bob_bit
             self._add_bins(record, wrong)
         if self.keep_sifted:
             key = (record.alice_basis == X) & (record.bob_basis == X)

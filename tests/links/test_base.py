@@ -10,14 +10,14 @@ from qchannel.scenario import Scenario
 
 
 class ReversedDrawBackend(SerialBackend):
-    """Draws every block's independent part last block first (as a thread pool
+    """Draws every chunk's independent part last chunk first (as a thread pool
     might finish them), then carries them in order: what a parallel backend does."""
 
-    def run(self, link, ctx, n_blocks):
-        ranges = [link.block_range(b) for b in range(n_blocks)]
-        drawn = {b: link.draw(ctx, b, *ranges[b]) for b in reversed(range(n_blocks))}
-        for b in range(n_blocks):
-            yield b, *ranges[b], link.carry(ctx, b, *ranges[b], drawn[b])
+    def run(self, link, ctx, n_blocks, chunk=1):
+        spans = [(b0, min(b0 + chunk, n_blocks)) for b0 in range(0, n_blocks, chunk)]
+        drawn = {s: link.draw_chunk(ctx, *s) for s in reversed(spans)}
+        for s in spans:
+            yield (*s, link.carry_chunk(ctx, *s, drawn[s]))
 
 
 FIELDS = ("slot", "intensity", "alice_basis", "alice_bit", "bob_basis", "bob_bit", "flags",

@@ -94,6 +94,29 @@ def test_records_do_not_depend_on_threads(name):
     assert _same(link.simulate(7, chunk_blocks=2), ref)
 
 
+def test_long_distance_runs_in_chunks_of_blocks():
+    """Where blocks are cheap the decoy link runs several per chunk (one
+    kernel call, one record, one count); records and counts do not depend on
+    the chunking or the threads."""
+    from qchannel.runner import build_link
+
+    sc = Scenario.from_dict({"channel": {"length_km": 50.0},       # 2 blocks a chunk
+                             "run": {"pulses": 9 * BLOCK_SLOTS + 3}})
+    link = build_link(sc)[0]
+    chunk = link.chunk_hint(link.prepare(1))
+    assert 9 > chunk > 1
+    link.backend = SerialBackend()
+    ref = link.simulate(7, chunk_blocks=1)
+    for n in (1, 2):
+        link = build_link(sc)[0]
+        link.threads = n
+        records = list(link.blocks(7))
+        assert len(records) == -(-9 // chunk)
+        assert [r.n_slots for r in records][:-1] == [chunk * BLOCK_SLOTS] * (len(records) - 1)
+        got = link.concatenate(records)
+        assert _same(got, ref), f"{n} threads"
+
+
 def test_run_json_does_not_depend_on_threads():
     sc = Scenario.from_dict({"channel": {"length_km": 30.0},
                              "run": {"pulses": 3 * BLOCK_SLOTS + 1}})

@@ -44,3 +44,26 @@ def test_report_counts_both_bases_all_intensities():
     # sigma is share * sqrt(1/zz + 1/xx).  Tolerance 4 sigma.
     share = zz / xx
     assert abs(share - (0.3 / 0.7) ** 2) < 4 * share * np.sqrt(1 / zz + 1 / xx)
+
+
+def test_kernel_tally_counts_like_the_arrays():
+    """Records of the decoy link carry the kernel's count of their events;
+    DecoyCounts fed them matches DecoyCounts counting the arrays itself
+    (detections, errors, double clicks, bins, sifted bits)."""
+    from dataclasses import replace
+
+    from qchannel.runner import build_link
+
+    sc = Scenario.from_dict({"channel": {"length_km": 0.0}, "run": {"pulses": 3 * 10**6}})
+    link, _ = build_link(sc)
+    rec = link.simulate(5)
+    assert rec.tally is not None and rec.double_clicks_total > 0
+    a = DecoyCounts(3, keep_sifted=True, bin_slots=10**6)
+    b = DecoyCounts(3, keep_sifted=True, bin_slots=10**6)
+    a.add(rec)
+    b.add(replace(rec, tally=None, double_clicks_total=None))
+    for f in ("detections", "errors", "sent", "bin_sent", "bin_detections", "bin_sifted",
+              "bin_errors"):
+        assert np.array_equal(getattr(a, f), getattr(b, f)), f
+    assert a.double_clicks == b.double_clicks > 0 and a.errors.sum() > 0
+    assert all(np.array_equal(x, y) for x, y in zip(a.sifted_key(), b.sifted_key()))
