@@ -13,6 +13,8 @@
 # * decode_spa: the same contract with layered sum-product (ldpc_impl.h).
 # * decode_scms_lanes / scms_reset_lane: batched 8-bit self-corrected min-sum
 #   on 32 frame lanes (ldpc_scms.h).
+# * decode_spa_lanes / spa_load_lane: layered sum-product on 8 frame lanes,
+#   bit-identical lane by lane to decode_spa (ldpc_spa8.h).
 # * degree2_pairs: check pairs for degree-2 variables beyond a staircase with
 #   no short cycle among degree-2 variables (no low-weight codewords).
 #
@@ -54,8 +56,19 @@ cdef extern from "ldpc_scms.h" nogil:
                                     int B, int C, uint32_t active, int32_t* budget, int32_t* iters,
                                     uint8_t* hard, int simd) noexcept
 
+cdef extern from "ldpc_spa8.h" nogil:
+    int SPA_W "QC_SPA_W"
+    int spa8_avx2_ok "qc_spa8_avx2_ok"() noexcept
+    uint32_t spa8_run "qc_spa8_run"(int64_t m, const int32_t* rp, const int32_t* cols,
+                                    const uint8_t* syn, float* R, float* L, float* T,
+                                    float* P, uint32_t active, const int32_t* budget,
+                                    int32_t* iters, int simd) noexcept
+
 phi_init()
 SCMS_LANES = SCMS_W
+SPA_LANES = SPA_W
+# Kernels of the batched sum-product decoder this CPU runs, best first.
+SPA_KERNELS = (("avx2",) if spa8_avx2_ok() else ()) + ("scalar",)
 _HAVE_AVX2 = bool(scms_avx2_ok())
 # SIMD kernels this CPU runs, best first (all bit-identical to the scalar one).
 SCMS_KERNELS = tuple(k for k, ok in (("avx2", _HAVE_AVX2), ("sse4.1", scms_sse41_ok()))
@@ -751,3 +764,78 @@ def degree2_pairs(m, const int32_t[::1] chain not None, count, seed, purpose, bl
         raise ValueError(f"degree2_pairs: no room for {count_} pairs among m = {m_} checks "
                          f"(max_deg = {K}, chain of {chain.shape[0]}): stopped at pair {i}")
     return out_a, int(relaxed)
+
+
+def spa_load_lane(lane, const float[::1] ch not None, const uint8_t[::1] frame_syn not None,
+                  uint8_t[::1] syn not None, float[:, ::1] L not None,
+                  float[:, ::1] R not None):
+    """Start a frame in lane ``lane`` of the batched sum-product state (see
+    :func:`decode_spa_lanes`): posteriors = channel LLRs ``ch``, messages 0,
+    the frame's syndrome bits ``frame_syn`` (0/1) into bit ``lane`` of ``syn``."""
+    cdef int lane_ = int_arg("lane", lane, 0, SPA_W - 1)
+    cdef Py_ssize_t n = L.shape[0], m = syn.shape[0], E = R.shape[0], i
+    if ch.shape[0] != n or frame_syn.shape[0] != m or L.shape[1] != SPA_W \
+            or R.shape[1] != SPA_W:
+        raise ValueError("spa_load_lane: inconsistent state shapes")
+    cdef uint8_t keep = <uint8_t>(~(1 << lane_) & 0xFF)
+    cdef Py_ssize_t bad = -1
+    with nogil:
+        for i in range(m):
+            if frame_syn[i] > 1:
+                bad = i
+                break
+    if bad >= 0:
+        raise ValueError(f"spa_load_lane: frame_syn[{bad}] = {frame_syn[bad]}: bits must be 0/1")
+    with nogil:
+        for i in range(n):
+            L[i, lane_] = ch[i]
+        for i in range(E):
+            R[i, lane_] = 0.0
+        for i in range(m):
+            syn[i] = (syn[i] & keep) | <uint8_t>(frame_syn[i] << lane_)
+
+
+def decode_spa_lanes(const int32_t[::1] row_ptr not None, const int32_t[::1] cols not None,
+                     const uint8_t[::1] syn not None, float[:, ::1] R not None,
+                     float[:, ::1] L not None, active, const int32_t[::1] budget not None,
+                     int32_t[::1] iters not None, simd=True):
+    """Layered sum-product on 8 frame lanes (ldpc_spa8.h), in place.
+
+    State: ``L`` (n, 8) posteriors, ``R`` (E, 8) messages (a lane starts
+    with its column of L = channel LLRs and of R = 0, see
+    :func:`spa_load_lane`), ``syn[c]`` bit l = syndrome bit of check c in
+    lane l.  Iterates the ``active`` lanes until one reaches its syndrome
+    (returned in the mask) or has run ``budget[l]`` iterations
+    (``iters[l]`` counts them; returns 0).  Lane by lane the same float
+    operations as :func:`decode_spa` on that frame alone: a lane that
+    succeeds took ``iters[l]`` iterations where decode_spa returns that
+    number, and the state is bit-identical.  ``simd``: True (best kernel of
+    this CPU), False or a name from ``SPA_KERNELS``.
+    """
+    if simd is True or simd is False:
+        simd = SPA_KERNELS[0] if simd else "scalar"
+    if simd not in SPA_KERNELS:
+        raise ValueError(f"simd = {simd!r}: this CPU runs {', '.join(SPA_KERNELS)} (or True/False)")
+    cdef int use = simd == "avx2"
+    check_csr(row_ptr, cols, L.shape[0])
+    cdef uint32_t active_ = int_arg("active", active, 0, 2**SPA_W - 1)
+    cdef Py_ssize_t m = row_ptr.shape[0] - 1, E = cols.shape[0], c, dmax = 1, l
+    if L.shape[1] != SPA_W or R.shape[1] != SPA_W or R.shape[0] != E or syn.shape[0] != m \
+            or budget.shape[0] != SPA_W or iters.shape[0] != SPA_W:
+        raise ValueError("decode_spa_lanes: inconsistent state shapes (lane dimension 8)")
+    for l in range(SPA_W):
+        if (active_ >> l) & 1 and not 0 <= iters[l] < budget[l]:
+            raise ValueError(f"decode_spa_lanes: lane {l} has iters {iters[l]}, budget "
+                             f"{budget[l]}: need 0 <= iters < budget")
+    for c in range(m):
+        if row_ptr[c + 1] - row_ptr[c] > dmax:
+            dmax = row_ptr[c + 1] - row_ptr[c]
+    cdef float* T = <float*>malloc(2 * dmax * SPA_W * sizeof(float))
+    if T == NULL:
+        raise MemoryError()
+    cdef uint32_t done
+    with nogil:
+        done = spa8_run(m, &row_ptr[0], &cols[0], &syn[0], &R[0, 0], &L[0, 0], T,
+                        T + dmax * SPA_W, active_, &budget[0], &iters[0], use)
+    free(T)
+    return int(done)
