@@ -22,7 +22,7 @@
 # cols[row_ptr[c]:row_ptr[c+1]]; R is indexed like cols.  LLR > 0 means bit 0.
 # Check c demands XOR of its variables == syn[c].
 from libc.stdint cimport int8_t, uint8_t, int32_t, int64_t, uint32_t, uint64_t
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, calloc, free
 from libc.math cimport fabsf
 
 import numpy as np
@@ -326,21 +326,57 @@ def count_4cycles_vars(const int32_t[::1] row_ptr not None, const int32_t[::1] c
 
 # ---------------------------------------------------------------- syndrome
 
+cdef bint _csr_ok(const int32_t* rp, Py_ssize_t m, const int32_t* cols, Py_ssize_t E,
+                  Py_ssize_t n) noexcept nogil:
+    # The conditions of check_csr as branch-free reductions (vectorised):
+    # the hot callers run this and call check_csr only for its error message.
+    cdef Py_ssize_t c, j
+    cdef uint32_t bad = 0, nn
+    if m < 0 or rp[0] != 0 or rp[m] != E or n > <Py_ssize_t>0x7FFFFFFF:
+        return False
+    nn = <uint32_t>n
+    for c in range(m):
+        bad |= rp[c + 1] < rp[c]
+    for j in range(E):
+        bad |= <uint32_t>cols[j] >= nn     # negative columns wrap to >= n
+    return bad == 0
+
+
+cdef int _check_csr_fast(const int32_t[::1] row_ptr, const int32_t[::1] cols,
+                         Py_ssize_t n) except -1:
+    if row_ptr.shape[0] >= 1 and _csr_ok(&row_ptr[0], row_ptr.shape[0] - 1,
+                                         &cols[0] if cols.shape[0] else NULL,
+                                         cols.shape[0], n):
+        return 0
+    return check_csr(row_ptr, cols, n)
+
+
 def syndrome(const int32_t[::1] row_ptr not None, const int32_t[::1] cols not None,
              const uint8_t[::1] x not None, uint8_t[::1] out not None):
     """out[c] = XOR of x over the variables of check c (the CSR is checked
-    against len(x) first: O(m + E), as much as the product itself)."""
-    check_csr(row_ptr, cols, x.shape[0])
-    cdef Py_ssize_t m = row_ptr.shape[0] - 1, c, j
-    cdef uint8_t p
+    against len(x) first, in O(m + E))."""
+    _check_csr_fast(row_ptr, cols, x.shape[0])
+    cdef Py_ssize_t m = row_ptr.shape[0] - 1, c, j, a, b
+    cdef uint8_t p0, p1, p2, p3
     if out.shape[0] < m:
         raise ValueError(f"out has length {out.shape[0]}: needs the {m} checks")
     with nogil:
         for c in range(m):
-            p = 0
-            for j in range(row_ptr[c], row_ptr[c + 1]):
-                p ^= x[cols[j]]
-            out[c] = p & 1
+            # four independent XOR chains: the loads of a row overlap
+            p0 = p1 = p2 = p3 = 0
+            a = row_ptr[c]
+            b = row_ptr[c + 1]
+            j = a
+            while j + 4 <= b:
+                p0 ^= x[cols[j]]
+                p1 ^= x[cols[j + 1]]
+                p2 ^= x[cols[j + 2]]
+                p3 ^= x[cols[j + 3]]
+                j += 4
+            while j < b:
+                p0 ^= x[cols[j]]
+                j += 1
+            out[c] = (p0 ^ p1 ^ p2 ^ p3) & 1
 
 
 # ---------------------------------------------------------------- decoding
@@ -405,7 +441,7 @@ cdef int _decode(const int32_t* rp, const int32_t* cols, const uint8_t* syn,
 cdef int _check_decoder(const int32_t[::1] row_ptr, const int32_t[::1] cols,
                         const uint8_t[::1] syn, float[::1] R, float[::1] L) except -1:
     # O(m + E) once per call; a decoding costs O(E) per iteration.
-    check_csr(row_ptr, cols, L.shape[0])
+    _check_csr_fast(row_ptr, cols, L.shape[0])
     check_len("R", R.shape[0], cols.shape[0])
     cdef Py_ssize_t c
     if syn.shape[0] < row_ptr.shape[0] - 1:
@@ -571,13 +607,19 @@ def scms_load_lane(lane, chan, const int64_t[::1] key_pos not None,
                          "and bits be 0/1")
     cdef uint32_t keep = ~(<uint32_t>1 << lane_)
     cdef int8_t c0 = <int8_t>ch_
+    # the column is assembled contiguously, then written with one strided pass
+    cdef int8_t* col = <int8_t*>calloc(n if n > 0 else 1, 1)
+    if col == NULL:
+        raise MemoryError()
     with nogil:
-        for i in range(n):
-            L[i, lane_] = 0
         for i in range(key_pos.shape[0]):
-            L[key_pos[i], lane_] = -c0 if key_bits[i] else c0
+            col[key_pos[i]] = -c0 if key_bits[i] else c0
         for i in range(known_pos.shape[0]):
-            L[known_pos[i], lane_] = -127 if known_bits[i] else 127
+            col[known_pos[i]] = -127 if known_bits[i] else 127
+        for i in range(n):
+            L[i, lane_] = col[i]
+    free(col)
+    with nogil:
         for i in range(E):
             qsign[i] &= keep
             qnz[i] &= keep
@@ -617,7 +659,7 @@ def decode_scms_lanes(const int32_t[::1] row_ptr not None, const int32_t[::1] co
     if simd not in SCMS_KERNELS:
         raise ValueError(f"simd = {simd!r}: this CPU runs {', '.join(SCMS_KERNELS)} (or True/False)")
     use = _KERNEL_LEVEL[simd]
-    check_csr(row_ptr, cols, L.shape[0])
+    _check_csr_fast(row_ptr, cols, L.shape[0])
     cdef uint32_t active_ = int_arg("active", active, 0, 2**32 - 1)
     cdef int A_ = int_arg("A", A, -2**31, 2**31 - 1)
     cdef int B_ = int_arg("B", B, -2**31, 2**31 - 1)
@@ -817,7 +859,7 @@ def decode_spa_lanes(const int32_t[::1] row_ptr not None, const int32_t[::1] col
     if simd not in SPA_KERNELS:
         raise ValueError(f"simd = {simd!r}: this CPU runs {', '.join(SPA_KERNELS)} (or True/False)")
     cdef int use = simd == "avx2"
-    check_csr(row_ptr, cols, L.shape[0])
+    _check_csr_fast(row_ptr, cols, L.shape[0])
     cdef uint32_t active_ = int_arg("active", active, 0, 2**SPA_W - 1)
     cdef Py_ssize_t m = row_ptr.shape[0] - 1, E = cols.shape[0], c, dmax = 1, l
     if L.shape[1] != SPA_W or R.shape[1] != SPA_W or R.shape[0] != E or syn.shape[0] != m \
