@@ -5,7 +5,8 @@ decoder alone at 2 % / 5 % for comparison; frame statistics beside.
 Input: frames of 100 000 bits with Bernoulli errors.  The batched SCMS
 decoder keeps 32 frames in flight per thread, so it gets 128 frames (the
 group size of the key pipeline; one frame alone would measure idle lanes, not
-a rate); sum-product decodes frame by frame and gets 8.  Codes are built and
+a rate); sum-product decodes 8 frames per pass and gets 8 (one pass; its
+blind rounds run frame by frame).  Codes are built and
 cached before timing.  ``mbit_per_s_cpu`` is per core (CPU time of all
 threads, time.process_time: the bench machines are shared); the speed-up of
 threads shows in the wall rate only, and only on idle cores."""

@@ -23,9 +23,13 @@ Protocol (Alice's bits are the reference; Bob corrects his):
      refilled as soon as its frame is done.  A frame SCMS cannot decode in
      ``SCMS_MAX_ITER`` iterations is *rescued*: sum-product starts afresh on
      the same syndrome (no extra leakage), then blind rounds as below.
+     Rescues wait for a batch (``RESCUE_BATCH``) and share 8-lane pools.
    * ``"spa"``: layered sum-product BP in float (tabulated phi, see
-     ``ldpc_impl.h``), one frame at a time: 5-10x slower, f lower by 0.01
-     (QBER >= 3 %) to 0.14 (QBER 1 %).
+     ``ldpc_impl.h``), 8 frames per AVX2 pass once there are
+     ``SPA_BATCH_MIN`` frames (``ldpc_spa8.h``: lane by lane bit-identical
+     to the one-frame kernel, which takes smaller batches and the blind
+     rounds): about 4x slower than SCMS, f lower by 0.01 (QBER >= 3 %) to
+     0.14 (QBER 1 %).
    * ``"auto"`` (default): SCMS where its calibrated first-attempt
      efficiency is at most ``SCMS_AUTO_F`` = 1.15 (QBER >= 3 %); from QBER
      2 % (``SCMS_CAPPED_MIN_QBER``) SCMS with the first attempt capped at f =
@@ -472,7 +476,7 @@ def reconcile_ldpc(alice_bits, bob_bits, qber, seed, frame_bits=None, *,
         (layered self-corrected min-sum in 8-bit fixed point, 32 frames per
         AVX2 pass, see ``ldpc_scms.h``; frames it cannot decode are rescued
         by sum-product on the same syndrome), "spa" (layered sum-product in
-        float, one frame at a time: 5-10x slower, f lower by 0.01-0.14) or
+        float, 8 frames per AVX2 pass: about 4x slower, f lower by 0.01-0.14) or
         "minsum" (plain normalised min-sum, kept for comparison: it does not
         converge on this family near capacity).
     threads : native threads decoding frames concurrently (default 1; the
