@@ -44,7 +44,7 @@ def test_bench_ldpc_reconcile(benchmark, qber, decoder, threads):
     def run():
         t = time.process_time()
         out["res"] = L.reconcile_ldpc(a, b, qber, seed=7, decoder=decoder, threads=threads)
-        out["cpu"] = time.process_time() - t
+        out.setdefault("cpu", []).append(time.process_time() - t)
 
     benchmark.pedantic(run, rounds=3, iterations=1)
     res = out["res"]
@@ -71,7 +71,7 @@ def test_bench_ldpc_reconcile(benchmark, qber, decoder, threads):
         first_attempt_failures=res.first_attempt_failures,
         rescued_frames=res.rescued_frames,
         iterations_per_frame=round(res.iterations / res.frames, 1),
-        mbit_per_s_cpu=round(a.size / out["cpu"] / 1e6, 3),
+        mbit_per_s_cpu=round(a.size / float(np.median(out["cpu"])) / 1e6, 3),   # median round
         ns_per_edge_iteration=round(res.decode_seconds / (res.iterations * edges) * 1e9, 3),
     )
     if benchmark.enabled:  # --benchmark-disable (CI fast mode) keeps no stats

@@ -165,3 +165,31 @@ def test_spa_decoder_batched_equals_one_frame(monkeypatch):
     for key in ("leaked_bits", "rounds", "iterations", "first_attempt_failures",
                 "undetected_frames"):
         assert getattr(batched, key) == getattr(single, key), key
+
+
+def test_scms_messages_reproduce_the_posteriors():
+    # The rescue starts sum-product from SCMS's check-to-variable messages
+    # (_LanePool.messages).  With channel 12 quanta, variable degree 3 and
+    # messages clipped at 30 no posterior ever saturates (|L| <= 12 + 3 * 30),
+    # so the layered invariant L = ch + sum of the messages holds exactly in
+    # every lane: a wrong sign or a swapped minimum would break it.
+    n = 600
+    rp, cols, bad = core.build_graph(np.full(n, 3, np.int32), np.full(n // 2, 6, np.int32),
+                                     5, 11, 0)
+    code = L.LdpcCode(0, n, n // 2, rp, cols)
+    pool = L._LanePool(code)
+    r = np.random.default_rng(8)
+    W32 = core.SCMS_LANES
+    ch = np.where(r.random((n, W32)) < 0.08, -12, 12).astype(np.int8)
+    pool.L[:] = ch
+    pool.syn[:] = r.integers(0, 2**32, n // 2, dtype=np.uint32)
+    pool.budget[:] = 7
+    core.decode_scms_lanes(rp, cols, pool.syn, pool.L, pool.qsign, pool.qnz, pool.m1s,
+                           pool.m2s, pool.idx, pool.par, 2**32 - 1, pool.budget, pool.iters,
+                           pool.hard, L.SCMS_A, L.SCMS_B, 30)
+    assert (pool.iters == 7).all() and np.abs(pool.L).max() < 127
+    for l in range(W32):
+        msg = pool.messages(l)
+        assert msg.dtype == np.int8 and np.abs(msg).max() > 0
+        post = ch[:, l].astype(np.int64) + np.bincount(cols, weights=msg, minlength=n)
+        assert np.array_equal(post, pool.L[:, l].astype(np.int64)), l
