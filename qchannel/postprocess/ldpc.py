@@ -21,8 +21,9 @@ Protocol (Alice's bits are the reference; Bob corrects his):
      point, 32 frames per AVX2 register (``ldpc_scms.h``; scalar fallback,
      bit-identical).  Frames stream through a pool of 32 lanes; a lane is
      refilled as soon as its frame is done.  A frame SCMS cannot decode in
-     ``SCMS_MAX_ITER`` iterations is *rescued*: sum-product starts afresh on
-     the same syndrome (no extra leakage), then blind rounds as below.
+     ``SCMS_MAX_ITER`` iterations is *rescued*: sum-product continues from
+     SCMS's last messages on the same syndrome (no extra leakage), then
+     blind rounds as below.
      Rescues wait for a batch (``RESCUE_BATCH``) and share 8-lane pools.
    * ``"spa"``: layered sum-product BP in float (tabulated phi, see
      ``ldpc_impl.h``), 8 frames per AVX2 pass once there are
@@ -699,9 +700,10 @@ def _spa_start(fr, ch, Lc):
     """(posteriors, messages) sum-product starts from: the channel LLRs and no
     messages, or for a frame SCMS failed on, SCMS's last check-to-variable
     messages in LLR units (quantum Lc / SCMS_CHANNEL) and the posteriors
-    they give, L = ch + sum of R.  The same syndrome, so no leakage; on the
-    rescued frames of QBER 2 % it takes about 30 % fewer iterations than a
-    cold start, with the same frames decoded (19 frames checked)."""
+    they give, L = ch + sum of R.  The same syndrome, so no leakage; on 128
+    frames the rescues took 18 % fewer iterations than cold starts at QBER
+    2 % (36 frames) and 6 instead of 89 at 8 % (4 frames), the same frames
+    decoded."""
     if fr.scms_r is None:
         return ch.copy(), np.zeros(fr.code.edges, dtype=np.float32)
     R = fr.scms_r.astype(np.float32) * np.float32(Lc / np.float32(SCMS_CHANNEL))
@@ -765,7 +767,7 @@ RESCUE_BATCH = 32
 
 def _decode_spa_frames(frames, batched, bob, Lc, max_iter, retry_iter, max_rounds, delta_of,
                        warm_restart, stats):
-    """Sum-product from scratch on each frame of the iterable ``frames`` (all
+    """Sum-product (from :func:`_spa_start`) on each frame of the iterable ``frames`` (all
     of one mother code), then blind rounds for those it cannot decode.
     Yields (frame, (hard or None, leak, attempts, revealed)); a frame's
     outcome is that of :func:`_decode_frame_float` with decoder "spa" whether
@@ -907,7 +909,7 @@ def _decode_pool_scms(code, take, setup, bob, max_iter, stats, finish, rescue):
     the pool (thread) that takes it.  Decoded frames go to
     ``finish(stats, fr, hard, leak, 1, 0)``; frames SCMS could not decode go to
     ``rescue(stats, frames)`` in batches of up to RESCUE_BATCH (sum-product
-    from scratch on the same syndrome, then blind rounds: a stronger decoder
+    from SCMS's messages on the same syndrome, then blind rounds: a stronger decoder
     costs no leakage).
     """
     W = _core.SCMS_LANES
