@@ -762,8 +762,10 @@ def _blind_rounds(fr, run_bp, ch, R, Lv, it, retry_iter, max_rounds, delta, warm
 # however few lanes are busy).
 SPA_BATCH_MIN = 3
 # SCMS failures wait for a rescue batch of this many frames (or the end of
-# their pool): full sum-product lanes, a bounded number of frames held.
-RESCUE_BATCH = 32
+# their pool): full sum-product lanes, and at most about 110 MB of frames
+# held per thread.  One batch drains its lanes once: 64 against 32 gave 10 %
+# more Mbit/s at QBER 2 % (36 rescues in 128 frames).
+RESCUE_BATCH = 64
 
 
 def _decode_spa_frames(frames, batched, bob, Lc, max_iter, retry_iter, max_rounds, delta_of,
