@@ -881,3 +881,33 @@ def decode_spa_lanes(const int32_t[::1] row_ptr not None, const int32_t[::1] col
                         T + dmax * SPA_W, active_, &budget[0], &iters[0], use)
     free(T)
     return int(done)
+
+
+def scms_messages(lane, const int32_t[::1] row_ptr not None, const uint8_t[:, ::1] m1s not None,
+                  const uint8_t[:, ::1] m2s not None, const uint8_t[:, ::1] idx not None,
+                  const uint32_t[::1] par not None, const uint32_t[::1] qsign not None,
+                  int8_t[::1] out not None):
+    """Check-to-variable messages of SCMS lane ``lane`` in quanta: on edge e,
+    the j-th of check c, out[e] = (-1)^(bit lane of par[c] ^ qsign[e]) times
+    m2s[c, lane] if idx[c, lane] == j else m1s[c, lane] (ldpc_scms.h)."""
+    cdef int lane_ = int_arg("lane", lane, 0, SCMS_W - 1)
+    cdef Py_ssize_t m = row_ptr.shape[0] - 1, E = qsign.shape[0], c, j, a, b
+    if m < 0 or m1s.shape[0] != m or m2s.shape[0] != m or idx.shape[0] != m \
+            or par.shape[0] != m or out.shape[0] != E or m1s.shape[1] != SCMS_W \
+            or m2s.shape[1] != SCMS_W or idx.shape[1] != SCMS_W:
+        raise ValueError("scms_messages: inconsistent state shapes")
+    if row_ptr[0] != 0 or row_ptr[m] != E:
+        raise ValueError(f"scms_messages: row_ptr must run from 0 to len(qsign) = {E}")
+    for c in range(m):
+        if row_ptr[c + 1] < row_ptr[c]:
+            raise ValueError("scms_messages: row_ptr must be non-decreasing")
+    cdef int8_t mag
+    cdef uint32_t neg
+    with nogil:
+        for c in range(m):
+            a = row_ptr[c]
+            b = row_ptr[c + 1]
+            for j in range(a, b):
+                mag = <int8_t>(m2s[c, lane_] if idx[c, lane_] == j - a else m1s[c, lane_])
+                neg = ((par[c] ^ qsign[j]) >> lane_) & 1
+                out[j] = -mag if neg else mag

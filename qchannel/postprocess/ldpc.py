@@ -239,16 +239,6 @@ class LdpcCode:
             object.__setattr__(self, "_var_degree", d)
         return d
 
-    @property
-    def edge_checks(self):
-        """(check of each edge, its position within the check), cached."""
-        ec = self.__dict__.get("_edge_checks")
-        if ec is None:
-            chk = np.repeat(np.arange(self.m, dtype=np.int32), np.diff(self.row_ptr))
-            ec = (chk, np.arange(self.edges, dtype=np.int32) - self.row_ptr[chk])
-            object.__setattr__(self, "_edge_checks", ec)
-        return ec
-
     def syndrome(self, x):
         out = np.empty(self.m, dtype=np.uint8)
         _core.syndrome(self.row_ptr, self.cols, np.ascontiguousarray(x, dtype=np.uint8), out)
@@ -863,10 +853,10 @@ class _LanePool:
         """Check-to-variable messages of lane ``l`` in quanta (int8): on edge
         j of check c, (-1)^(bit l of par[c] ^ qsign[e]) times m2s if idx[c] is
         j, else m1s (ldpc_scms.h)."""
-        chk, pos = self.code.edge_checks
-        mag = np.where(self.idx[chk, l] == pos, self.m2s[chk, l], self.m1s[chk, l]).astype(np.int8)
-        neg = ((self.par[chk] ^ self.qsign) >> np.uint32(l)) & np.uint32(1)
-        return np.where(neg.astype(bool), -mag, mag)
+        out = np.empty(self.code.edges, dtype=np.int8)
+        _core.scms_messages(l, self.code.row_ptr, self.m1s, self.m2s, self.idx, self.par,
+                            self.qsign, out)
+        return out
 
     def run(self, active):
         c = self.code

@@ -735,6 +735,24 @@ def test_fuzz_ldpc_spa_lanes(data):
         if isinstance(v[4], np.ndarray) and v[4] is Ls and isinstance(v[1], np.ndarray):
             assert np.array_equal(v[4][:, int(v[0])], np.asarray(v[1]))
     _fuzz(data, k_ldpc.spa_load_lane, args2, check2)
+    st4 = _scms_state(r, n, m, len(cols))
+    for k in ("m1s", "m2s", "idx"):
+        st4[k][:] = r.integers(0, 50, st4[k].shape, dtype=np.uint8)
+    st4["par"][:] = r.integers(0, 2**32, m, dtype=np.uint32)
+    st4["qsign"][:] = r.integers(0, 2**32, len(cols), dtype=np.uint32)
+    args4 = [Arg(data.draw(st.integers(0, k_ldpc.SCMS_LANES - 1)), "int"), Arg(rp, "arr")]
+    args4 += [Arg(st4[k], "arr") for k in ("m1s", "m2s", "idx", "par", "qsign")]
+    args4 += [Arg(np.zeros(len(cols), np.int8), "arr")]
+
+    def check4(v, _):
+        rp_, l = np.asarray(v[1]), int(v[0])
+        chk = np.repeat(np.arange(len(rp_) - 1), np.diff(rp_))
+        pos = np.arange(len(chk)) - rp_[chk]
+        mag = np.where(np.asarray(v[4])[chk, l] == pos, np.asarray(v[3])[chk, l],
+                       np.asarray(v[2])[chk, l]).astype(np.int64)
+        neg = ((np.asarray(v[5])[chk] ^ np.asarray(v[6])) >> l) & 1
+        assert np.array_equal(np.asarray(v[7]), np.where(neg == 1, -mag, mag))
+    _fuzz(data, k_ldpc.scms_messages, args4, check4)
 
 
 # ------------------------------------------------------------------ Toeplitz
