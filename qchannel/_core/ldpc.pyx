@@ -13,6 +13,8 @@
 # * decode_spa: the same contract with layered sum-product (ldpc_impl.h).
 # * decode_scms_lanes / scms_reset_lane: batched 8-bit self-corrected min-sum
 #   on 32 frame lanes (ldpc_scms.h).
+# * decode_spa_lanes / spa_load_lane: layered sum-product on 8 frame lanes,
+#   bit-identical lane by lane to decode_spa (ldpc_spa8.h).
 # * degree2_pairs: check pairs for degree-2 variables beyond a staircase with
 #   no short cycle among degree-2 variables (no low-weight codewords).
 #
@@ -20,7 +22,7 @@
 # cols[row_ptr[c]:row_ptr[c+1]]; R is indexed like cols.  LLR > 0 means bit 0.
 # Check c demands XOR of its variables == syn[c].
 from libc.stdint cimport int8_t, uint8_t, int32_t, int64_t, uint32_t, uint64_t
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, calloc, free
 from libc.math cimport fabsf
 
 import numpy as np
@@ -54,8 +56,19 @@ cdef extern from "ldpc_scms.h" nogil:
                                     int B, int C, uint32_t active, int32_t* budget, int32_t* iters,
                                     uint8_t* hard, int simd) noexcept
 
+cdef extern from "ldpc_spa8.h" nogil:
+    int SPA_W "QC_SPA_W"
+    int spa8_avx2_ok "qc_spa8_avx2_ok"() noexcept
+    uint32_t spa8_run "qc_spa8_run"(int64_t m, const int32_t* rp, const int32_t* cols,
+                                    const uint8_t* syn, float* R, float* L, float* T,
+                                    float* P, uint32_t active, const int32_t* budget,
+                                    int32_t* iters, int simd) noexcept
+
 phi_init()
 SCMS_LANES = SCMS_W
+SPA_LANES = SPA_W
+# Kernels of the batched sum-product decoder this CPU runs, best first.
+SPA_KERNELS = (("avx2",) if spa8_avx2_ok() else ()) + ("scalar",)
 _HAVE_AVX2 = bool(scms_avx2_ok())
 # SIMD kernels this CPU runs, best first (all bit-identical to the scalar one).
 SCMS_KERNELS = tuple(k for k, ok in (("avx2", _HAVE_AVX2), ("sse4.1", scms_sse41_ok()))
@@ -313,21 +326,57 @@ def count_4cycles_vars(const int32_t[::1] row_ptr not None, const int32_t[::1] c
 
 # ---------------------------------------------------------------- syndrome
 
+cdef bint _csr_ok(const int32_t* rp, Py_ssize_t m, const int32_t* cols, Py_ssize_t E,
+                  Py_ssize_t n) noexcept nogil:
+    # The conditions of check_csr as branch-free reductions (vectorised):
+    # the hot callers run this and call check_csr only for its error message.
+    cdef Py_ssize_t c, j
+    cdef uint32_t bad = 0, nn
+    if m < 0 or rp[0] != 0 or rp[m] != E or n > <Py_ssize_t>0x7FFFFFFF:
+        return False
+    nn = <uint32_t>n
+    for c in range(m):
+        bad |= rp[c + 1] < rp[c]
+    for j in range(E):
+        bad |= <uint32_t>cols[j] >= nn     # negative columns wrap to >= n
+    return bad == 0
+
+
+cdef int _check_csr_fast(const int32_t[::1] row_ptr, const int32_t[::1] cols,
+                         Py_ssize_t n) except -1:
+    if row_ptr.shape[0] >= 1 and _csr_ok(&row_ptr[0], row_ptr.shape[0] - 1,
+                                         &cols[0] if cols.shape[0] else NULL,
+                                         cols.shape[0], n):
+        return 0
+    return check_csr(row_ptr, cols, n)
+
+
 def syndrome(const int32_t[::1] row_ptr not None, const int32_t[::1] cols not None,
              const uint8_t[::1] x not None, uint8_t[::1] out not None):
     """out[c] = XOR of x over the variables of check c (the CSR is checked
-    against len(x) first: O(m + E), as much as the product itself)."""
-    check_csr(row_ptr, cols, x.shape[0])
-    cdef Py_ssize_t m = row_ptr.shape[0] - 1, c, j
-    cdef uint8_t p
+    against len(x) first, in O(m + E))."""
+    _check_csr_fast(row_ptr, cols, x.shape[0])
+    cdef Py_ssize_t m = row_ptr.shape[0] - 1, c, j, a, b
+    cdef uint8_t p0, p1, p2, p3
     if out.shape[0] < m:
         raise ValueError(f"out has length {out.shape[0]}: needs the {m} checks")
     with nogil:
         for c in range(m):
-            p = 0
-            for j in range(row_ptr[c], row_ptr[c + 1]):
-                p ^= x[cols[j]]
-            out[c] = p & 1
+            # four independent XOR chains: the loads of a row overlap
+            p0 = p1 = p2 = p3 = 0
+            a = row_ptr[c]
+            b = row_ptr[c + 1]
+            j = a
+            while j + 4 <= b:
+                p0 ^= x[cols[j]]
+                p1 ^= x[cols[j + 1]]
+                p2 ^= x[cols[j + 2]]
+                p3 ^= x[cols[j + 3]]
+                j += 4
+            while j < b:
+                p0 ^= x[cols[j]]
+                j += 1
+            out[c] = (p0 ^ p1 ^ p2 ^ p3) & 1
 
 
 # ---------------------------------------------------------------- decoding
@@ -392,7 +441,7 @@ cdef int _decode(const int32_t* rp, const int32_t* cols, const uint8_t* syn,
 cdef int _check_decoder(const int32_t[::1] row_ptr, const int32_t[::1] cols,
                         const uint8_t[::1] syn, float[::1] R, float[::1] L) except -1:
     # O(m + E) once per call; a decoding costs O(E) per iteration.
-    check_csr(row_ptr, cols, L.shape[0])
+    _check_csr_fast(row_ptr, cols, L.shape[0])
     check_len("R", R.shape[0], cols.shape[0])
     cdef Py_ssize_t c
     if syn.shape[0] < row_ptr.shape[0] - 1:
@@ -558,13 +607,19 @@ def scms_load_lane(lane, chan, const int64_t[::1] key_pos not None,
                          "and bits be 0/1")
     cdef uint32_t keep = ~(<uint32_t>1 << lane_)
     cdef int8_t c0 = <int8_t>ch_
+    # the column is assembled contiguously, then written with one strided pass
+    cdef int8_t* col = <int8_t*>calloc(n if n > 0 else 1, 1)
+    if col == NULL:
+        raise MemoryError()
     with nogil:
-        for i in range(n):
-            L[i, lane_] = 0
         for i in range(key_pos.shape[0]):
-            L[key_pos[i], lane_] = -c0 if key_bits[i] else c0
+            col[key_pos[i]] = -c0 if key_bits[i] else c0
         for i in range(known_pos.shape[0]):
-            L[known_pos[i], lane_] = -127 if known_bits[i] else 127
+            col[known_pos[i]] = -127 if known_bits[i] else 127
+        for i in range(n):
+            L[i, lane_] = col[i]
+    free(col)
+    with nogil:
         for i in range(E):
             qsign[i] &= keep
             qnz[i] &= keep
@@ -604,7 +659,7 @@ def decode_scms_lanes(const int32_t[::1] row_ptr not None, const int32_t[::1] co
     if simd not in SCMS_KERNELS:
         raise ValueError(f"simd = {simd!r}: this CPU runs {', '.join(SCMS_KERNELS)} (or True/False)")
     use = _KERNEL_LEVEL[simd]
-    check_csr(row_ptr, cols, L.shape[0])
+    _check_csr_fast(row_ptr, cols, L.shape[0])
     cdef uint32_t active_ = int_arg("active", active, 0, 2**32 - 1)
     cdef int A_ = int_arg("A", A, -2**31, 2**31 - 1)
     cdef int B_ = int_arg("B", B, -2**31, 2**31 - 1)
@@ -751,3 +806,108 @@ def degree2_pairs(m, const int32_t[::1] chain not None, count, seed, purpose, bl
         raise ValueError(f"degree2_pairs: no room for {count_} pairs among m = {m_} checks "
                          f"(max_deg = {K}, chain of {chain.shape[0]}): stopped at pair {i}")
     return out_a, int(relaxed)
+
+
+def spa_load_lane(lane, const float[::1] ch not None, const uint8_t[::1] frame_syn not None,
+                  uint8_t[::1] syn not None, float[:, ::1] L not None,
+                  float[:, ::1] R not None):
+    """Start a frame in lane ``lane`` of the batched sum-product state (see
+    :func:`decode_spa_lanes`): posteriors = channel LLRs ``ch``, messages 0,
+    the frame's syndrome bits ``frame_syn`` (0/1) into bit ``lane`` of ``syn``."""
+    cdef int lane_ = int_arg("lane", lane, 0, SPA_W - 1)
+    cdef Py_ssize_t n = L.shape[0], m = syn.shape[0], E = R.shape[0], i
+    if ch.shape[0] != n or frame_syn.shape[0] != m or L.shape[1] != SPA_W \
+            or R.shape[1] != SPA_W:
+        raise ValueError("spa_load_lane: inconsistent state shapes")
+    cdef uint8_t keep = <uint8_t>(~(1 << lane_) & 0xFF)
+    cdef Py_ssize_t bad = -1
+    with nogil:
+        for i in range(m):
+            if frame_syn[i] > 1:
+                bad = i
+                break
+    if bad >= 0:
+        raise ValueError(f"spa_load_lane: frame_syn[{bad}] = {frame_syn[bad]}: bits must be 0/1")
+    with nogil:
+        for i in range(n):
+            L[i, lane_] = ch[i]
+        for i in range(E):
+            R[i, lane_] = 0.0
+        for i in range(m):
+            syn[i] = (syn[i] & keep) | <uint8_t>(frame_syn[i] << lane_)
+
+
+def decode_spa_lanes(const int32_t[::1] row_ptr not None, const int32_t[::1] cols not None,
+                     const uint8_t[::1] syn not None, float[:, ::1] R not None,
+                     float[:, ::1] L not None, active, const int32_t[::1] budget not None,
+                     int32_t[::1] iters not None, simd=True):
+    """Layered sum-product on 8 frame lanes (ldpc_spa8.h), in place.
+
+    State: ``L`` (n, 8) posteriors, ``R`` (E, 8) messages (a lane starts
+    with its column of L = channel LLRs and of R = 0, see
+    :func:`spa_load_lane`), ``syn[c]`` bit l = syndrome bit of check c in
+    lane l.  Iterates the ``active`` lanes until one reaches its syndrome
+    (returned in the mask) or has run ``budget[l]`` iterations
+    (``iters[l]`` counts them; returns 0).  Lane by lane the same float
+    operations as :func:`decode_spa` on that frame alone: a lane that
+    succeeds took ``iters[l]`` iterations where decode_spa returns that
+    number, and the state is bit-identical.  ``simd``: True (best kernel of
+    this CPU), False or a name from ``SPA_KERNELS``.
+    """
+    if simd is True or simd is False:
+        simd = SPA_KERNELS[0] if simd else "scalar"
+    if simd not in SPA_KERNELS:
+        raise ValueError(f"simd = {simd!r}: this CPU runs {', '.join(SPA_KERNELS)} (or True/False)")
+    cdef int use = simd == "avx2"
+    _check_csr_fast(row_ptr, cols, L.shape[0])
+    cdef uint32_t active_ = int_arg("active", active, 0, 2**SPA_W - 1)
+    cdef Py_ssize_t m = row_ptr.shape[0] - 1, E = cols.shape[0], c, dmax = 1, l
+    if L.shape[1] != SPA_W or R.shape[1] != SPA_W or R.shape[0] != E or syn.shape[0] != m \
+            or budget.shape[0] != SPA_W or iters.shape[0] != SPA_W:
+        raise ValueError("decode_spa_lanes: inconsistent state shapes (lane dimension 8)")
+    for l in range(SPA_W):
+        if (active_ >> l) & 1 and not 0 <= iters[l] < budget[l]:
+            raise ValueError(f"decode_spa_lanes: lane {l} has iters {iters[l]}, budget "
+                             f"{budget[l]}: need 0 <= iters < budget")
+    for c in range(m):
+        if row_ptr[c + 1] - row_ptr[c] > dmax:
+            dmax = row_ptr[c + 1] - row_ptr[c]
+    cdef float* T = <float*>malloc(2 * dmax * SPA_W * sizeof(float))
+    if T == NULL:
+        raise MemoryError()
+    cdef uint32_t done
+    with nogil:
+        done = spa8_run(m, &row_ptr[0], &cols[0], &syn[0], &R[0, 0], &L[0, 0], T,
+                        T + dmax * SPA_W, active_, &budget[0], &iters[0], use)
+    free(T)
+    return int(done)
+
+
+def scms_messages(lane, const int32_t[::1] row_ptr not None, const uint8_t[:, ::1] m1s not None,
+                  const uint8_t[:, ::1] m2s not None, const uint8_t[:, ::1] idx not None,
+                  const uint32_t[::1] par not None, const uint32_t[::1] qsign not None,
+                  int8_t[::1] out not None):
+    """Check-to-variable messages of SCMS lane ``lane`` in quanta: on edge e,
+    the j-th of check c, out[e] = (-1)^(bit lane of par[c] ^ qsign[e]) times
+    m2s[c, lane] if idx[c, lane] == j else m1s[c, lane] (ldpc_scms.h)."""
+    cdef int lane_ = int_arg("lane", lane, 0, SCMS_W - 1)
+    cdef Py_ssize_t m = row_ptr.shape[0] - 1, E = qsign.shape[0], c, j, a, b
+    if m < 0 or m1s.shape[0] != m or m2s.shape[0] != m or idx.shape[0] != m \
+            or par.shape[0] != m or out.shape[0] != E or m1s.shape[1] != SCMS_W \
+            or m2s.shape[1] != SCMS_W or idx.shape[1] != SCMS_W:
+        raise ValueError("scms_messages: inconsistent state shapes")
+    if row_ptr[0] != 0 or row_ptr[m] != E:
+        raise ValueError(f"scms_messages: row_ptr must run from 0 to len(qsign) = {E}")
+    for c in range(m):
+        if row_ptr[c + 1] < row_ptr[c]:
+            raise ValueError("scms_messages: row_ptr must be non-decreasing")
+    cdef int8_t mag
+    cdef uint32_t neg
+    with nogil:
+        for c in range(m):
+            a = row_ptr[c]
+            b = row_ptr[c + 1]
+            for j in range(a, b):
+                mag = <int8_t>(m2s[c, lane_] if idx[c, lane_] == j - a else m1s[c, lane_])
+                neg = ((par[c] ^ qsign[j]) >> lane_) & 1
+                out[j] = -mag if neg else mag

@@ -700,6 +700,61 @@ def test_fuzz_ldpc_scms(data):
     _fuzz(data, k_ldpc.scms_load_lane, args3, check3)
 
 
+@FUZZ
+@given(data=st.data())
+def test_fuzz_ldpc_spa_lanes(data):
+    r = _rng(data)
+    n, m, rp, cols = _csr(data, r)
+    W = k_ldpc.SPA_LANES
+    lanes = r.choice(W, data.draw(st.integers(2, W)), replace=False)
+    active = int(np.bitwise_or.reduce(1 << lanes))
+    budget = r.integers(1, 5, W).astype(np.int32)
+    args = [Arg(rp, "arr"), Arg(cols, "arr"), Arg(r.integers(0, 256, m, dtype=np.uint8), "arr"),
+            Arg(np.zeros((len(cols), W), np.float32), "arr"),
+            Arg((r.normal(size=(n, W)) * 3).astype(np.float32), "arr"), Arg(active, "u32"),
+            Arg(budget, "arr"), Arg(np.zeros(W, np.int32), "arr"),
+            Arg(data.draw(st.booleans()), "obj")]
+
+    # As for SCMS: with one mutation at a time one of the two or more active
+    # lanes keeps a budget below 5, which ends the call.
+    def check(v, done):
+        assert done & ~int(v[5]) == 0
+        for l in range(W):
+            if (done >> l) & 1:     # success: lane l's hard decisions meet its syndrome
+                hard = (np.asarray(v[4])[:, l] < 0).astype(np.uint8)
+                want = (np.asarray(v[2])[:len(v[0]) - 1] >> l) & 1
+                assert np.array_equal(_h_times(v[0], v[1], hard), want)
+    _fuzz(data, k_ldpc.decode_spa_lanes, args, check)
+    lane = data.draw(st.integers(0, W - 1))
+    Ls = np.zeros((n, W), np.float32)
+    args2 = [Arg(lane, "int"), Arg(r.normal(size=n).astype(np.float32), "arr"),
+             Arg(r.integers(0, 2, m, dtype=np.uint8), "arr"), Arg(np.zeros(m, np.uint8), "arr"),
+             Arg(Ls, "arr"), Arg(np.ones((len(cols), W), np.float32), "arr")]
+
+    def check2(v, _):
+        if isinstance(v[4], np.ndarray) and v[4] is Ls and isinstance(v[1], np.ndarray):
+            assert np.array_equal(v[4][:, int(v[0])], np.asarray(v[1]))
+    _fuzz(data, k_ldpc.spa_load_lane, args2, check2)
+    st4 = _scms_state(r, n, m, len(cols))
+    for k in ("m1s", "m2s", "idx"):
+        st4[k][:] = r.integers(0, 50, st4[k].shape, dtype=np.uint8)
+    st4["par"][:] = r.integers(0, 2**32, m, dtype=np.uint32)
+    st4["qsign"][:] = r.integers(0, 2**32, len(cols), dtype=np.uint32)
+    args4 = [Arg(data.draw(st.integers(0, k_ldpc.SCMS_LANES - 1)), "int"), Arg(rp, "arr")]
+    args4 += [Arg(st4[k], "arr") for k in ("m1s", "m2s", "idx", "par", "qsign")]
+    args4 += [Arg(np.zeros(len(cols), np.int8), "arr")]
+
+    def check4(v, _):
+        rp_, l = np.asarray(v[1]), int(v[0])
+        chk = np.repeat(np.arange(len(rp_) - 1), np.diff(rp_))
+        pos = np.arange(len(chk)) - rp_[chk]
+        mag = np.where(np.asarray(v[4])[chk, l] == pos, np.asarray(v[3])[chk, l],
+                       np.asarray(v[2])[chk, l]).astype(np.int64)
+        neg = ((np.asarray(v[5])[chk] ^ np.asarray(v[6])) >> l) & 1
+        assert np.array_equal(np.asarray(v[7]), np.where(neg == 1, -mag, mag))
+    _fuzz(data, k_ldpc.scms_messages, args4, check4)
+
+
 # ------------------------------------------------------------------ Toeplitz
 
 def _bits_of(words, nbits):
