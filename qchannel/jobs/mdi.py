@@ -177,9 +177,24 @@ def report_key_lines(d):
     return lines
 
 
-class MDIScenario(TableScenario):
-    job = "mdi-qkd"
+class RelayScenario(TableScenario):
+    """What the two relay jobs (mdi-qkd, tf-qkd) share: their sections, the
+    [run] values of their config, a default with every section spelled out."""
     SECTIONS = SECTIONS
+
+    @classmethod
+    def run_config(cls, tables, config):
+        return RunSection(seed=config.seed, pulses=config.pulses, threads=config.threads)
+
+    @classmethod
+    def default(cls):
+        """Every section spelled out (the defaults of each key)."""
+        return cls.from_dict({"source": {}, "channel": {}, "detector": {}, "run": {},
+                              "postprocess": {}})
+
+
+class MDIScenario(RelayScenario):
+    job = "mdi-qkd"
 
     @classmethod
     def parse(cls, tables):
@@ -246,21 +261,16 @@ class MDIScenario(TableScenario):
                                rep_rate_hz=rate, channel=ch, detector=det, pulses=pulses,
                                seed=seed, threads=threads, postprocess=post)
 
-    @classmethod
-    def run_config(cls, tables, config):
-        return RunSection(seed=config.seed, pulses=config.pulses, threads=config.threads)
 
-    @classmethod
-    def default(cls):
-        """Every section spelled out (the defaults of each key)."""
-        return cls.from_dict({"source": {}, "channel": {}, "detector": {}, "run": {},
-                              "postprocess": {}})
+
+def arm_etas(c):
+    """Transmittance of each arm with the relay's detector efficiency."""
+    return c.channel.eta_a * c.detector.efficiency, c.channel.eta_b * c.detector.efficiency
 
 
 def _link(c):
     """Kernel parameters: eta per arm (with the detector), class tables."""
-    eta_a = c.channel.eta_a * c.detector.efficiency
-    eta_b = c.channel.eta_b * c.detector.efficiency
+    eta_a, eta_b = arm_etas(c)
     cls_mu = np.array([m for m, _, _ in c.classes])
     cls_basis = np.array([b for _, b, _ in c.classes], dtype=np.uint8)
     cls_prob = np.array([p for _, _, p in c.classes])

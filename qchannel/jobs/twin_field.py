@@ -41,12 +41,12 @@ from types import SimpleNamespace
 import numpy as np
 
 from qchannel.jobs import Job, register
-from qchannel.jobs.mdi import (SECTIONS, _fmt, finish_key, parse_channel,
+from qchannel.jobs.mdi import (RelayScenario, _fmt, arm_etas, finish_key, parse_channel,
                                parse_detector, parse_run, refuse_sifted, report_key_lines,
                                tiny)
 from qchannel.params import (check_choice, check_distribution, check_prob, check_real,
                              check_real_list, check_table, reject_unknown)
-from qchannel.scenario import PostprocessConfig, RunSection, TableScenario
+from qchannel.scenario import PostprocessConfig
 
 BLOCK_SLOTS = 1 << 22    # slots per kernel call: bounds the memory of one block
 VARIANTS = ("sns", "sns-aopp", "pm")
@@ -56,9 +56,8 @@ AOPP_BLOCK = (1 << 32) - 1    # Philox blocks of the pairing permutations (and t
 Z_SEND, Z_NOT, X_0, X_1, X_2 = range(5)
 
 
-class TFScenario(TableScenario):
+class TFScenario(RelayScenario):
     job = "tf-qkd"
-    SECTIONS = SECTIONS
 
     @classmethod
     def parse(cls, tables):
@@ -122,15 +121,6 @@ class TFScenario(TableScenario):
                                track_slots=track_slots, walk_var=diffusion / rate,
                                track_var=ch.tracking_error_rad ** 2)
 
-    @classmethod
-    def run_config(cls, tables, config):
-        return RunSection(seed=config.seed, pulses=config.pulses, threads=config.threads)
-
-    @classmethod
-    def default(cls):
-        """Every section spelled out (the defaults of each key)."""
-        return cls.from_dict({"source": {}, "channel": {}, "detector": {}, "run": {},
-                              "postprocess": {}})
 
 
 def _classes(c):
@@ -139,10 +129,6 @@ def _classes(c):
     prob = np.array([c.pz * c.eps, c.pz * (1 - c.eps), px * c.dprobs[0], px * c.dprobs[1],
                      px * c.dprobs[2]])
     return mu, prob
-
-
-def _etas(c):
-    return (c.channel.eta_a * c.detector.efficiency, c.channel.eta_b * c.detector.efficiency)
 
 
 def _tf_blocks(c, mu, prob, eta_a, eta_b):
@@ -180,7 +166,7 @@ def simulate(c, keep_bits=False, progress=None):
     from qchannel._core import entangled
 
     mu, prob = _classes(c)
-    eta_a, eta_b = _etas(c)
+    eta_a, eta_b = arm_etas(c)
     nc = len(mu)
     sent = np.zeros((nc, nc), np.int64)
     eff = np.zeros((nc, nc), np.int64)
@@ -316,7 +302,7 @@ def simulate_pm(c, keep_bits=False, progress=None):
     from qchannel._core import entangled
 
     mu, prob = _pm_classes(c)
-    eta_a, eta_b = _etas(c)
+    eta_a, eta_b = arm_etas(c)
     nc = len(mu)
     sel_sent, sel_eff = np.zeros(nc, np.int64), np.zeros(nc, np.int64)
     vac_sent = vac_eff = err = detections = 0
@@ -401,7 +387,7 @@ def theory_pm(c):
     from qchannel.theory import twin_field as th
     from qchannel.theory.bounds import plob_bound
 
-    eta_a, eta_b = _etas(c)
+    eta_a, eta_b = arm_etas(c)
     pd, V = c.detector.dark_count_prob, c.channel.visibility
     nodes = th.residual_nodes(c.track_slots, c.walk_var, c.track_var)
     q, e = th.pm_gains(c.mu_z, eta_a, eta_b, pd, V, c.delta, nodes)
@@ -528,7 +514,7 @@ def theory(scenario, decoy=None):
     if c.variant == "pm":
         return theory_pm(c)
     aopp = c.variant == "sns-aopp"
-    eta_a, eta_b = _etas(c)
+    eta_a, eta_b = arm_etas(c)
     pd, V = c.detector.dark_count_prob, c.channel.visibility
     s_z, e_z = th.z_gains(c.mu_z, c.eps, eta_a, eta_b, pd, V)
     cres = th.residual_cos(c.track_slots, c.walk_var, c.track_var)
@@ -643,7 +629,7 @@ def check(scenario):
     aopp = c.variant == "sns-aopp"
     if c.postprocess.ec == "estimate" and not aopp:
         return mem.BASELINE_BYTES
-    eta_a, eta_b = _etas(c)
+    eta_a, eta_b = arm_etas(c)
     s_z, _ = th.z_gains(c.mu_z, c.eps, eta_a, eta_b, c.detector.dark_count_prob,
                         c.channel.visibility)
     if c.variant == "pm":
