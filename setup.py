@@ -27,7 +27,9 @@ link_args = []
 if sys.platform == "win32":
     compile_args = ["/O2"]
 else:
-    compile_args = ["-O3", "-fno-math-errno"]
+    # No FMA contraction: a fused a * b + c rounds once, so a build with FMA
+    # (-march=native) would give other bits than the portable one.
+    compile_args = ["-O3", "-fno-math-errno", "-ffp-contract=off"]
     if os.environ.get("QCHANNEL_NATIVE") == "1":
         compile_args.append("-march=native")
     if os.environ.get("QCHANNEL_SANITIZE") == "1":

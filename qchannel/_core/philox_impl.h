@@ -3,6 +3,7 @@
 #ifndef QCHANNEL_PHILOX_IMPL_H
 #define QCHANNEL_PHILOX_IMPL_H
 #include <stdint.h>
+#include <string.h>
 
 #if defined(__GNUC__) || defined(__clang__)
 #define QC_INLINE static inline __attribute__((always_inline))
@@ -18,6 +19,9 @@ typedef struct {
     uint64_t index;      /* counter of the next 4-word output */
     uint64_t buf[4];
     int pos;             /* next unused 32-bit half of buf, high half first (8 = empty) */
+    int refilled;        /* refills so far (capped at 2) */
+    uint64_t ahead[4];   /* the output of counter ahead_index, made one refill early */
+    uint64_t ahead_index;
 } qc_philox_stream;
 
 QC_INLINE uint64_t qc_mulhilo64(uint64_t a, uint64_t b, uint64_t *hi) {
@@ -59,11 +63,30 @@ QC_INLINE void qc_stream_init(qc_philox_stream *s, uint64_t seed, uint32_t purpo
     s->purpose = purpose;
     s->index = 0;
     s->pos = 8;
+    s->refilled = 0;
+    s->ahead_index = UINT64_MAX;
 }
 
-QC_INLINE void qc_refill(qc_philox_stream *s) {
+/* A stream refilled more than once computes the output it will need at its
+ * next refill one refill early: the ten dependent rounds then run while the
+ * caller uses the current words, instead of stalling a sequential loop
+ * (the detector pass) at every refill.  Short streams (one refill) pay
+ * nothing; longer ones one unused evaluation at their end.  The words are
+ * the same either way; a caller that moves ``index`` only misses the early
+ * output. */
+static void qc_refill(qc_philox_stream *s) {
     uint64_t ctr[4] = {s->index, 0, s->block, s->purpose};
-    qc_philox4x64_10(ctr, s->key0, s->key1, s->buf);
+    if (s->ahead_index == s->index) {
+        memcpy(s->buf, s->ahead, sizeof s->buf);
+    } else {
+        qc_philox4x64_10(ctr, s->key0, s->key1, s->buf);
+        if (s->refilled < 2) s->refilled++;
+    }
+    if (s->refilled == 2) {
+        ctr[0] = s->index + 1;
+        qc_philox4x64_10(ctr, s->key0, s->key1, s->ahead);
+        s->ahead_index = s->index + 1;
+    }
     s->index++;
     s->pos = 0;
 }

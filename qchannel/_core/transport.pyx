@@ -223,14 +223,48 @@ cdef inline int draw_class(PhiloxStream* s, const double* probs, int k) noexcept
     return k - 1
 
 
+cdef int64_t AP_NO_MEMORY = -2
+
+
+cdef int64_t afterpulse_clicks(const Link* L, DetectorState st, PhiloxStream* ds, int64_t slot,
+                               int primary, int64_t countdown) noexcept nogil:
+    """The afterpulses the primary clicks ``primary`` (detector bit mask) in
+    ``slot`` trigger, pushed on the state's heap; returns the countdown of
+    primary clicks to the next trigger (-1: to be drawn), AP_NO_MEMORY on
+    allocation failure.
+    Only primary (signal or dark) avalanches trigger afterpulses: no cascade,
+    as in the detection model of Lim et al., PRA 89, 022307 (2014).  Which
+    primary clicks trigger one is drawn as geometric gaps over the sequence
+    of primary clicks (Bernoulli(p_ap) each), not one draw per click."""
+    cdef int j, rest = primary
+    cdef double delay
+    while rest:
+        j = 0
+        while not (rest >> j) & 1:
+            j += 1
+        rest &= rest - 1
+        if countdown < 0:
+            countdown = <int64_t>(log(next_double(ds)) * L.afterpulse_gap_scale)
+        if countdown > 0:
+            countdown -= 1
+        else:
+            countdown = -1
+            delay = 1.0
+            if L.afterpulse_tau_gates > 0.0:
+                delay += floor(-L.afterpulse_tau_gates * log(next_double(ds)))
+            if delay < <double>(L.total_slots - slot):
+                if heap_push(&st.heap, (slot + <int64_t>delay) * 4 + j) < 0:
+                    return AP_NO_MEMORY
+    return countdown
+
+
 cdef inline int emit(EventBuffer* out, const Link* L, DetectorState st, PhiloxStream* ds,
               int64_t slot, int cls, int a_basis, int a_bit, int b_basis,
               int primary, int afterpulse) noexcept nogil:
     """Detector pass for one slot: dead time, afterpulse scheduling, squashing.
     ``primary`` and ``afterpulse`` are bit masks of detectors.  Returns -1 on
     allocation failure."""
-    cdef int j, live, clicks, pair, flags = 0, bit, rest
-    cdef double delay
+    cdef int j, live, clicks, pair, flags = 0, bit
     if L.dead_gates > 0:
         live = 0
         for j in range(L.n_det):
@@ -246,29 +280,10 @@ cdef inline int emit(EventBuffer* out, const Link* L, DetectorState st, PhiloxSt
                 st.last_click[j] = slot
     else:
         clicks = primary | afterpulse
-    # Only primary (signal or dark) avalanches trigger afterpulses: no cascade,
-    # as in the detection model of Lim et al., PRA 89, 022307 (2014).  Which
-    # primary clicks trigger one is drawn as geometric gaps over the sequence
-    # of primary clicks (Bernoulli(p_ap) each), not one draw per click.
     if L.afterpulse_prob > 0.0:
-        rest = primary
-        while rest:
-            j = 0
-            while not (rest >> j) & 1:
-                j += 1
-            rest &= rest - 1
-            if st.ap_countdown < 0:
-                st.ap_countdown = <int64_t>(log(next_double(ds)) * L.afterpulse_gap_scale)
-            if st.ap_countdown > 0:
-                st.ap_countdown -= 1
-            else:
-                st.ap_countdown = -1
-                delay = 1.0
-                if L.afterpulse_tau_gates > 0.0:
-                    delay += floor(-L.afterpulse_tau_gates * log(next_double(ds)))
-                if delay < <double>(L.total_slots - slot):
-                    if heap_push(&st.heap, (slot + <int64_t>delay) * 4 + j) < 0:
-                        return -1
+        st.ap_countdown = afterpulse_clicks(L, st, ds, slot, primary, st.ap_countdown)
+        if st.ap_countdown == AP_NO_MEMORY:
+            return -1
     if afterpulse & ~primary:
         flags |= F_AFTERPULSE
     if L.passive:
@@ -729,10 +744,10 @@ cdef int carry_events(PrimaryEvents ev, DetectorState state, EventBuffer* out, i
     for i in range(n_seg * K):
         ap_only[i] = 0
     # Fast path of the default detector (active basis choice, no dead time):
-    # a slot before the next pending afterpulse whose clicks only count down
-    # to the next afterpulse trigger needs no heap, no dead-time bookkeeping
-    # and no draw but a double click's random bit; the same numbers, drawn in
-    # the same order, as emit().
+    # a slot before the next pending afterpulse needs no dead-time
+    # bookkeeping and no draw but the afterpulse triggers of its clicks and a
+    # double click's random bit; the same numbers, drawn in the same order,
+    # as emit().
     cdef bint simple = L.dead_gates == 0 and not L.passive
     cdef bint ap_on = L.afterpulse_prob > 0.0
     cdef int mask, npc, bit, flags, t
@@ -764,9 +779,15 @@ cdef int carry_events(PrimaryEvents ev, DetectorState state, EventBuffer* out, i
                 c = ev_word[i]
                 mask = (c >> 6) & 3
                 npc = (mask & 1) + (mask >> 1)
-                if slot >= next_ap or countdown < npc:
+                if slot >= next_ap:
                     break
-                countdown -= npc
+                if countdown >= npc:
+                    countdown -= npc
+                else:       # a click triggers an afterpulse, or the countdown is drawn
+                    countdown = afterpulse_clicks(L, state, &ds, slot, mask, countdown)
+                    if countdown == AP_NO_MEMORY:
+                        return -1
+                    next_ap = (state.heap.a[0] >> 2) if state.heap.n > 0 else MAX_SLOTS
                 if mask == 3:
                     flags = F_DOUBLE_CLICK
                     bit = next_u32(&ds) & 1
