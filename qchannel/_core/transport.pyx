@@ -24,7 +24,7 @@ cimport numpy as cnp
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, realloc, free
 from cython.view cimport array as cvarray
-from libc.math cimport log, log1p, floor, sqrt, INFINITY
+from libc.math cimport log, log1p, exp, floor, ceil, sqrt, INFINITY
 from libc.float cimport DBL_MAX
 
 from qchannel._core.philox cimport (PhiloxStream, stream_init, next_u32, next_u64, next_double,
@@ -445,12 +445,105 @@ cdef struct DrawTables:
     const double* gap_scale
     const uint64_t* outcome_thr        # (n_seg, n_out)
     const uint16_t* outcome_guide      # (n_seg, guide_len)
-    const uint16_t* code
+    const uint16_t* code               # (n_out, 2): the outcome's code for Alice's bit 0 and 1
     int n_seg
     int n_out
     int guide_len
     int guide_shift
     int K
+
+
+# Geometric gaps without a log for most words.  The gap of a word is
+# floor(log(u) * scale), u its uniform (top 53 bits m: u = (m + 0.5) 2^-53).
+# A segment with short gaps and many events gets a table over the top
+# GAP_CELL_BITS bits of the word: in a cell where the gap takes one value k,
+# or k + 1 below a threshold on m, it is read from the table; within a
+# margin of the threshold, and in cells with more values (small u), the log
+# is computed as before.  The margins (GAP_MARGIN in the gap, 2^-30 relative
+# in u) exceed the log's error by orders of magnitude, so every gap is the
+# one the log gives: the records do not change.
+cdef enum:
+    GAP_CELL_BITS = 10
+    GAP_CELLS = 1 << GAP_CELL_BITS
+    GAP_TABLE_MAX_MEAN = 128         # mean gaps above: too few cells with one value
+    GAP_TABLE_MIN_EVENTS = 1 << 15   # expected events below: the table costs more than it saves
+cdef double GAP_MARGIN = 2.0 ** -20
+cdef double U_SCALE = 1.0 / 9007199254740992.0   # 2^-53
+
+
+cdef bint _gap_tables_on = True
+
+
+def _set_gap_tables(bint on):
+    """Test and benchmark hook: turn the gap tables off (every gap from the
+    log) or on (the default); returns the previous setting."""
+    global _gap_tables_on
+    cdef bint was = _gap_tables_on
+    _gap_tables_on = on
+    return was
+
+
+cdef struct GapCell:
+    uint64_t lo        # m < lo: gap k + 1
+    uint64_t hi        # lo <= m < hi: compute the log; m >= hi: gap k
+    int64_t k
+
+
+cdef inline int64_t log_gap(uint64_t word, double scale, int64_t room) noexcept nogil:
+    """floor(log(u) * scale) for the word's uniform u, or ``room`` where it is
+    at least ``room`` (no conversion overflow)."""
+    cdef double gap = log(((word >> 11) + 0.5) * (1.0 / 9007199254740992.0)) * scale
+    return <int64_t>gap if gap < <double>room else room
+
+
+cdef void gap_table(double scale, GapCell* cells) noexcept nogil:
+    """The cells for gap scale ``scale`` (< 0; see above)."""
+    cdef int h
+    cdef uint64_t m_min, m_max, width = (<uint64_t>1) << (53 - GAP_CELL_BITS)
+    cdef double t_small, t_large, thr
+    cdef int64_t k
+    for h in range(GAP_CELLS):
+        m_min = (<uint64_t>h) * width
+        m_max = m_min + width - 1
+        t_small = log((m_max + 0.5) * U_SCALE) * scale     # the smallest gap of the cell
+        t_large = log((m_min + 0.5) * U_SCALE) * scale     # the largest
+        k = <int64_t>t_small
+        cells[h].k = k
+        cells[h].lo = 0                                    # default: always the log
+        cells[h].hi = 0xFFFFFFFFFFFFFFFF
+        if t_small - k < GAP_MARGIN:
+            continue
+        if t_large < k + 1 - GAP_MARGIN:                   # one value
+            cells[h].hi = 0
+        elif t_large < k + 2 - GAP_MARGIN:                 # k, or k + 1 below u = e^((k+1)/scale)
+            thr = exp((k + 1) / scale) / U_SCALE - 0.5
+            cells[h].lo = <uint64_t>floor(thr * (1.0 - 2.0 ** -30))
+            cells[h].hi = <uint64_t>ceil(thr * (1.0 + 2.0 ** -30))
+
+
+def _gap_table_gaps(double scale, const uint64_t[::1] words not None):
+    """Test hook: (gap from the table or -1 where the cell defers to the log,
+    floor(log(u) * scale)) for each word, for a scale in [-GAP_TABLE_MAX_MEAN, 0)."""
+    if not -GAP_TABLE_MAX_MEAN <= scale < 0.0:
+        raise ValueError(f"scale = {scale} must be in [-{GAP_TABLE_MAX_MEAN}, 0)")
+    cdef GapCell* cells = <GapCell*>malloc(GAP_CELLS * sizeof(GapCell))
+    if cells == NULL:
+        raise MemoryError()
+    cdef Py_ssize_t i, n = words.shape[0]
+    table = np.empty(n, dtype=np.int64)
+    exact = np.empty(n, dtype=np.int64)
+    cdef int64_t[::1] tv = table, ev = exact
+    cdef uint64_t m, w
+    cdef const GapCell* c
+    gap_table(scale, cells)
+    for i in range(n):
+        w = words[i]
+        m = w >> 11
+        c = &cells[w >> (64 - GAP_CELL_BITS)]
+        tv[i] = -1 if m - c.lo < c.hi - c.lo else c.k + (m < c.lo)
+        ev[i] = <int64_t>(log((m + 0.5) * U_SCALE) * scale)
+    free(cells)
+    return table, exact
 
 
 cdef int draw_events(PrimaryEvents ev, const DrawTables* T) noexcept nogil:
@@ -479,6 +572,10 @@ cdef int draw_events(PrimaryEvents ev, const DrawTables* T) noexcept nogil:
     cdef int64_t cnt[MAX_CLASSES]
     for k in range(MAX_CLASSES):
         cnt[k] = 0
+    cdef GapCell* cells = NULL
+    cdef const GapCell* cell
+    cdef bint tabled
+    cdef int64_t igap, room
     g = find_segment(seg_start, n_seg, start)
     pos = start
     while g < n_seg and pos < block_end:
@@ -487,15 +584,31 @@ cdef int draw_events(PrimaryEvents ev, const DrawTables* T) noexcept nogil:
         othr = T.outcome_thr + <int64_t>g * n_out
         guide = T.outcome_guide + <int64_t>g * T.guide_len
         primary_k = ev.primary + <int64_t>g * K
+        tabled = (_gap_tables_on and -GAP_TABLE_MAX_MEAN <= scale < 0.0
+                  and (seg_end - pos) > GAP_TABLE_MIN_EVENTS * (1.0 - scale))
+        if tabled:
+            if cells == NULL:
+                cells = <GapCell*>malloc(GAP_CELLS * sizeof(GapCell))
+                if cells == NULL:
+                    return -1
+            gap_table(scale, cells)
         if scale < 0.0:
             while True:
                 # Geometric gap to the next slot with a primary click: the
                 # top 53 bits of one word; its lowest bit is Alice's bit.
                 word = next_word(&ts)
-                gap = log(((word >> 11) + 0.5) * (1.0 / 9007199254740992.0)) * scale
-                if gap >= <double>(seg_end - pos):
+                room = seg_end - pos
+                if tabled:
+                    cell = &cells[word >> (64 - GAP_CELL_BITS)]
+                    if (word >> 11) - cell.lo < cell.hi - cell.lo:
+                        igap = log_gap(word, scale, room)
+                    else:
+                        igap = cell.k + ((word >> 11) < cell.lo)
+                else:
+                    igap = log_gap(word, scale, room)
+                if igap >= room:
                     break
-                slot = pos + <int64_t>gap
+                slot = pos + igap
                 pos = slot + 1
                 # Everything else about the slot, jointly, from one word.
                 u = next_word(&ts)
@@ -506,16 +619,13 @@ cdef int draw_events(PrimaryEvents ev, const DrawTables* T) noexcept nogil:
                 o += (o < n_out - 1) & (u >= othr[o])
                 while o < n_out - 1 and u >= othr[o]:
                     o += 1
-                c = code[o]
+                # Alice's bit: the gap word's lowest bit.
+                c = code[2 * o + (word & 1)]
                 cnt[c & 15] += 1
-                # Alice's frame -> detectors: swap within each pair for bit 1
-                # (Alice's bit, the gap word's lowest bit; a select, not a branch).
-                mask = c >> 6
-                mask = ((mask & 5) << 1) | ((mask & 10) >> 1)
-                c ^= (-<int>(word & 1)) & (c ^ ((c & 63) | (mask << 6) | 1024))
                 if n == out_cap:
                     ev.n = n
                     if events_grow(ev) < 0:
+                        free(cells)
                         return -1
                     out_slot = ev.slot
                     out_word = ev.word
@@ -529,6 +639,7 @@ cdef int draw_events(PrimaryEvents ev, const DrawTables* T) noexcept nogil:
         pos = seg_end
         g += 1
     ev.n = n
+    free(cells)
     return 0
 
 
@@ -601,12 +712,22 @@ cdef list draw_list(seed, list spans, const int64_t[::1] seg_start,
             raise ValueError(f"outcome_guide[{g_lo + i // guide_len_}, {i % guide_len_}] = "
                              f"{gp[i]} must be below the number of outcomes {n_out_}")
 
+    # Alice's frame -> detectors: for bit 1, the clicks swap within each pair
+    # and the code carries the bit (1 << 10).
+    code_np = np.empty((n_out_, 2), dtype=np.uint16)
+    cdef uint16_t[:, ::1] codes = code_np
+    cdef int mask
+    for i in range(n_out_):
+        mask = outcome_code[i] >> 6
+        mask = ((mask & 5) << 1) | ((mask & 10) >> 1)
+        codes[i, 0] = outcome_code[i]
+        codes[i, 1] = (outcome_code[i] & 63) | (mask << 6) | 1024
     cdef DrawTables T
     T.seg_start = &seg_start[0]
     T.gap_scale = &gap_scale[0]
     T.outcome_thr = &outcome_thr[0, 0]
     T.outcome_guide = &outcome_guide[0, 0]
-    T.code = &outcome_code[0]
+    T.code = &codes[0, 0]
     T.n_seg = <int>n_seg_
     T.n_out = <int>n_out_
     T.guide_len = <int>guide_len_
