@@ -57,6 +57,124 @@ FLAG_BASIS_TIE = F_BASIS_TIE         # passive: both bases clicked (random basis
 cdef int64_t NEVER = -(1LL << 62)
 
 
+# Geometric gaps without a log for most words.  The gap of a word is
+# floor(log(u) * scale), u its uniform (top 53 bits m: u = (m + 0.5) 2^-53).
+# A segment with short gaps and many events gets a table over the top
+# GAP_CELL_BITS bits of the word: in a cell where the gap takes one value k,
+# or k + 1 below a threshold on m, it is read from the table; within a
+# margin of the threshold, and in cells with more values (small u), the log
+# is computed as before.  The margins (GAP_MARGIN in the gap, 2^-30 relative
+# in u) exceed the log's error by orders of magnitude, so every gap is the
+# one the log gives: the records do not change.
+cdef enum:
+    GAP_CELL_BITS = 10
+    GAP_CELLS = 1 << GAP_CELL_BITS
+    GAP_TABLE_MAX_MEAN = 128         # mean gaps above: too few cells with one value
+    GAP_TABLE_MIN_EVENTS = 1 << 15   # expected events below: the table costs more than it saves
+cdef double GAP_MARGIN = 2.0 ** -20
+cdef double U_SCALE = 1.0 / 9007199254740992.0   # 2^-53
+
+
+cdef bint _gap_tables_on = True
+
+
+def _set_gap_tables(bint on):
+    """Test and benchmark hook: turn the gap tables off (every gap from the
+    log) or on (the default); returns the previous setting."""
+    global _gap_tables_on
+    cdef bint was = _gap_tables_on
+    _gap_tables_on = on
+    return was
+
+
+cdef struct GapCell:
+    uint64_t lo        # m < lo: gap k + 1
+    uint64_t hi        # lo <= m < hi: compute the log; m >= hi: gap k
+    int64_t k
+
+
+cdef inline int64_t log_gap(uint64_t word, double scale, int64_t room) noexcept nogil:
+    """floor(log(u) * scale) for the word's uniform u, or ``room`` where it is
+    at least ``room`` (no conversion overflow)."""
+    cdef double gap = log(((word >> 11) + 0.5) * (1.0 / 9007199254740992.0)) * scale
+    return <int64_t>gap if gap < <double>room else room
+
+
+cdef void gap_table(double scale, GapCell* cells) noexcept nogil:
+    """The cells for gap scale ``scale`` (< 0; see above)."""
+    cdef int h
+    cdef uint64_t m_min, m_max, width = (<uint64_t>1) << (53 - GAP_CELL_BITS)
+    cdef double t_small, t_large, thr
+    cdef int64_t k
+    for h in range(GAP_CELLS):
+        m_min = (<uint64_t>h) * width
+        m_max = m_min + width - 1
+        t_small = log((m_max + 0.5) * U_SCALE) * scale     # the smallest gap of the cell
+        t_large = log((m_min + 0.5) * U_SCALE) * scale     # the largest
+        k = <int64_t>t_small
+        cells[h].k = k
+        cells[h].lo = 0                                    # default: always the log
+        cells[h].hi = 0xFFFFFFFFFFFFFFFF
+        if t_small - k < GAP_MARGIN:
+            continue
+        if t_large < k + 1 - GAP_MARGIN:                   # one value
+            cells[h].hi = 0
+        elif t_large < k + 2 - GAP_MARGIN:                 # k, or k + 1 below u = e^((k+1)/scale)
+            thr = exp((k + 1) / scale) / U_SCALE - 0.5
+            cells[h].lo = <uint64_t>floor(thr * (1.0 - 2.0 ** -30))
+            cells[h].hi = <uint64_t>ceil(thr * (1.0 + 2.0 ** -30))
+
+
+cdef inline int64_t table_gap(const GapCell* cells, uint64_t word, double scale,
+                              int64_t room) noexcept nogil:
+    """floor(log(u) * scale) for the word's uniform, from ``cells`` (made by
+    gap_table for ``scale``; NULL: none) where they are sure, else from the
+    log; ``room`` where it is at least ``room``."""
+    cdef const GapCell* cell
+    if cells != NULL:
+        cell = &cells[word >> (64 - GAP_CELL_BITS)]
+        if (word >> 11) - cell.lo >= cell.hi - cell.lo:
+            return cell.k + ((word >> 11) < cell.lo)
+    return log_gap(word, scale, room)
+
+
+cdef GapCell* new_gap_table(double scale) noexcept nogil:
+    """A table for ``scale`` when it is in the tables' range, else NULL (also
+    when out of memory: the log then serves every draw)."""
+    cdef GapCell* cells
+    if not (_gap_tables_on and -GAP_TABLE_MAX_MEAN <= scale < 0.0):
+        return NULL
+    cells = <GapCell*>malloc(GAP_CELLS * sizeof(GapCell))
+    if cells != NULL:
+        gap_table(scale, cells)
+    return cells
+
+
+def _gap_table_gaps(double scale, const uint64_t[::1] words not None):
+    """Test hook: (gap from the table or -1 where the cell defers to the log,
+    floor(log(u) * scale)) for each word, for a scale in [-GAP_TABLE_MAX_MEAN, 0)."""
+    if not -GAP_TABLE_MAX_MEAN <= scale < 0.0:
+        raise ValueError(f"scale = {scale} must be in [-{GAP_TABLE_MAX_MEAN}, 0)")
+    cdef GapCell* cells = <GapCell*>malloc(GAP_CELLS * sizeof(GapCell))
+    if cells == NULL:
+        raise MemoryError()
+    cdef Py_ssize_t i, n = words.shape[0]
+    table = np.empty(n, dtype=np.int64)
+    exact = np.empty(n, dtype=np.int64)
+    cdef int64_t[::1] tv = table, ev = exact
+    cdef uint64_t m, w
+    cdef const GapCell* c
+    gap_table(scale, cells)
+    for i in range(n):
+        w = words[i]
+        m = w >> 11
+        c = &cells[w >> (64 - GAP_CELL_BITS)]
+        tv[i] = -1 if m - c.lo < c.hi - c.lo else c.k + (m < c.lo)
+        ev[i] = <int64_t>(log((m + 0.5) * U_SCALE) * scale)
+    free(cells)
+    return table, exact
+
+
 cdef class DetectorState:
     """What the detector pass carries from one block to the next: the last
     click of each detector (for dead time) and the pending afterpulses."""
@@ -65,6 +183,12 @@ cdef class DetectorState:
     cdef public int64_t next_block   # blocks must be fed in order
     cdef public int64_t next_slot    # ... each starting where the last one ended
     cdef int64_t ap_countdown        # primary clicks left before the next afterpulse (-1: draw)
+    # gap tables of the afterpulse draws (NULL: the log), made once per run
+    # for the scales in ap_scale and delay_scale (1: none yet)
+    cdef GapCell* ap_cells
+    cdef GapCell* delay_cells
+    cdef double ap_scale
+    cdef double delay_scale
 
     def __cinit__(self):
         cdef int j
@@ -75,9 +199,13 @@ cdef class DetectorState:
         self.next_block = 0
         self.next_slot = 0
         self.ap_countdown = -1
+        self.ap_cells = self.delay_cells = NULL
+        self.ap_scale = self.delay_scale = 1.0
 
     def __dealloc__(self):
         heap_free(&self.heap)
+        free(self.ap_cells)
+        free(self.delay_cells)
 
     @property
     def pending_afterpulses(self):
@@ -237,23 +365,24 @@ cdef int64_t afterpulse_clicks(const Link* L, DetectorState st, PhiloxStream* ds
     primary clicks trigger one is drawn as geometric gaps over the sequence
     of primary clicks (Bernoulli(p_ap) each), not one draw per click."""
     cdef int j, rest = primary
-    cdef double delay
+    cdef int64_t delay
     while rest:
         j = 0
         while not (rest >> j) & 1:
             j += 1
         rest &= rest - 1
-        if countdown < 0:
-            countdown = <int64_t>(log(next_double(ds)) * L.afterpulse_gap_scale)
+        if countdown < 0:       # floor(log(u) * gap scale), u = next_double
+            countdown = table_gap(st.ap_cells, next_u64(ds), L.afterpulse_gap_scale, MAX_SLOTS)
         if countdown > 0:
             countdown -= 1
         else:
             countdown = -1
-            delay = 1.0
+            delay = 1           # 1 + floor(-tau log(u)), u = next_double
             if L.afterpulse_tau_gates > 0.0:
-                delay += floor(-L.afterpulse_tau_gates * log(next_double(ds)))
-            if delay < <double>(L.total_slots - slot):
-                if heap_push(&st.heap, (slot + <int64_t>delay) * 4 + j) < 0:
+                delay += table_gap(st.delay_cells, next_u64(ds), -L.afterpulse_tau_gates,
+                                   L.total_slots - slot)
+            if delay < L.total_slots - slot:
+                if heap_push(&st.heap, (slot + delay) * 4 + j) < 0:
                     return AP_NO_MEMORY
     return countdown
 
@@ -453,99 +582,6 @@ cdef struct DrawTables:
     int K
 
 
-# Geometric gaps without a log for most words.  The gap of a word is
-# floor(log(u) * scale), u its uniform (top 53 bits m: u = (m + 0.5) 2^-53).
-# A segment with short gaps and many events gets a table over the top
-# GAP_CELL_BITS bits of the word: in a cell where the gap takes one value k,
-# or k + 1 below a threshold on m, it is read from the table; within a
-# margin of the threshold, and in cells with more values (small u), the log
-# is computed as before.  The margins (GAP_MARGIN in the gap, 2^-30 relative
-# in u) exceed the log's error by orders of magnitude, so every gap is the
-# one the log gives: the records do not change.
-cdef enum:
-    GAP_CELL_BITS = 10
-    GAP_CELLS = 1 << GAP_CELL_BITS
-    GAP_TABLE_MAX_MEAN = 128         # mean gaps above: too few cells with one value
-    GAP_TABLE_MIN_EVENTS = 1 << 15   # expected events below: the table costs more than it saves
-cdef double GAP_MARGIN = 2.0 ** -20
-cdef double U_SCALE = 1.0 / 9007199254740992.0   # 2^-53
-
-
-cdef bint _gap_tables_on = True
-
-
-def _set_gap_tables(bint on):
-    """Test and benchmark hook: turn the gap tables off (every gap from the
-    log) or on (the default); returns the previous setting."""
-    global _gap_tables_on
-    cdef bint was = _gap_tables_on
-    _gap_tables_on = on
-    return was
-
-
-cdef struct GapCell:
-    uint64_t lo        # m < lo: gap k + 1
-    uint64_t hi        # lo <= m < hi: compute the log; m >= hi: gap k
-    int64_t k
-
-
-cdef inline int64_t log_gap(uint64_t word, double scale, int64_t room) noexcept nogil:
-    """floor(log(u) * scale) for the word's uniform u, or ``room`` where it is
-    at least ``room`` (no conversion overflow)."""
-    cdef double gap = log(((word >> 11) + 0.5) * (1.0 / 9007199254740992.0)) * scale
-    return <int64_t>gap if gap < <double>room else room
-
-
-cdef void gap_table(double scale, GapCell* cells) noexcept nogil:
-    """The cells for gap scale ``scale`` (< 0; see above)."""
-    cdef int h
-    cdef uint64_t m_min, m_max, width = (<uint64_t>1) << (53 - GAP_CELL_BITS)
-    cdef double t_small, t_large, thr
-    cdef int64_t k
-    for h in range(GAP_CELLS):
-        m_min = (<uint64_t>h) * width
-        m_max = m_min + width - 1
-        t_small = log((m_max + 0.5) * U_SCALE) * scale     # the smallest gap of the cell
-        t_large = log((m_min + 0.5) * U_SCALE) * scale     # the largest
-        k = <int64_t>t_small
-        cells[h].k = k
-        cells[h].lo = 0                                    # default: always the log
-        cells[h].hi = 0xFFFFFFFFFFFFFFFF
-        if t_small - k < GAP_MARGIN:
-            continue
-        if t_large < k + 1 - GAP_MARGIN:                   # one value
-            cells[h].hi = 0
-        elif t_large < k + 2 - GAP_MARGIN:                 # k, or k + 1 below u = e^((k+1)/scale)
-            thr = exp((k + 1) / scale) / U_SCALE - 0.5
-            cells[h].lo = <uint64_t>floor(thr * (1.0 - 2.0 ** -30))
-            cells[h].hi = <uint64_t>ceil(thr * (1.0 + 2.0 ** -30))
-
-
-def _gap_table_gaps(double scale, const uint64_t[::1] words not None):
-    """Test hook: (gap from the table or -1 where the cell defers to the log,
-    floor(log(u) * scale)) for each word, for a scale in [-GAP_TABLE_MAX_MEAN, 0)."""
-    if not -GAP_TABLE_MAX_MEAN <= scale < 0.0:
-        raise ValueError(f"scale = {scale} must be in [-{GAP_TABLE_MAX_MEAN}, 0)")
-    cdef GapCell* cells = <GapCell*>malloc(GAP_CELLS * sizeof(GapCell))
-    if cells == NULL:
-        raise MemoryError()
-    cdef Py_ssize_t i, n = words.shape[0]
-    table = np.empty(n, dtype=np.int64)
-    exact = np.empty(n, dtype=np.int64)
-    cdef int64_t[::1] tv = table, ev = exact
-    cdef uint64_t m, w
-    cdef const GapCell* c
-    gap_table(scale, cells)
-    for i in range(n):
-        w = words[i]
-        m = w >> 11
-        c = &cells[w >> (64 - GAP_CELL_BITS)]
-        tv[i] = -1 if m - c.lo < c.hi - c.lo else c.k + (m < c.lo)
-        ev[i] = <int64_t>(log((m + 0.5) * U_SCALE) * scale)
-    free(cells)
-    return table, exact
-
-
 cdef int draw_events(PrimaryEvents ev, const DrawTables* T) noexcept nogil:
     """The primary clicks of one block (``ev``'s seed, block and slots) into
     ``ev``'s buffers, from the stream (seed, TRANSPORT, block) alone; -1 on
@@ -573,8 +609,6 @@ cdef int draw_events(PrimaryEvents ev, const DrawTables* T) noexcept nogil:
     for k in range(MAX_CLASSES):
         cnt[k] = 0
     cdef GapCell* cells = NULL
-    cdef const GapCell* cell
-    cdef bint tabled
     cdef int64_t igap, room
     g = find_segment(seg_start, n_seg, start)
     pos = start
@@ -584,28 +618,16 @@ cdef int draw_events(PrimaryEvents ev, const DrawTables* T) noexcept nogil:
         othr = T.outcome_thr + <int64_t>g * n_out
         guide = T.outcome_guide + <int64_t>g * T.guide_len
         primary_k = ev.primary + <int64_t>g * K
-        tabled = (_gap_tables_on and -GAP_TABLE_MAX_MEAN <= scale < 0.0
-                  and (seg_end - pos) > GAP_TABLE_MIN_EVENTS * (1.0 - scale))
-        if tabled:
-            if cells == NULL:
-                cells = <GapCell*>malloc(GAP_CELLS * sizeof(GapCell))
-                if cells == NULL:
-                    return -1
-            gap_table(scale, cells)
+        # a table pays off for a segment with many events (see gap_table)
+        if (seg_end - pos) > GAP_TABLE_MIN_EVENTS * (1.0 - scale):
+            cells = new_gap_table(scale)
         if scale < 0.0:
             while True:
                 # Geometric gap to the next slot with a primary click: the
                 # top 53 bits of one word; its lowest bit is Alice's bit.
                 word = next_word(&ts)
                 room = seg_end - pos
-                if tabled:
-                    cell = &cells[word >> (64 - GAP_CELL_BITS)]
-                    if (word >> 11) - cell.lo < cell.hi - cell.lo:
-                        igap = log_gap(word, scale, room)
-                    else:
-                        igap = cell.k + ((word >> 11) < cell.lo)
-                else:
-                    igap = log_gap(word, scale, room)
+                igap = table_gap(cells, word, scale, room)
                 if igap >= room:
                     break
                 slot = pos + igap
@@ -636,6 +658,8 @@ cdef int draw_events(PrimaryEvents ev, const DrawTables* T) noexcept nogil:
         for k in range(K):
             primary_k[k] += cnt[k]
             cnt[k] = 0
+        free(cells)
+        cells = NULL
         pos = seg_end
         g += 1
     ev.n = n
@@ -871,6 +895,14 @@ cdef int carry_events(PrimaryEvents ev, DetectorState state, EventBuffer* out, i
     # as emit().
     cdef bint simple = L.dead_gates == 0 and not L.passive
     cdef bint ap_on = L.afterpulse_prob > 0.0
+    if ap_on and state.ap_scale != L.afterpulse_gap_scale:
+        free(state.ap_cells)
+        state.ap_cells = new_gap_table(L.afterpulse_gap_scale)
+        state.ap_scale = L.afterpulse_gap_scale
+    if ap_on and state.delay_scale != -L.afterpulse_tau_gates:
+        free(state.delay_cells)
+        state.delay_cells = new_gap_table(-L.afterpulse_tau_gates)
+        state.delay_scale = -L.afterpulse_tau_gates
     cdef int mask, npc, bit, flags, t
     # The fast loop keeps its state in locals (a store through the byte
     # arrays could alias any field reached through a pointer, which would
