@@ -121,7 +121,7 @@ cdef void gap_table(double scale, GapCell* cells) noexcept nogil:
             cells[h].hi = 0
         elif t_large < k + 2 - GAP_MARGIN:                 # k, or k + 1 below u = e^((k+1)/scale)
             thr = exp((k + 1) / scale) / U_SCALE - 0.5
-            cells[h].lo = <uint64_t>floor(thr * (1.0 - 2.0 ** -30))
+            cells[h].lo = <uint64_t>floor(thr * (1.0 - 2.0 ** -30)) if thr > 0.0 else 0
             cells[h].hi = <uint64_t>ceil(thr * (1.0 + 2.0 ** -30))
 
 
