@@ -59,19 +59,24 @@ cdef int64_t NEVER = -(1LL << 62)
 
 # Geometric gaps without a log for most words.  The gap of a word is
 # floor(log(u) * scale), u its uniform (top 53 bits m: u = (m + 0.5) 2^-53).
-# A segment with short gaps and many events gets a table over the top
-# GAP_CELL_BITS bits of the word: in a cell where the gap takes one value k,
+# A segment with short gaps (fiber up to ~60 km with the defaults) and many
+# events in a draw gets a table over the top GAP_CELL_BITS bits of the word
+# (96 KiB, made in ~0.2 ms and cached per gap scale for the rest of the
+# run; the afterpulse draws keep theirs in the detector state): in a cell
+# where the gap takes one value k,
 # or k + 1 below a threshold on m, it is read from the table; within a
 # margin of the threshold, and in cells with more values (small u), the log
 # is computed as before.  The margins (GAP_MARGIN in the gap, 2^-30 relative
 # in u) exceed the log's error by orders of magnitude, so every gap is the
 # one the log gives: the records do not change.
 cdef enum:
-    GAP_CELL_BITS = 10
+    GAP_CELL_BITS = 12
     GAP_CELLS = 1 << GAP_CELL_BITS
-    GAP_TABLE_MAX_MEAN = 128         # mean gaps above: too few cells with one value
-    GAP_TABLE_MIN_EVENTS = 1 << 15   # expected events below: the table costs more than it saves
+    GAP_TABLE_MAX_MEAN = 512         # mean gaps above: too few cells with one value
+    GAP_TABLE_MIN_EVENTS = 1 << 16   # expected events of a draw below: no table (it costs ~1e4 logs)
 cdef double GAP_MARGIN = 2.0 ** -20
+GAP_TABLE_CELL_BITS = GAP_CELL_BITS
+GAP_TABLE_SCALE_MIN = -GAP_TABLE_MAX_MEAN
 cdef double U_SCALE = 1.0 / 9007199254740992.0   # 2^-53
 
 
@@ -123,6 +128,27 @@ cdef void gap_table(double scale, GapCell* cells) noexcept nogil:
             thr = exp((k + 1) / scale) / U_SCALE - 0.5
             cells[h].lo = <uint64_t>floor(thr * (1.0 - 2.0 ** -30)) if thr > 0.0 else 0
             cells[h].hi = <uint64_t>ceil(thr * (1.0 + 2.0 ** -30))
+
+
+_gap_table_cache = {}
+
+
+cdef object cached_gap_table(double scale):
+    """The gap table for ``scale`` as a NumPy byte array of GAP_CELLS cells,
+    made once per scale (a run's segments share a few; at most 64 kept)."""
+    arr = _gap_table_cache.get(scale)
+    if arr is None:
+        arr = np.empty(GAP_CELLS * sizeof(GapCell), dtype=np.uint8)
+        fill_gap_table(scale, arr)
+        if len(_gap_table_cache) >= 64:
+            _gap_table_cache.clear()
+        _gap_table_cache[scale] = arr
+    return arr
+
+
+cdef void fill_gap_table(double scale, cnp.uint8_t[::1] arr):
+    with nogil:
+        gap_table(scale, <GapCell*>&arr[0])
 
 
 cdef inline int64_t table_gap(const GapCell* cells, uint64_t word, double scale,
@@ -580,6 +606,8 @@ cdef struct DrawTables:
     int guide_len
     int guide_shift
     int K
+    const GapCell** cells              # segment g's gap table at cells[g - g_lo], or NULL
+    int g_lo
 
 
 cdef int draw_events(PrimaryEvents ev, const DrawTables* T) noexcept nogil:
@@ -608,7 +636,7 @@ cdef int draw_events(PrimaryEvents ev, const DrawTables* T) noexcept nogil:
     cdef int64_t cnt[MAX_CLASSES]
     for k in range(MAX_CLASSES):
         cnt[k] = 0
-    cdef GapCell* cells = NULL
+    cdef const GapCell* cells
     cdef int64_t igap, room
     g = find_segment(seg_start, n_seg, start)
     pos = start
@@ -618,9 +646,7 @@ cdef int draw_events(PrimaryEvents ev, const DrawTables* T) noexcept nogil:
         othr = T.outcome_thr + <int64_t>g * n_out
         guide = T.outcome_guide + <int64_t>g * T.guide_len
         primary_k = ev.primary + <int64_t>g * K
-        # a table pays off for a segment with many events (see gap_table)
-        if (seg_end - pos) > GAP_TABLE_MIN_EVENTS * (1.0 - scale):
-            cells = new_gap_table(scale)
+        cells = T.cells[g - T.g_lo]
         if scale < 0.0:
             while True:
                 # Geometric gap to the next slot with a primary click: the
@@ -647,7 +673,6 @@ cdef int draw_events(PrimaryEvents ev, const DrawTables* T) noexcept nogil:
                 if n == out_cap:
                     ev.n = n
                     if events_grow(ev) < 0:
-                        free(cells)
                         return -1
                     out_slot = ev.slot
                     out_word = ev.word
@@ -658,12 +683,9 @@ cdef int draw_events(PrimaryEvents ev, const DrawTables* T) noexcept nogil:
         for k in range(K):
             primary_k[k] += cnt[k]
             cnt[k] = 0
-        free(cells)
-        cells = NULL
         pos = seg_end
         g += 1
     ev.n = n
-    free(cells)
     return 0
 
 
@@ -759,10 +781,49 @@ cdef list draw_list(seed, list spans, const int64_t[::1] seg_start,
     T.guide_shift = 64
     while (1 << (64 - T.guide_shift)) < T.guide_len:
         T.guide_shift -= 1
+    # Gap tables for the segments with many expected events in these blocks
+    # (a table costs about as much as 10^4 gaps drawn with the log; it is
+    # cached per gap scale for the rest of the run).
+    cdef int n_touched = g_hi - g_lo + 1
+    cdef int64_t seg_lo, seg_hi, inside
+    touched = [None] * n_touched
+    for g in range(g_lo, g_hi + 1):
+        inside = 0
+        for block_, start, n_sl, exp_ev in blocks:
+            seg_lo = max(seg_start[g], start)
+            seg_hi = min(seg_start[g + 1], start + n_sl)
+            inside += max(0, seg_hi - seg_lo)
+        if (_gap_tables_on and -GAP_TABLE_MAX_MEAN <= gap_scale[g] < 0.0
+                and inside > GAP_TABLE_MIN_EVENTS * (1.0 - gap_scale[g])):
+            touched[g - g_lo] = cached_gap_table(gap_scale[g])
+    cdef const GapCell** cells = <const GapCell**>malloc(n_touched * sizeof(GapCell*))
+    if cells == NULL:
+        raise MemoryError()
+    cdef cnp.uint8_t[::1] table_bytes
+    for g in range(n_touched):
+        cells[g] = NULL
+        if touched[g] is not None:
+            table_bytes = touched[g]
+            cells[g] = <const GapCell*>&table_bytes[0]
+    T.cells = cells
+    T.g_lo = g_lo
+    try:
+        return draw_spans(seed_, blocks, &T, n_det_, basis_p, ap_p, ap_tau, dead, total,
+                          seg_start, noclick_prob)
+    finally:
+        free(cells)
+
+
+cdef list draw_spans(uint64_t seed_, list blocks, const DrawTables* T, int n_det_, double basis_p, double ap_p,
+                     double ap_tau, int64_t dead, int64_t total,
+                     const int64_t[::1] seg_start, const double[:, ::1] noclick_prob):
+    """The blocks of draw_list, drawn with the checked tables ``T``."""
     cdef PrimaryEvents ev
     cdef int64_t[:, ::1] primary
     cdef double cap
     cdef list out = []
+    cdef uint32_t block_
+    cdef int64_t start, n_sl
     for block_, start, n_sl, exp_ev in blocks:
         ev = PrimaryEvents()
         ev.L.n_classes = T.K
@@ -806,7 +867,7 @@ cdef list draw_list(seed, list spans, const int64_t[::1] seg_start,
         evs[j] = <void*>out[j]            # kept alive by ``out``
     with nogil:
         for j in range(m):
-            if draw_events(<PrimaryEvents>evs[j], &T) < 0:
+            if draw_events(<PrimaryEvents>evs[j], T) < 0:
                 err = 1
                 break
     free(evs)
