@@ -59,16 +59,17 @@ cdef int64_t NEVER = -(1LL << 62)
 
 # Geometric gaps without a log for most words.  The gap of a word is
 # floor(log(u) * scale), u its uniform (top 53 bits m: u = (m + 0.5) 2^-53).
-# A segment with short gaps (fiber up to ~60 km with the defaults) and many
+# A segment with short gaps (fiber up to ~55 km with the defaults) and many
 # events in a draw gets a table over the top GAP_CELL_BITS bits of the word
 # (96 KiB, made in ~0.2 ms and cached per gap scale for the rest of the
-# run; the afterpulse draws keep theirs in the detector state): in a cell
-# where the gap takes one value k,
-# or k + 1 below a threshold on m, it is read from the table; within a
-# margin of the threshold, and in cells with more values (small u), the log
-# is computed as before.  The margins (GAP_MARGIN in the gap, 2^-30 relative
-# in u) exceed the log's error by orders of magnitude, so every gap is the
-# one the log gives: the records do not change.
+# run; the afterpulse draws keep theirs in the detector state).  In a cell
+# where the gap takes one value k, or k + 1 below a threshold on m, it is
+# read from the table; within a margin of the threshold, and in cells with
+# more values (small u), the log is computed as before.  The margins
+# (GAP_MARGIN in the gap, 2^-30 relative in u) exceed the log's error by
+# orders of magnitude, so every gap is the one the log gives: the records
+# do not change.  More cells (2^15, up to ~100 km) measured slower: the
+# table no longer stays in the L2 cache.
 cdef enum:
     GAP_CELL_BITS = 12
     GAP_CELLS = 1 << GAP_CELL_BITS
