@@ -616,10 +616,11 @@ def scms_load_lane(lane, chan, const int64_t[::1] key_pos not None,
     if col == NULL:
         raise MemoryError()
     with nogil:
+        # branch-free: Bob's bits are random, a branch on them mispredicts half the time
         for i in range(key_pos.shape[0]):
-            col[key_pos[i]] = -c0 if key_bits[i] else c0
+            col[key_pos[i]] = <int8_t>(c0 - 2 * c0 * key_bits[i])
         for i in range(known_pos.shape[0]):
-            col[known_pos[i]] = -127 if known_bits[i] else 127
+            col[known_pos[i]] = <int8_t>(127 - 254 * known_bits[i])
         for i in range(n):
             L[i, lane_] = col[i]
     free(col)
