@@ -642,10 +642,10 @@ def decode_scms_lanes(const int32_t[::1] row_ptr not None, const int32_t[::1] co
     lanes can be reloaded with new frames between calls: ``L`` (n, 32) int8
     posteriors, ``qsign``, ``qnz`` (E,) uint32 lane masks, ``m1s``, ``m2s``,
     ``idx`` (m, 32) uint8 and ``par`` (m,) uint32.  A lane starts a decoding
-    with its column of ``L`` set to the channel LLRs and its bits / columns of
-    the other arrays zero (or any values, when ``iters[l]`` is 0: the lane's
-    first iteration ignores its message state).  ``syn[c]`` holds the syndrome bit of check c of
-    lane l in bit l.  Iterates the ``active`` lanes until one of them reaches
+    with its column of ``L`` set to the channel LLRs and ``iters[l]`` 0: its
+    first iteration ignores the lane's bits / columns of the other arrays
+    (message state of an earlier frame) and rewrites them all.  ``syn[c]``
+    holds the syndrome bit of check c of lane l in bit l.  Iterates the ``active`` lanes until one of them reaches
     its syndrome (hard decisions to ``hard[l]``; returned in the mask) or runs
     out of ``budget[l]`` iterations (returns 0); ``iters[l]`` counts the
     iterations run.  ``simd``: True picks the best kernel of this CPU
