@@ -255,7 +255,7 @@ QC_AVX512 static void qc_scms_check_avx512(int64_t c, int64_t m, const int32_t *
         __m256i r = _mm256_mask_sub_epi8(mag, (__mmask32)(parold ^ qs_old), zero, mag);
         __m256i lold = _mm256_loadu_si256(Lv);
         __m256i t = _mm256_subs_epi8(lold, r), ab;
-        __mmask32 ge;
+        __mmask32 lt;
         if (e + QC_SCMS_PF < n_edges)
             _mm_prefetch((const char *)(L + (int64_t)cols[e + QC_SCMS_PF] * W), _MM_HINT_T0);
         _mm256_storeu_si256((__m256i *)(T + j * W), t);
@@ -268,9 +268,11 @@ QC_AVX512 static void qc_scms_check_avx512(int64_t c, int64_t m, const int32_t *
         qnz[e] = ~tz & ~er;
         parnew ^= qs;
         ab = _mm256_maskz_abs_epi8((__mmask32)~er, t);  /* -128 -> 128 unsigned */
-        ge = _mm256_cmpge_epu8_mask(ab, mn1);
-        mn2 = _mm256_mask_min_epu8(mn1, ge, mn2, ab);
-        id = _mm256_mask_mov_epi8(jj, ge, id);
+        /* two smallest: mn1 <= mn2 always, so min(mn2, max(ab, mn1)) is mn1
+         * when ab < mn1 and min(mn2, ab) otherwise (no masked merge copies) */
+        lt = _mm256_cmplt_epu8_mask(ab, mn1);
+        mn2 = _mm256_min_epu8(mn2, _mm256_max_epu8(ab, mn1));
+        id = _mm256_mask_mov_epi8(id, lt, jj);
         mn1 = _mm256_min_epu8(mn1, ab);
         jj = _mm256_add_epi8(jj, one);
     }
