@@ -7,8 +7,8 @@
  * 20-110).  Self-correction (Savin 2008) erases a variable-to-check message
  * whose sign flipped since the previous iteration, which brings min-sum to
  * within a few per cent of sum-product efficiency on these codes while keeping
- * its cost: per edge a handful of byte-vector instructions, 32 frames per AVX2
- * register, and only two bits of state per edge and frame.
+ * its cost: per edge a handful of byte-vector instructions, 32 frames per
+ * 256-bit register, and only two bits of state per edge and frame.
  *
  * Layout: lane l of every vector is frame l of the batch (QC_SCMS_W lanes).
  *   L[v][l]      posterior LLR of variable v (int8, saturating), > 0 = bit 0;
@@ -76,7 +76,7 @@ static void qc_scms_check_scalar(int64_t c, const int32_t *rp, const int32_t *co
             tz |= (uint32_t)(t[l] == 0) << l;
         }
         S[j] = lsign;
-        er = qnz[e] & ~fresh & (tsign ^ qsign[e]);       /* sign flipped: erase */
+        er = qnz[e] & ~fresh & (tsign ^ qsign[e]);      /* sign flipped: erase */
         qs = tsign & ~er;
         qsign[e] = qs;
         qnz[e] = ~tz & ~er;
@@ -224,8 +224,8 @@ QC_AVX2 static void qc_scms_check_avx2(int64_t c, int64_t m, const int32_t *rp, 
 /* ------------------------------------------------------------ AVX-512 kernel
  * The AVX2 kernel with AVX-512BW/VL mask registers on the same 256-bit
  * vectors (32 lanes, same state layout): a lane bit mask is one kmov instead
- * of a broadcast, shuffle, and and compare, and sign flips, erasures and the
- * two-minima update become masked single instructions.  The same integer
+ * of a broadcast, shuffle, and and compare, and sign flips and erasures
+ * become masked single instructions.  The same integer
  * operations lane by lane, so bit-identical to the other kernels. */
 
 #define QC_AVX512 __attribute__((target("avx2,avx512f,avx512bw,avx512vl")))
@@ -235,7 +235,8 @@ QC_AVX512 static void qc_scms_check_avx512(int64_t c, int64_t m, const int32_t *
                                            int8_t *L, uint32_t *qsign, uint32_t *qnz,
                                            uint8_t *m1s, uint8_t *m2s, uint8_t *idx,
                                            uint32_t *par, int8_t *T, uint32_t *S, int A,
-                                           int B, int C, uint32_t fresh, uint32_t *unsat, uint32_t *flips) {
+                                           int B, int C, uint32_t fresh, uint32_t *unsat,
+                                           uint32_t *flips) {
     const int W = QC_SCMS_W;
     const __m256i one = _mm256_set1_epi8(1), zero = _mm256_setzero_si256();
     int64_t a = rp[c], d = rp[c + 1] - a, j, n_edges = rp[m];
@@ -351,7 +352,8 @@ QC_SSE41 static void qc_scms_check_sse(int64_t c, int64_t m, const int32_t *rp, 
     __m128i ida = zero, idb = zero, jj = zero;
     uint32_t parold = par[c], parnew = syn[c], post = syn[c], fl = 0;
     if (fresh) {    /* lanes starting afresh: no check messages yet */
-        __m128i fa = qc_scms_expand16(fresh, shuf0, bits), fb = qc_scms_expand16(fresh, shuf1, bits);
+        __m128i fa = qc_scms_expand16(fresh, shuf0, bits);
+        __m128i fb = qc_scms_expand16(fresh, shuf1, bits);
         M1a = _mm_andnot_si128(fa, M1a);
         M1b = _mm_andnot_si128(fb, M1b);
         M2a = _mm_andnot_si128(fa, M2a);
