@@ -15,6 +15,7 @@ import time
 import numpy as np
 import pytest
 
+from qchannel._core import ldpc as core
 from qchannel.postprocess import ldpc as L
 
 FRAME = 100_000
@@ -61,6 +62,7 @@ def test_bench_ldpc_reconcile(benchmark, qber, decoder, threads):
         qber=qber,
         decoder=decoder,
         decoder_used=res.decoder,
+        scms_kernel=core.SCMS_KERNELS[0],
         threads=threads,
         frames=res.frames,
         efficiency=round(res.efficiency, 4),

@@ -48,6 +48,7 @@ cdef extern from "ldpc_scms.h" nogil:
     int SCMS_W "QC_SCMS_W"
     int scms_avx2_ok "qc_scms_avx2_ok"() noexcept
     int scms_sse41_ok "qc_scms_sse41_ok"() noexcept
+    int scms_avx512_ok "qc_scms_avx512_ok"() noexcept
     uint32_t scms_run "qc_scms_run"(int64_t n, int64_t m, const int32_t* rp,
                                     const int32_t* cols, const uint32_t* syn,
                                     int8_t* L, uint32_t* qsign, uint32_t* qnz,
@@ -71,9 +72,9 @@ SPA_LANES = SPA_W
 SPA_KERNELS = (("avx2",) if spa8_avx2_ok() else ()) + ("scalar",)
 _HAVE_AVX2 = bool(scms_avx2_ok())
 # SIMD kernels this CPU runs, best first (all bit-identical to the scalar one).
-SCMS_KERNELS = tuple(k for k, ok in (("avx2", _HAVE_AVX2), ("sse4.1", scms_sse41_ok()))
-                     if ok) + ("scalar",)
-_KERNEL_LEVEL = {"avx2": 2, "sse4.1": 1, "scalar": 0}
+SCMS_KERNELS = tuple(k for k, ok in (("avx512", scms_avx512_ok()), ("avx2", _HAVE_AVX2),
+                                     ("sse4.1", scms_sse41_ok())) if ok) + ("scalar",)
+_KERNEL_LEVEL = {"avx512": 3, "avx2": 2, "sse4.1": 1, "scalar": 0}
 
 
 # ---------------------------------------------------------------- construction
@@ -532,8 +533,8 @@ def hard_decision(const float[::1] L not None, uint8_t[::1] out not None):
 
 
 def scms_simd():
-    """True when the batched SCMS decoder runs a SIMD kernel (AVX2 or SSE4.1)
-    on this CPU."""
+    """True when the batched SCMS decoder runs a SIMD kernel (AVX-512, AVX2 or
+    SSE4.1) on this CPU."""
     return SCMS_KERNELS[0] != "scalar"
 
 
@@ -570,11 +571,14 @@ def scms_load_lane(lane, chan, const int64_t[::1] key_pos not None,
                    uint32_t[::1] qsign not None, uint32_t[::1] qnz not None,
                    uint8_t[:, ::1] m1s not None, uint8_t[:, ::1] m2s not None,
                    uint8_t[:, ::1] idx not None, uint32_t[::1] par not None):
-    """Load a frame into lane ``lane`` and start it afresh (one pass in C):
-    posteriors 0 (punctured), ``+-chan`` on the key positions (Bob's bits
-    ``key_bits``: 1 -> -chan), +-127 on the known (shortened) positions, the
-    frame's syndrome bits ``frame_syn`` into bit ``lane`` of ``syn``, no
-    messages (as :func:`scms_reset_lane`)."""
+    """Load a frame into lane ``lane`` (one pass in C): posteriors 0
+    (punctured), ``+-chan`` on the key positions (Bob's bits ``key_bits``: 1
+    -> -chan), +-127 on the known (shortened) positions, the frame's syndrome
+    bits ``frame_syn`` into bit ``lane`` of ``syn``.  The lane's message state
+    is left as it is: the caller sets ``iters[lane] = 0``, and
+    :func:`decode_scms_lanes` then starts the lane without messages (the same
+    decoding as after :func:`scms_reset_lane`, without clearing O(edges)
+    state per frame)."""
     cdef Py_ssize_t n = L.shape[0], m = m1s.shape[0], E = qsign.shape[0], i
     cdef int lane_ = int_arg("lane", lane, 0, SCMS_W - 1)
     cdef int ch_ = int_arg("chan", chan, 1, 127)
@@ -612,23 +616,17 @@ def scms_load_lane(lane, chan, const int64_t[::1] key_pos not None,
     if col == NULL:
         raise MemoryError()
     with nogil:
+        # branch-free: Bob's bits are random, a branch on them mispredicts half the time
         for i in range(key_pos.shape[0]):
-            col[key_pos[i]] = -c0 if key_bits[i] else c0
+            col[key_pos[i]] = <int8_t>(c0 - 2 * c0 * key_bits[i])
         for i in range(known_pos.shape[0]):
-            col[known_pos[i]] = -127 if known_bits[i] else 127
+            col[known_pos[i]] = <int8_t>(127 - 254 * known_bits[i])
         for i in range(n):
             L[i, lane_] = col[i]
     free(col)
     with nogil:
-        for i in range(E):
-            qsign[i] &= keep
-            qnz[i] &= keep
         for i in range(m):
             syn[i] = (syn[i] & keep) | (<uint32_t>frame_syn[i] << lane_)
-            par[i] &= keep
-            m1s[i, lane_] = 0
-            m2s[i, lane_] = 0
-            idx[i, lane_] = 0
 
 
 def decode_scms_lanes(const int32_t[::1] row_ptr not None, const int32_t[::1] cols not None,
@@ -644,9 +642,10 @@ def decode_scms_lanes(const int32_t[::1] row_ptr not None, const int32_t[::1] co
     lanes can be reloaded with new frames between calls: ``L`` (n, 32) int8
     posteriors, ``qsign``, ``qnz`` (E,) uint32 lane masks, ``m1s``, ``m2s``,
     ``idx`` (m, 32) uint8 and ``par`` (m,) uint32.  A lane starts a decoding
-    with its column of ``L`` set to the channel LLRs and its bits / columns of
-    the other arrays zero.  ``syn[c]`` holds the syndrome bit of check c of
-    lane l in bit l.  Iterates the ``active`` lanes until one of them reaches
+    with its column of ``L`` set to the channel LLRs and ``iters[l]`` 0: its
+    first iteration ignores the lane's bits / columns of the other arrays
+    (message state of an earlier frame) and rewrites them all.  ``syn[c]``
+    holds the syndrome bit of check c of lane l in bit l.  Iterates the ``active`` lanes until one of them reaches
     its syndrome (hard decisions to ``hard[l]``; returned in the mask) or runs
     out of ``budget[l]`` iterations (returns 0); ``iters[l]`` counts the
     iterations run.  ``simd``: True picks the best kernel of this CPU

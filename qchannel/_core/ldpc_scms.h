@@ -7,8 +7,8 @@
  * 20-110).  Self-correction (Savin 2008) erases a variable-to-check message
  * whose sign flipped since the previous iteration, which brings min-sum to
  * within a few per cent of sum-product efficiency on these codes while keeping
- * its cost: per edge a handful of byte-vector instructions, 32 frames per AVX2
- * register, and only two bits of state per edge and frame.
+ * its cost: per edge a handful of byte-vector instructions, 32 frames per
+ * 256-bit register, and only two bits of state per edge and frame.
  *
  * Layout: lane l of every vector is frame l of the batch (QC_SCMS_W lanes).
  *   L[v][l]      posterior LLR of variable v (int8, saturating), > 0 = bit 0;
@@ -24,9 +24,10 @@
  * offset B quanta and messages clipped at C (below the posterior's 127, so
  * that a saturated posterior still yields a strong extrinsic L - R).
  *
- * The AVX2 kernel and the portable scalar kernel compute the same integer
- * arithmetic lane by lane, so results are bit-identical on every machine and
- * independent of which frames share a batch.
+ * The AVX-512 (BW/VL, on 256-bit vectors), AVX2, SSE4.1 and portable scalar
+ * kernels compute the same integer arithmetic lane by lane, so results are
+ * bit-identical on every machine and independent of which frames share a
+ * batch; the best one this CPU runs is picked at run time (no -march flag).
  */
 #ifndef QC_LDPC_SCMS_H
 #define QC_LDPC_SCMS_H
@@ -53,7 +54,7 @@ static void qc_scms_check_scalar(int64_t c, const int32_t *rp, const int32_t *co
                                  const uint32_t *syn, int8_t *L, uint32_t *qsign,
                                  uint32_t *qnz, uint8_t *m1s, uint8_t *m2s, uint8_t *idx,
                                  uint32_t *par, int8_t *T, uint32_t *S, int A, int B,
-                                 int C, uint32_t *unsat, uint32_t *flips) {
+                                 int C, uint32_t fresh, uint32_t *unsat, uint32_t *flips) {
     const int W = QC_SCMS_W;
     int64_t a = rp[c], d = rp[c + 1] - a, j;
     uint8_t *M1 = m1s + c * W, *M2 = m2s + c * W, *ID = idx + c * W;
@@ -67,7 +68,7 @@ static void qc_scms_check_scalar(int64_t c, const int32_t *rp, const int32_t *co
         int8_t *t = T + j * W;
         uint32_t rneg = parold ^ qsign[e], tsign = 0, tz = 0, lsign = 0, er, qs;
         for (l = 0; l < W; l++) {
-            int mag = ID[l] == (uint8_t)j ? M2[l] : M1[l];
+            int mag = (fresh >> l) & 1u ? 0 : (ID[l] == (uint8_t)j ? M2[l] : M1[l]);
             int r = (rneg >> l) & 1u ? -mag : mag;
             lsign |= (uint32_t)(Lv[l] < 0) << l;
             t[l] = qc_sat8(Lv[l] - r);
@@ -75,7 +76,7 @@ static void qc_scms_check_scalar(int64_t c, const int32_t *rp, const int32_t *co
             tz |= (uint32_t)(t[l] == 0) << l;
         }
         S[j] = lsign;
-        er = qnz[e] & (tsign ^ qsign[e]);       /* sign flipped: erase */
+        er = qnz[e] & ~fresh & (tsign ^ qsign[e]);      /* sign flipped: erase */
         qs = tsign & ~er;
         qsign[e] = qs;
         qnz[e] = ~tz & ~er;
@@ -138,7 +139,7 @@ QC_AVX2 static void qc_scms_check_avx2(int64_t c, int64_t m, const int32_t *rp, 
                                        const uint32_t *syn, int8_t *L, uint32_t *qsign,
                                        uint32_t *qnz, uint8_t *m1s, uint8_t *m2s,
                                        uint8_t *idx, uint32_t *par, int8_t *T, uint32_t *S,
-                                       int A, int B, int C, uint32_t *unsat,
+                                       int A, int B, int C, uint32_t fresh, uint32_t *unsat,
                                        uint32_t *flips) {
     const int W = QC_SCMS_W;
     const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -154,6 +155,11 @@ QC_AVX2 static void qc_scms_check_avx2(int64_t c, int64_t m, const int32_t *rp, 
     __m256i ID = _mm256_loadu_si256((const __m256i *)IDp);
     __m256i mn1 = _mm256_set1_epi8(-1), mn2 = mn1, id = zero, jj = zero;
     uint32_t parold = par[c], parnew = syn[c], post = syn[c];
+    if (fresh) {    /* lanes starting afresh: no check messages yet */
+        __m256i fz = qc_scms_expand(fresh, shuf, bits);
+        M1 = _mm256_andnot_si256(fz, M1);
+        M2 = _mm256_andnot_si256(fz, M2);
+    }
     for (j = 0; j < d; j++) {
         int64_t e = a + j;
         __m256i *Lv = (__m256i *)(L + (int64_t)cols[e] * W);
@@ -172,7 +178,7 @@ QC_AVX2 static void qc_scms_check_avx2(int64_t c, int64_t m, const int32_t *rp, 
         S[j] = (uint32_t)_mm256_movemask_epi8(lold);
         tsign = (uint32_t)_mm256_movemask_epi8(t);
         tz = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(t, zero));
-        er = qnz[e] & (tsign ^ qs_old);
+        er = qnz[e] & ~fresh & (tsign ^ qs_old);
         qs = tsign & ~er;
         qsign[e] = qs;
         qnz[e] = ~tz & ~er;
@@ -215,6 +221,90 @@ QC_AVX2 static void qc_scms_check_avx2(int64_t c, int64_t m, const int32_t *rp, 
     *flips |= fl;
 }
 
+/* ------------------------------------------------------------ AVX-512 kernel
+ * The AVX2 kernel with AVX-512BW/VL mask registers on the same 256-bit
+ * vectors (32 lanes, same state layout): a lane bit mask is one kmov instead
+ * of a broadcast, shuffle, and and compare, and sign flips and erasures
+ * become masked single instructions.  The same integer
+ * operations lane by lane, so bit-identical to the other kernels. */
+
+#define QC_AVX512 __attribute__((target("avx2,avx512f,avx512bw,avx512vl")))
+
+QC_AVX512 static void qc_scms_check_avx512(int64_t c, int64_t m, const int32_t *rp,
+                                           const int32_t *cols, const uint32_t *syn,
+                                           int8_t *L, uint32_t *qsign, uint32_t *qnz,
+                                           uint8_t *m1s, uint8_t *m2s, uint8_t *idx,
+                                           uint32_t *par, int8_t *T, uint32_t *S, int A,
+                                           int B, int C, uint32_t fresh, uint32_t *unsat,
+                                           uint32_t *flips) {
+    const int W = QC_SCMS_W;
+    const __m256i one = _mm256_set1_epi8(1), zero = _mm256_setzero_si256();
+    int64_t a = rp[c], d = rp[c + 1] - a, j, n_edges = rp[m];
+    uint8_t *M1p = m1s + c * W, *M2p = m2s + c * W, *IDp = idx + c * W;
+    __m256i M1 = _mm256_loadu_si256((const __m256i *)M1p);
+    __m256i M2 = _mm256_loadu_si256((const __m256i *)M2p);
+    __m256i ID = _mm256_loadu_si256((const __m256i *)IDp);
+    __m256i mn1 = _mm256_set1_epi8(-1), mn2 = mn1, id = zero, jj = zero;
+    uint32_t parold = par[c], parnew = syn[c], post = syn[c], fl = 0;
+    M1 = _mm256_maskz_mov_epi8((__mmask32)~fresh, M1);   /* fresh lanes: no messages yet */
+    M2 = _mm256_maskz_mov_epi8((__mmask32)~fresh, M2);
+    for (j = 0; j < d; j++) {
+        int64_t e = a + j;
+        __m256i *Lv = (__m256i *)(L + (int64_t)cols[e] * W);
+        uint32_t qs_old = qsign[e], tsign, tz, er, qs;
+        __m256i mag = _mm256_mask_blend_epi8(_mm256_cmpeq_epi8_mask(ID, jj), M1, M2);
+        __m256i r = _mm256_mask_sub_epi8(mag, (__mmask32)(parold ^ qs_old), zero, mag);
+        __m256i lold = _mm256_loadu_si256(Lv);
+        __m256i t = _mm256_subs_epi8(lold, r), ab;
+        __mmask32 lt;
+        if (e + QC_SCMS_PF < n_edges)
+            _mm_prefetch((const char *)(L + (int64_t)cols[e + QC_SCMS_PF] * W), _MM_HINT_T0);
+        _mm256_storeu_si256((__m256i *)(T + j * W), t);
+        S[j] = (uint32_t)_mm256_movemask_epi8(lold);
+        tsign = (uint32_t)_mm256_movemask_epi8(t);
+        tz = (uint32_t)_mm256_testn_epi8_mask(t, t);
+        er = qnz[e] & ~fresh & (tsign ^ qs_old);
+        qs = tsign & ~er;
+        qsign[e] = qs;
+        qnz[e] = ~tz & ~er;
+        parnew ^= qs;
+        ab = _mm256_maskz_abs_epi8((__mmask32)~er, t);  /* -128 -> 128 unsigned */
+        /* two smallest: mn1 <= mn2 always, so min(mn2, max(ab, mn1)) is mn1
+         * when ab < mn1 and min(mn2, ab) otherwise (no masked merge copies) */
+        lt = _mm256_cmplt_epu8_mask(ab, mn1);
+        mn2 = _mm256_min_epu8(mn2, _mm256_max_epu8(ab, mn1));
+        id = _mm256_mask_mov_epi8(id, lt, jj);
+        mn1 = _mm256_min_epu8(mn1, ab);
+        jj = _mm256_add_epi8(jj, one);
+    }
+    {
+        const __m256i Av = _mm256_set1_epi16((short)A), Bv = _mm256_set1_epi16((short)B);
+        const __m256i eight = _mm256_set1_epi16(8);
+        const __m256i Cv = _mm256_set1_epi8((char)C);
+        M1 = qc_scms_scale_avx2(mn1, Av, Bv, eight, Cv);
+        M2 = qc_scms_scale_avx2(mn2, Av, Bv, eight, Cv);
+    }
+    _mm256_storeu_si256((__m256i *)M1p, M1);
+    _mm256_storeu_si256((__m256i *)M2p, M2);
+    _mm256_storeu_si256((__m256i *)IDp, id);
+    par[c] = parnew;
+    jj = zero;
+    for (j = 0; j < d; j++) {
+        int64_t e = a + j;
+        __m256i *Lv = (__m256i *)(L + (int64_t)cols[e] * W);
+        __m256i mag = _mm256_mask_blend_epi8(_mm256_cmpeq_epi8_mask(id, jj), M1, M2);
+        __m256i r = _mm256_mask_sub_epi8(mag, (__mmask32)(parnew ^ qsign[e]), zero, mag);
+        __m256i ln = _mm256_adds_epi8(_mm256_loadu_si256((const __m256i *)(T + j * W)), r);
+        uint32_t lsign = (uint32_t)_mm256_movemask_epi8(ln);
+        _mm256_storeu_si256(Lv, ln);
+        post ^= lsign;
+        fl |= lsign ^ S[j];
+        jj = _mm256_add_epi8(jj, one);
+    }
+    *unsat |= post;
+    *flips |= fl;
+}
+
 /* -------------------------------------------------------------- SSE4.1 kernel
  * The AVX2 kernel on two 128-bit halves (lanes 0-15 and 16-31), for x86-64
  * CPUs without AVX2 (SSSE3 shuffles and abs, SSE4.1 blends and widening):
@@ -242,7 +332,7 @@ QC_SSE41 static void qc_scms_check_sse(int64_t c, int64_t m, const int32_t *rp, 
                                        const uint32_t *syn, int8_t *L, uint32_t *qsign,
                                        uint32_t *qnz, uint8_t *m1s, uint8_t *m2s,
                                        uint8_t *idx, uint32_t *par, int8_t *T, uint32_t *S,
-                                       int A, int B, int C, uint32_t *unsat,
+                                       int A, int B, int C, uint32_t fresh, uint32_t *unsat,
                                        uint32_t *flips) {
     const int W = QC_SCMS_W;
     const __m128i shuf0 = _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
@@ -261,6 +351,14 @@ QC_SSE41 static void qc_scms_check_sse(int64_t c, int64_t m, const int32_t *rp, 
     __m128i mn1a = _mm_set1_epi8(-1), mn1b = mn1a, mn2a = mn1a, mn2b = mn1a;
     __m128i ida = zero, idb = zero, jj = zero;
     uint32_t parold = par[c], parnew = syn[c], post = syn[c], fl = 0;
+    if (fresh) {    /* lanes starting afresh: no check messages yet */
+        __m128i fa = qc_scms_expand16(fresh, shuf0, bits);
+        __m128i fb = qc_scms_expand16(fresh, shuf1, bits);
+        M1a = _mm_andnot_si128(fa, M1a);
+        M1b = _mm_andnot_si128(fb, M1b);
+        M2a = _mm_andnot_si128(fa, M2a);
+        M2b = _mm_andnot_si128(fb, M2b);
+    }
     for (j = 0; j < d; j++) {
         int64_t e = a + j;
         int8_t *Lv = L + (int64_t)cols[e] * W;
@@ -281,7 +379,7 @@ QC_SSE41 static void qc_scms_check_sse(int64_t c, int64_t m, const int32_t *rp, 
         S[j] = QC_MM(la) | (QC_MM(lb) << 16);
         tsign = QC_MM(ta) | (QC_MM(tb) << 16);
         tz = QC_MM(_mm_cmpeq_epi8(ta, zero)) | (QC_MM(_mm_cmpeq_epi8(tb, zero)) << 16);
-        er = qnz[e] & (tsign ^ qs_old);
+        er = qnz[e] & ~fresh & (tsign ^ qs_old);
         qs = tsign & ~er;
         qsign[e] = qs;
         qnz[e] = ~tz & ~er;
@@ -348,10 +446,17 @@ static int qc_scms_sse41_ok(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("sse4.1");
 }
+
+static int qc_scms_avx512_ok(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512f")
+        && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+}
 #else
 #define QC_SCMS_HAVE_AVX2 0
 static int qc_scms_avx2_ok(void) { return 0; }
 static int qc_scms_sse41_ok(void) { return 0; }
+static int qc_scms_avx512_ok(void) { return 0; }
 #endif
 
 /* ------------------------------------------------------------ driver */
@@ -367,7 +472,12 @@ static int qc_scms_sse41_ok(void) { return 0; }
  * gets its hard decisions in hard[l][0:n].  Returns the mask of lanes that
  * reached their syndrome (0 when the call ended because a budget ran out).
  * Lanes never interact, so the caller may refill finished lanes with new
- * frames between calls.  T and S are scratch of 32 dmax bytes / dmax words. */
+ * frames between calls.  A lane with iters[l] == 0 starts afresh: its column
+ * of L holds the channel LLRs, and its check messages (m1s, m2s, idx, par,
+ * qsign, qnz) are taken as none, whatever the arrays hold, during that first
+ * iteration -- which rewrites all of them -- so loading a frame never clears
+ * the O(edges) message state.  T and S are scratch of 32 dmax bytes / dmax
+ * words. */
 static uint32_t qc_scms_run(int64_t n, int64_t m, const int32_t *rp, const int32_t *cols,
                             const uint32_t *syn, int8_t *L, uint32_t *qsign, uint32_t *qnz,
                             uint8_t *m1s, uint8_t *m2s, uint8_t *idx, uint32_t *par,
@@ -378,25 +488,33 @@ static uint32_t qc_scms_run(int64_t n, int64_t m, const int32_t *rp, const int32
     int64_t c, v;
     if (!active) return 0;
     for (;;) {
-        uint32_t unsat = 0, flips = 0, cand;
+        uint32_t unsat = 0, flips = 0, cand, fresh = 0;
         for (l = 0; l < W; l++)
             if (((active >> l) & 1u) && budget[l] <= 0) return 0;
-        if (simd == 2) {
+        for (l = 0; l < W; l++)
+            if (((active >> l) & 1u) && iters[l] == 0) fresh |= 1u << l;
+        if (simd == 3) {
+#if QC_SCMS_HAVE_AVX2
+            for (c = 0; c < m; c++)
+                qc_scms_check_avx512(c, m, rp, cols, syn, L, qsign, qnz, m1s, m2s, idx, par,
+                                     T, S, A, B, C, fresh, &unsat, &flips);
+#endif
+        } else if (simd == 2) {
 #if QC_SCMS_HAVE_AVX2
             for (c = 0; c < m; c++)
                 qc_scms_check_avx2(c, m, rp, cols, syn, L, qsign, qnz, m1s, m2s, idx, par,
-                                   T, S, A, B, C, &unsat, &flips);
+                                   T, S, A, B, C, fresh, &unsat, &flips);
 #endif
         } else if (simd == 1) {
 #if QC_SCMS_HAVE_AVX2
             for (c = 0; c < m; c++)
                 qc_scms_check_sse(c, m, rp, cols, syn, L, qsign, qnz, m1s, m2s, idx, par,
-                                  T, S, A, B, C, &unsat, &flips);
+                                  T, S, A, B, C, fresh, &unsat, &flips);
 #endif
         } else {
             for (c = 0; c < m; c++)
                 qc_scms_check_scalar(c, rp, cols, syn, L, qsign, qnz, m1s, m2s, idx, par,
-                                     T, S, A, B, C, &unsat, &flips);
+                                     T, S, A, B, C, fresh, &unsat, &flips);
         }
         for (l = 0; l < W; l++)
             if ((active >> l) & 1u) { budget[l]--; iters[l]++; }

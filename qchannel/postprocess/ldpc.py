@@ -18,13 +18,16 @@ Protocol (Alice's bits are the reference; Bob corrects his):
    shortened bits.  Decoders (``decoder=``):
 
    * ``"scms"``: layered self-corrected min-sum (Savin 2008) in 8-bit fixed
-     point, 32 frames per AVX2 register (``ldpc_scms.h``; scalar fallback,
-     bit-identical).  Frames stream through a pool of 32 lanes; a lane is
-     refilled as soon as its frame is done.  A frame SCMS cannot decode in
-     ``SCMS_MAX_ITER`` iterations is *rescued*: sum-product continues from
-     SCMS's last messages on the same syndrome (no extra leakage), then
-     blind rounds as below.
-     Rescues wait for a batch (``RESCUE_BATCH``) and share 8-lane pools.
+     point, 32 frames per 256-bit register (``ldpc_scms.h``: AVX-512BW/VL
+     mask registers where the CPU has them, else AVX2, SSE4.1 or scalar,
+     picked at run time; all bit-identical).  Frames stream through a pool
+     of 32 lanes; a lane is refilled as soon as its frame is done (a loaded
+     lane's first iteration ignores its stale message state, so a load
+     touches only its posteriors and syndrome bits).  A frame SCMS cannot
+     decode in ``SCMS_MAX_ITER`` iterations is *rescued*: sum-product
+     continues from SCMS's last messages on the same syndrome (no extra
+     leakage), then blind rounds as below.  Rescues wait for a batch
+     (``RESCUE_BATCH``) and share 8-lane pools.
    * ``"spa"``: layered sum-product BP in float (tabulated phi, see
      ``ldpc_impl.h``), 8 frames per AVX2 pass once there are
      ``SPA_BATCH_MIN`` frames (``ldpc_spa8.h``: lane by lane bit-identical
@@ -475,7 +478,7 @@ def reconcile_ldpc(alice_bits, bob_bits, qber, seed, frame_bits=None, *,
         most ``SCMS_AUTO_F`` = 1.15, i.e. QBER >= 3 %; "scms" with its first
         attempt at f = 1.149 from QBER 2 %; "spa" below), "scms"
         (layered self-corrected min-sum in 8-bit fixed point, 32 frames per
-        AVX2 pass, see ``ldpc_scms.h``; frames it cannot decode are rescued
+        AVX-512/AVX2 pass, see ``ldpc_scms.h``; frames it cannot decode are rescued
         by sum-product on the same syndrome), "spa" (layered sum-product in
         float, 8 frames per AVX2 pass: about 4x slower, f lower by 0.01-0.14) or
         "minsum" (plain normalised min-sum, kept for comparison: it does not
