@@ -135,6 +135,21 @@ QC_AVX2 static inline __m256i qc_scms_scale_avx2(__m256i x, __m256i A, __m256i B
     return _mm256_min_epu8(x, C);
 }
 
+/* A check's two smallest magnitudes scaled into its new messages (stored,
+ * and returned in *M1, *M2 for the second pass), and the smallest's index. */
+QC_AVX2 static inline void qc_scms_store_minima(__m256i mn1, __m256i mn2, __m256i id, int A,
+                                                int B, int C, uint8_t *M1p, uint8_t *M2p,
+                                                uint8_t *IDp, __m256i *M1, __m256i *M2) {
+    const __m256i Av = _mm256_set1_epi16((short)A), Bv = _mm256_set1_epi16((short)B);
+    const __m256i eight = _mm256_set1_epi16(8);
+    const __m256i Cv = _mm256_set1_epi8((char)C);
+    *M1 = qc_scms_scale_avx2(mn1, Av, Bv, eight, Cv);
+    *M2 = qc_scms_scale_avx2(mn2, Av, Bv, eight, Cv);
+    _mm256_storeu_si256((__m256i *)M1p, *M1);
+    _mm256_storeu_si256((__m256i *)M2p, *M2);
+    _mm256_storeu_si256((__m256i *)IDp, id);
+}
+
 QC_AVX2 static void qc_scms_check_avx2(int64_t c, int64_t m, const int32_t *rp, const int32_t *cols,
                                        const uint32_t *syn, int8_t *L, uint32_t *qsign,
                                        uint32_t *qnz, uint8_t *m1s, uint8_t *m2s,
@@ -191,16 +206,7 @@ QC_AVX2 static void qc_scms_check_avx2(int64_t c, int64_t m, const int32_t *rp, 
         mn1 = _mm256_min_epu8(mn1, ab);
         jj = _mm256_add_epi8(jj, one);
     }
-    {
-        const __m256i Av = _mm256_set1_epi16((short)A), Bv = _mm256_set1_epi16((short)B);
-        const __m256i eight = _mm256_set1_epi16(8);
-        const __m256i Cv = _mm256_set1_epi8((char)C);
-        M1 = qc_scms_scale_avx2(mn1, Av, Bv, eight, Cv);
-        M2 = qc_scms_scale_avx2(mn2, Av, Bv, eight, Cv);
-    }
-    _mm256_storeu_si256((__m256i *)M1p, M1);
-    _mm256_storeu_si256((__m256i *)M2p, M2);
-    _mm256_storeu_si256((__m256i *)IDp, id);
+    qc_scms_store_minima(mn1, mn2, id, A, B, C, M1p, M2p, IDp, &M1, &M2);
     par[c] = parnew;
     jj = zero;
     uint32_t fl = 0;
@@ -277,16 +283,7 @@ QC_AVX512 static void qc_scms_check_avx512(int64_t c, int64_t m, const int32_t *
         mn1 = _mm256_min_epu8(mn1, ab);
         jj = _mm256_add_epi8(jj, one);
     }
-    {
-        const __m256i Av = _mm256_set1_epi16((short)A), Bv = _mm256_set1_epi16((short)B);
-        const __m256i eight = _mm256_set1_epi16(8);
-        const __m256i Cv = _mm256_set1_epi8((char)C);
-        M1 = qc_scms_scale_avx2(mn1, Av, Bv, eight, Cv);
-        M2 = qc_scms_scale_avx2(mn2, Av, Bv, eight, Cv);
-    }
-    _mm256_storeu_si256((__m256i *)M1p, M1);
-    _mm256_storeu_si256((__m256i *)M2p, M2);
-    _mm256_storeu_si256((__m256i *)IDp, id);
+    qc_scms_store_minima(mn1, mn2, id, A, B, C, M1p, M2p, IDp, &M1, &M2);
     par[c] = parnew;
     jj = zero;
     for (j = 0; j < d; j++) {
