@@ -378,6 +378,21 @@ cdef inline int draw_class(PhiloxStream* s, const double* probs, int k) noexcept
     return k - 1
 
 
+cdef void afterpulse_tables(DetectorState st, const Link* L) noexcept nogil:
+    """The state's gap tables for the afterpulse countdown and delay draws
+    of link ``L`` (made once per run; NULL where a scale has none)."""
+    if L.afterpulse_prob <= 0.0:
+        return
+    if st.ap_scale != L.afterpulse_gap_scale:
+        free(st.ap_cells)
+        st.ap_cells = new_gap_table(L.afterpulse_gap_scale)
+        st.ap_scale = L.afterpulse_gap_scale
+    if st.delay_scale != -L.afterpulse_tau_gates:
+        free(st.delay_cells)
+        st.delay_cells = new_gap_table(-L.afterpulse_tau_gates)
+        st.delay_scale = -L.afterpulse_tau_gates
+
+
 cdef int64_t AP_NO_MEMORY = -2
 
 
@@ -957,14 +972,7 @@ cdef int carry_events(PrimaryEvents ev, DetectorState state, EventBuffer* out, i
     # as emit().
     cdef bint simple = L.dead_gates == 0 and not L.passive
     cdef bint ap_on = L.afterpulse_prob > 0.0
-    if ap_on and state.ap_scale != L.afterpulse_gap_scale:
-        free(state.ap_cells)
-        state.ap_cells = new_gap_table(L.afterpulse_gap_scale)
-        state.ap_scale = L.afterpulse_gap_scale
-    if ap_on and state.delay_scale != -L.afterpulse_tau_gates:
-        free(state.delay_cells)
-        state.delay_cells = new_gap_table(-L.afterpulse_tau_gates)
-        state.delay_scale = -L.afterpulse_tau_gates
+    afterpulse_tables(state, L)
     cdef int mask, npc, bit, flags, t
     # The fast loop keeps its state in locals (a store through the byte
     # arrays could alias any field reached through a pointer, which would
@@ -1260,6 +1268,7 @@ def detector_pass(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_
         buffer_free(&out)
         raise MemoryError()
     with nogil:
+        afterpulse_tables(state, &L)
         for i in range(n):
             # In slot order: earlier afterpulses first, then this slot's own.
             if state.heap.n > 0:
