@@ -134,9 +134,17 @@ cdef void gap_table(double scale, GapCell* cells) noexcept nogil:
 _gap_table_cache = {}
 
 
+cdef bint gap_table_serves(double scale) noexcept nogil:
+    """Whether gaps of ``scale`` get a table (tables on, mean gap in range)."""
+    return _gap_tables_on and -GAP_TABLE_MAX_MEAN <= scale < 0.0
+
+
 cdef object cached_gap_table(double scale):
-    """The gap table for ``scale`` as a NumPy byte array of GAP_CELLS cells,
-    made once per scale (a run's segments share a few; at most 64 kept)."""
+    """The gap table for ``scale`` as a NumPy byte array of GAP_CELLS cells
+    (None where gap_table_serves says no), made once per scale (a run's
+    segments and its afterpulse draws share a few; at most 64 kept)."""
+    if not gap_table_serves(scale):
+        return None
     arr = _gap_table_cache.get(scale)
     if arr is None:
         arr = np.empty(GAP_CELLS * sizeof(GapCell), dtype=np.uint8)
@@ -152,6 +160,20 @@ cdef void fill_gap_table(double scale, cnp.uint8_t[::1] arr):
         gap_table(scale, <GapCell*>&arr[0])
 
 
+cdef const GapCell* gap_cells(object table):
+    """The cells of a table from cached_gap_table (NULL for None)."""
+    cdef cnp.uint8_t[::1] b
+    if table is None:
+        return NULL
+    b = table
+    return <const GapCell*>&b[0]
+
+
+cdef inline bint cell_sure(const GapCell* cell, uint64_t word) noexcept nogil:
+    """Whether the word's gap is sure from its cell (else: the log)."""
+    return (word >> 11) - cell.lo >= cell.hi - cell.lo
+
+
 cdef inline int64_t table_gap(const GapCell* cells, uint64_t word, double scale,
                               int64_t room) noexcept nogil:
     """floor(log(u) * scale) for the word's uniform, from ``cells`` (made by
@@ -160,21 +182,9 @@ cdef inline int64_t table_gap(const GapCell* cells, uint64_t word, double scale,
     cdef const GapCell* cell
     if cells != NULL:
         cell = &cells[word >> (64 - GAP_CELL_BITS)]
-        if (word >> 11) - cell.lo >= cell.hi - cell.lo:
+        if cell_sure(cell, word):
             return cell.k + ((word >> 11) < cell.lo)
     return log_gap(word, scale, room)
-
-
-cdef GapCell* new_gap_table(double scale) noexcept nogil:
-    """A table for ``scale`` when it is in the tables' range, else NULL (also
-    when out of memory: the log then serves every draw)."""
-    cdef GapCell* cells
-    if not (_gap_tables_on and -GAP_TABLE_MAX_MEAN <= scale < 0.0):
-        return NULL
-    cells = <GapCell*>malloc(GAP_CELLS * sizeof(GapCell))
-    if cells != NULL:
-        gap_table(scale, cells)
-    return cells
 
 
 def _gap_table_gaps(double scale, const uint64_t[::1] words not None):
@@ -182,23 +192,19 @@ def _gap_table_gaps(double scale, const uint64_t[::1] words not None):
     floor(log(u) * scale)) for each word, for a scale in [-GAP_TABLE_MAX_MEAN, 0)."""
     if not -GAP_TABLE_MAX_MEAN <= scale < 0.0:
         raise ValueError(f"scale = {scale} must be in [-{GAP_TABLE_MAX_MEAN}, 0)")
-    cdef GapCell* cells = <GapCell*>malloc(GAP_CELLS * sizeof(GapCell))
-    if cells == NULL:
-        raise MemoryError()
+    cells_np = np.empty(GAP_CELLS * sizeof(GapCell), dtype=np.uint8)
+    fill_gap_table(scale, cells_np)
+    cdef const GapCell* cells = gap_cells(cells_np)
     cdef Py_ssize_t i, n = words.shape[0]
     table = np.empty(n, dtype=np.int64)
     exact = np.empty(n, dtype=np.int64)
     cdef int64_t[::1] tv = table, ev = exact
-    cdef uint64_t m, w
-    cdef const GapCell* c
-    gap_table(scale, cells)
+    cdef uint64_t w
     for i in range(n):
         w = words[i]
-        m = w >> 11
-        c = &cells[w >> (64 - GAP_CELL_BITS)]
-        tv[i] = -1 if m - c.lo < c.hi - c.lo else c.k + (m < c.lo)
-        ev[i] = <int64_t>(log((m + 0.5) * U_SCALE) * scale)
-    free(cells)
+        ev[i] = log_gap(w, scale, MAX_SLOTS)
+        tv[i] = table_gap(cells, w, scale, MAX_SLOTS) if cell_sure(
+            &cells[w >> (64 - GAP_CELL_BITS)], w) else -1
     return table, exact
 
 
@@ -210,10 +216,13 @@ cdef class DetectorState:
     cdef public int64_t next_block   # blocks must be fed in order
     cdef public int64_t next_slot    # ... each starting where the last one ended
     cdef int64_t ap_countdown        # primary clicks left before the next afterpulse (-1: draw)
-    # gap tables of the afterpulse draws (NULL: the log), made once per run
-    # for the scales in ap_scale and delay_scale (1: none yet)
-    cdef GapCell* ap_cells
-    cdef GapCell* delay_cells
+    # gap tables of the afterpulse countdown and delay draws (cached_gap_table;
+    # None and NULL: the log) for the scales in ap_scale and delay_scale
+    # (1: none yet)
+    cdef object ap_table
+    cdef object delay_table
+    cdef const GapCell* ap_cells
+    cdef const GapCell* delay_cells
     cdef double ap_scale
     cdef double delay_scale
 
@@ -231,8 +240,6 @@ cdef class DetectorState:
 
     def __dealloc__(self):
         heap_free(&self.heap)
-        free(self.ap_cells)
-        free(self.delay_cells)
 
     @property
     def pending_afterpulses(self):
@@ -378,18 +385,18 @@ cdef inline int draw_class(PhiloxStream* s, const double* probs, int k) noexcept
     return k - 1
 
 
-cdef void afterpulse_tables(DetectorState st, const Link* L) noexcept nogil:
+cdef void afterpulse_tables(DetectorState st, const Link* L):
     """The state's gap tables for the afterpulse countdown and delay draws
-    of link ``L`` (made once per run; NULL where a scale has none)."""
+    of link ``L`` (looked up once per scale; NULL where a scale has none)."""
     if L.afterpulse_prob <= 0.0:
         return
     if st.ap_scale != L.afterpulse_gap_scale:
-        free(st.ap_cells)
-        st.ap_cells = new_gap_table(L.afterpulse_gap_scale)
+        st.ap_table = cached_gap_table(L.afterpulse_gap_scale)
+        st.ap_cells = gap_cells(st.ap_table)
         st.ap_scale = L.afterpulse_gap_scale
     if st.delay_scale != -L.afterpulse_tau_gates:
-        free(st.delay_cells)
-        st.delay_cells = new_gap_table(-L.afterpulse_tau_gates)
+        st.delay_table = cached_gap_table(-L.afterpulse_tau_gates)
+        st.delay_cells = gap_cells(st.delay_table)
         st.delay_scale = -L.afterpulse_tau_gates
 
 
@@ -802,25 +809,25 @@ cdef list draw_list(seed, list spans, const int64_t[::1] seg_start,
     # cached per gap scale for the rest of the run).
     cdef int n_touched = g_hi - g_lo + 1
     cdef int64_t seg_lo, seg_hi, inside
+    cdef double need
     touched = [None] * n_touched
+    cdef const GapCell** cells = <const GapCell**>malloc(n_touched * sizeof(GapCell*))
+    if cells == NULL:
+        raise MemoryError()
     for g in range(g_lo, g_hi + 1):
+        cells[g - g_lo] = NULL
+        need = GAP_TABLE_MIN_EVENTS * (1.0 - gap_scale[g])
+        # the segment's own length first: a pass's short bins skip the blocks' loop
+        if not gap_table_serves(gap_scale[g]) or seg_start[g + 1] - seg_start[g] <= need:
+            continue
         inside = 0
         for block_, start, n_sl, exp_ev in blocks:
             seg_lo = max(seg_start[g], start)
             seg_hi = min(seg_start[g + 1], start + n_sl)
             inside += max(0, seg_hi - seg_lo)
-        if (_gap_tables_on and -GAP_TABLE_MAX_MEAN <= gap_scale[g] < 0.0
-                and inside > GAP_TABLE_MIN_EVENTS * (1.0 - gap_scale[g])):
+        if inside > need:
             touched[g - g_lo] = cached_gap_table(gap_scale[g])
-    cdef const GapCell** cells = <const GapCell**>malloc(n_touched * sizeof(GapCell*))
-    if cells == NULL:
-        raise MemoryError()
-    cdef cnp.uint8_t[::1] table_bytes
-    for g in range(n_touched):
-        cells[g] = NULL
-        if touched[g] is not None:
-            table_bytes = touched[g]
-            cells[g] = <const GapCell*>&table_bytes[0]
+            cells[g - g_lo] = gap_cells(touched[g - g_lo])
     T.cells = cells
     T.g_lo = g_lo
     try:
@@ -972,7 +979,6 @@ cdef int carry_events(PrimaryEvents ev, DetectorState state, EventBuffer* out, i
     # as emit().
     cdef bint simple = L.dead_gates == 0 and not L.passive
     cdef bint ap_on = L.afterpulse_prob > 0.0
-    afterpulse_tables(state, L)
     cdef int mask, npc, bit, flags, t
     # The fast loop keeps its state in locals (a store through the byte
     # arrays could alias any field reached through a pointer, which would
@@ -1108,6 +1114,7 @@ cdef tuple carry_list(list events, DetectorState state):
     for j in range(m):
         ev = events[j]
         ev.ready = False
+        afterpulse_tables(state, &ev.L)
         with nogil:
             err = carry_events(ev, state, &out, &sent[0], &scratch[K], &scratch[0])
         if err:
@@ -1267,8 +1274,8 @@ def detector_pass(uint64_t seed, uint32_t block, int64_t block_start, int64_t n_
     if buffer_init(&out, n + n // 8 + 64) < 0:
         buffer_free(&out)
         raise MemoryError()
+    afterpulse_tables(state, &L)
     with nogil:
-        afterpulse_tables(state, &L)
         for i in range(n):
             # In slot order: earlier afterpulses first, then this slot's own.
             if state.heap.n > 0:
