@@ -143,6 +143,141 @@ def _common_args(seed, block, n_slots, eta_a, eta_b, dark_prob, visibility, capa
             int_arg("capacity", capacity, 1, 2**40))
 
 
+def _block_span(b0, b1, pulses, block_slots):
+    """Checked (b0, b1, pulses, block_slots) of a chunk of blocks [b0, b1):
+    block b covers slots [b * block_slots, min((b + 1) * block_slots, pulses))."""
+    cdef int64_t bs = int_arg("block_slots", block_slots, 1, MAX_SLOTS_PER_BLOCK)
+    cdef int64_t total = int_arg("pulses", pulses, 1, 2**62)
+    cdef int64_t n_blocks = (total + bs - 1) // bs
+    if n_blocks > 2**32:
+        raise ValueError(f"pulses = {total}: more than 2^32 blocks of {bs} slots")
+    cdef int64_t lo = int_arg("b0", b0, 0, n_blocks - 1)
+    cdef int64_t hi = int_arg("b1", b1, lo + 1, n_blocks)
+    return lo, hi, total, bs
+
+
+# ------------------------------------------------------------------ MDI
+
+cdef struct MdiTables:
+    int na, nb, npair
+    double p_click, log1m, ct, st, sv, lpd
+    double cdf[MAX_CLASSES * MAX_CLASSES]
+    double p_none[MAX_CLASSES * MAX_CLASSES]
+    double q[MAX_CLASSES * MAX_CLASSES]
+    double amp_a[MAX_CLASSES]
+    double amp_b[MAX_CLASSES]
+    uint8_t basis_a[MAX_CLASSES]
+    uint8_t basis_b[MAX_CLASSES]
+    double pol[2][2][2]
+
+
+cdef _mdi_tables(MdiTables* T, const double[::1] a_mu, const double[::1] a_prob,
+                 const uint8_t[::1] a_basis, const double[::1] b_mu,
+                 const double[::1] b_prob, const uint8_t[::1] b_basis,
+                 double ea, double eb, double pd, double V, double th):
+    """Checks the class arguments and fills the tables of the MDI kernel."""
+    _check_classes("a", a_mu, a_prob)
+    _check_classes("b", b_mu, b_prob)
+    check_len("a_basis", a_basis.shape[0], a_mu.shape[0])
+    check_len("b_basis", b_basis.shape[0], b_mu.shape[0])
+    cdef Py_ssize_t i
+    for i in range(a_basis.shape[0]):
+        if a_basis[i] > 1:
+            raise ValueError(f"a_basis: element {i} = {a_basis[i]} must be 0 (Z) or 1 (X)")
+    for i in range(b_basis.shape[0]):
+        if b_basis[i] > 1:
+            raise ValueError(f"b_basis: element {i} = {b_basis[i]} must be 0 (Z) or 1 (X)")
+    T.na = a_mu.shape[0]
+    T.nb = b_mu.shape[0]
+    T.npair = T.na * T.nb
+    cdef double[::1] cdf = np.zeros(T.npair), p_none = np.zeros(T.npair), q = np.zeros(T.npair)
+    T.p_click = _pair_tables(a_mu, a_prob, b_mu, b_prob, ea, eb, pd, 4, cdf, p_none, q)
+    T.log1m = log1p(-T.p_click) if T.p_click < 1.0 else -1e300
+    for i in range(T.npair):
+        T.cdf[i] = cdf[i]
+        T.p_none[i] = p_none[i]
+        T.q[i] = q[i]
+    for i in range(T.na):
+        T.amp_a[i] = sqrt(ea * a_mu[i])
+        T.basis_a[i] = a_basis[i]
+    for i in range(T.nb):
+        T.amp_b[i] = sqrt(eb * b_mu[i])
+        T.basis_b[i] = b_basis[i]
+    # polarisation vectors (H, V components, real): [basis][bit]
+    cdef double r = 0.7071067811865476
+    T.pol[0][0][0] = 1.0; T.pol[0][0][1] = 0.0
+    T.pol[0][1][0] = 0.0; T.pol[0][1][1] = 1.0
+    T.pol[1][0][0] = r;   T.pol[1][0][1] = r
+    T.pol[1][1][0] = r;   T.pol[1][1][1] = -r
+    T.ct = cos(th)
+    T.st = sin(th)
+    T.sv = sqrt(V)
+    T.lpd = log1p(-pd)
+
+
+cdef bint _mdi_block(const MdiTables* T, uint64_t seed, uint32_t block, int64_t n,
+                     int64_t* slot, uint8_t* data, int64_t cap, int64_t* n_ev_out,
+                     int64_t* noclick) noexcept nogil:
+    """One block of ``n`` slots from stream (seed, PURPOSE_MDI, block): the
+    events go to slot[i], data[4 i : 4 i + 4] for i < cap (their number to
+    *n_ev_out), the slots without a click per class pair to noclick.
+    Returns False (*n_ev_out = cap, nothing counted) when more than ``cap``
+    slots click."""
+    cdef PhiloxStream s
+    cdef int64_t t = 0, n_ev = 0
+    cdef uint64_t gap
+    cdef double amp_a, amp_b, ah, av, bh, bv, cphi, cross_h, cross_v, inc_h, inc_v
+    cdef double lam[4]
+    cdef int pair, ka, kb, bits, bit_a, bit_b, basis_a, basis_b, nb = T.nb
+    stream_init(&s, seed, PURPOSE_MDI, block)
+    if T.p_click > 0.0 and n > 0:
+        while True:
+            gap = next_geometric_gap(&s, T.log1m) if T.p_click < 1.0 else 0
+            if gap >= <uint64_t>(n - t):
+                break
+            t += <int64_t>gap
+            if n_ev == cap:
+                n_ev_out[0] = n_ev
+                return False
+            pair = draw_cdf(&s, &T.cdf[0], T.npair)
+            ka = pair // nb
+            kb = pair - ka * nb
+            bits = next_u32(&s) & 3
+            bit_a = bits & 1
+            bit_b = bits >> 1
+            basis_a = T.basis_a[ka]
+            basis_b = T.basis_b[kb]
+            amp_a = T.amp_a[ka]
+            amp_b = T.amp_b[kb]
+            ah = amp_a * T.pol[basis_a][bit_a][0]
+            av = amp_a * T.pol[basis_a][bit_a][1]
+            # Bob's polarisation rotated by th on the way
+            bh = amp_b * (T.ct * T.pol[basis_b][bit_b][0] - T.st * T.pol[basis_b][bit_b][1])
+            bv = amp_b * (T.st * T.pol[basis_b][bit_b][0] + T.ct * T.pol[basis_b][bit_b][1])
+            cphi = cos(2.0 * M_PI * next_double(&s))
+            # |a + sqrt(V) b e^{i phi}|^2 / 2 plus the non-interfering part
+            inc_h = 0.5 * (ah * ah + bh * bh)
+            inc_v = 0.5 * (av * av + bv * bv)
+            cross_h = T.sv * ah * bh * cphi
+            cross_v = T.sv * av * bv * cphi
+            lam[0] = inc_h + cross_h
+            lam[1] = inc_v + cross_v
+            lam[2] = inc_h - cross_h
+            lam[3] = inc_v - cross_v
+            slot[n_ev] = t
+            data[4 * n_ev] = ka
+            data[4 * n_ev + 1] = kb
+            data[4 * n_ev + 2] = bits
+            data[4 * n_ev + 3] = conditioned_pattern(&s, lam, 4, T.lpd, T.q[pair])
+            n_ev += 1
+            t += 1
+            if t >= n:
+                break
+    multinomial(&s, n - n_ev, &T.p_none[0], T.npair, noclick)
+    n_ev_out[0] = n_ev
+    return True
+
+
 def mdi_block(seed, block, n_slots,
               const double[::1] a_mu not None, const double[::1] a_prob not None,
               const uint8_t[::1] a_basis not None,
@@ -167,94 +302,175 @@ def mdi_block(seed, block, n_slots,
     seed_, block_, n_, ea, eb, pd, V, cap = _common_args(seed, block, n_slots, eta_a, eta_b,
                                                          dark_prob, visibility, capacity)
     cdef double th = real_arg("misalign_rad", misalign_rad, -M_PI, M_PI)
-    _check_classes("a", a_mu, a_prob)
-    _check_classes("b", b_mu, b_prob)
-    check_len("a_basis", a_basis.shape[0], a_mu.shape[0])
-    check_len("b_basis", b_basis.shape[0], b_mu.shape[0])
-    cdef Py_ssize_t i
-    for i in range(a_basis.shape[0]):
-        if a_basis[i] > 1:
-            raise ValueError(f"a_basis: element {i} = {a_basis[i]} must be 0 (Z) or 1 (X)")
-    for i in range(b_basis.shape[0]):
-        if b_basis[i] > 1:
-            raise ValueError(f"b_basis: element {i} = {b_basis[i]} must be 0 (Z) or 1 (X)")
-
-    cdef int na = a_mu.shape[0], nb = b_mu.shape[0], npair = na * nb
-    cdef double[::1] cdf = np.zeros(npair), p_none = np.zeros(npair), q = np.zeros(npair)
-    cdef double p_click = _pair_tables(a_mu, a_prob, b_mu, b_prob, ea, eb, pd, 4, cdf,
-                                       p_none, q)
+    cdef MdiTables T
+    _mdi_tables(&T, a_mu, a_prob, a_basis, b_mu, b_prob, b_basis, ea, eb, pd, V, th)
     slot_arr = np.empty(cap, dtype=np.int64)
     data_arr = np.empty((cap, 4), dtype=np.uint8)
-    noclick_arr = np.zeros(npair, dtype=np.int64)
+    noclick_arr = np.zeros(T.npair, dtype=np.int64)
     cdef int64_t[::1] slot = slot_arr
     cdef uint8_t[:, ::1] data = data_arr
     cdef int64_t[::1] noclick = noclick_arr
-    # polarisation vectors (H, V components, real): [basis][bit]
-    cdef double pol[2][2][2]
-    cdef double r = 0.7071067811865476
-    pol[0][0][0] = 1.0; pol[0][0][1] = 0.0
-    pol[0][1][0] = 0.0; pol[0][1][1] = 1.0
-    pol[1][0][0] = r;   pol[1][0][1] = r
-    pol[1][1][0] = r;   pol[1][1][1] = -r
-    cdef double ct = cos(th), st = sin(th), sv = sqrt(V), lpd = log1p(-pd)
-    cdef double[::1] amp_a_k = np.sqrt(ea * np.asarray(a_mu))
-    cdef double[::1] amp_b_k = np.sqrt(eb * np.asarray(b_mu))
-    cdef PhiloxStream s
-    cdef int64_t t = 0, n_ev = 0
-    cdef uint64_t gap
-    cdef double log1m, amp_a, amp_b, ah, av, bh, bv, cphi, cross_h, cross_v, inc_h, inc_v
-    cdef double lam[4]
-    cdef int pair, ka, kb, bits, bit_a, bit_b, basis_a, basis_b
-    cdef bint complete = True
-    stream_init(&s, seed_, PURPOSE_MDI, block_)
+    cdef int64_t n_ev = 0
+    cdef bint complete
     with nogil:
-        if p_click > 0.0 and n_ > 0:
-            log1m = log1p(-p_click) if p_click < 1.0 else -1e300
-            while True:
-                gap = next_geometric_gap(&s, log1m) if p_click < 1.0 else 0
-                if gap >= <uint64_t>(n_ - t):
-                    break
-                t += <int64_t>gap
-                if n_ev == cap:
-                    complete = False
-                    break
-                pair = draw_cdf(&s, &cdf[0], npair)
-                ka = pair // nb
-                kb = pair - ka * nb
-                bits = next_u32(&s) & 3
-                bit_a = bits & 1
-                bit_b = bits >> 1
-                basis_a = a_basis[ka]
-                basis_b = b_basis[kb]
-                amp_a = amp_a_k[ka]
-                amp_b = amp_b_k[kb]
-                ah = amp_a * pol[basis_a][bit_a][0]
-                av = amp_a * pol[basis_a][bit_a][1]
-                # Bob's polarisation rotated by th on the way
-                bh = amp_b * (ct * pol[basis_b][bit_b][0] - st * pol[basis_b][bit_b][1])
-                bv = amp_b * (st * pol[basis_b][bit_b][0] + ct * pol[basis_b][bit_b][1])
-                cphi = cos(2.0 * M_PI * next_double(&s))
-                # |a + sqrt(V) b e^{i phi}|^2 / 2 plus the non-interfering part
-                inc_h = 0.5 * (ah * ah + bh * bh)
-                inc_v = 0.5 * (av * av + bv * bv)
-                cross_h = sv * ah * bh * cphi
-                cross_v = sv * av * bv * cphi
-                lam[0] = inc_h + cross_h
-                lam[1] = inc_v + cross_v
-                lam[2] = inc_h - cross_h
-                lam[3] = inc_v - cross_v
-                slot[n_ev] = t
-                data[n_ev, 0] = ka
-                data[n_ev, 1] = kb
-                data[n_ev, 2] = bits
-                data[n_ev, 3] = conditioned_pattern(&s, lam, 4, lpd, q[pair])
-                n_ev += 1
-                t += 1
-                if t >= n_:
-                    break
-        if complete:
-            multinomial(&s, n_ - n_ev, &p_none[0], npair, &noclick[0])
-    return complete, slot_arr[:n_ev], data_arr[:n_ev], noclick_arr
+        complete = _mdi_block(&T, seed_, block_, n_, &slot[0], &data[0, 0], cap, &n_ev,
+                              &noclick[0])
+    if not complete:        # the first ``capacity`` events, no counts
+        return False, slot_arr[:n_ev], data_arr[:n_ev], np.zeros(T.npair, dtype=np.int64)
+    return True, slot_arr[:n_ev], data_arr[:n_ev], noclick_arr
+
+
+def mdi_blocks(seed, b0, b1, pulses, block_slots,
+               const double[::1] a_mu not None, const double[::1] a_prob not None,
+               const uint8_t[::1] a_basis not None,
+               const double[::1] b_mu not None, const double[::1] b_prob not None,
+               const uint8_t[::1] b_basis not None,
+               eta_a, eta_b, dark_prob, visibility, misalign_rad, capacity):
+    """Blocks [b0, b1) of a run of ``pulses`` pulse pairs in blocks of
+    ``block_slots`` (block b: stream b, slots [b block_slots, ...)), in one
+    call without the GIL: exactly the events of :func:`mdi_block` on each
+    block, concatenated in block order.  Returns ``(complete, data,
+    noclick)``: ``data`` uint8 (n, 4) as in :func:`mdi_block`, ``noclick``
+    int64 (na * nb) summed over the blocks; ``complete`` is False when more
+    than ``capacity`` slots of the chunk clicked (call again with a larger
+    capacity: the draws are the same)."""
+    cdef int64_t lo, hi, total, bs
+    lo, hi, total, bs = _block_span(b0, b1, pulses, block_slots)
+    cdef uint64_t seed_
+    cdef int64_t cap
+    cdef double ea, eb, pd, V
+    seed_, _, _, ea, eb, pd, V, cap = _common_args(seed, 0, 0, eta_a, eta_b, dark_prob,
+                                                   visibility, capacity)
+    cdef double th = real_arg("misalign_rad", misalign_rad, -M_PI, M_PI)
+    cdef MdiTables T
+    _mdi_tables(&T, a_mu, a_prob, a_basis, b_mu, b_prob, b_basis, ea, eb, pd, V, th)
+    slot_arr = np.empty(cap, dtype=np.int64)
+    data_arr = np.empty((cap, 4), dtype=np.uint8)
+    noclick_arr = np.zeros(T.npair, dtype=np.int64)
+    cdef int64_t[::1] slot = slot_arr
+    cdef uint8_t[:, ::1] data = data_arr
+    cdef int64_t[::1] noclick = noclick_arr
+    cdef int64_t part[MAX_CLASSES * MAX_CLASSES]
+    cdef int64_t b, n_ev = 0, got, k
+    cdef bint complete = True
+    with nogil:
+        for b in range(lo, hi):
+            if not _mdi_block(&T, seed_, <uint32_t>b, min(bs, total - b * bs), &slot[n_ev],
+                              &data[0, 0] + 4 * n_ev, cap - n_ev, &got, part):
+                complete = False
+                break
+            n_ev += got
+            for k in range(T.npair):
+                noclick[k] += part[k]
+    if not complete:
+        return False, data_arr[:0], np.zeros(T.npair, dtype=np.int64)
+    return True, data_arr[:n_ev], noclick_arr
+
+
+# ------------------------------------------------------------------- TF
+
+cdef struct TfTables:
+    int na, nb, npair
+    double p_click, log1m, sv, lpd, wv, tv
+    int64_t tslots
+    double cdf[MAX_CLASSES * MAX_CLASSES]
+    double p_none[MAX_CLASSES * MAX_CLASSES]
+    double q[MAX_CLASSES * MAX_CLASSES]
+    double ia[MAX_CLASSES]
+    double ib[MAX_CLASSES]
+
+
+cdef _tf_tables(TfTables* T, const double[::1] a_mu, const double[::1] a_prob,
+                const double[::1] b_mu, const double[::1] b_prob, double ea, double eb,
+                double pd, double V, walk_var, track_slots, track_var):
+    """Checks the class and phase-walk arguments and fills the TF tables."""
+    T.wv = real_arg("walk_var", walk_var, 0.0, 1e6)
+    T.tslots = int_arg("track_slots", track_slots, 1, 2**62)
+    T.tv = real_arg("track_var", track_var, 0.0, 1e6)
+    _check_classes("a", a_mu, a_prob)
+    _check_classes("b", b_mu, b_prob)
+    T.na = a_mu.shape[0]
+    T.nb = b_mu.shape[0]
+    T.npair = T.na * T.nb
+    cdef double[::1] cdf = np.zeros(T.npair), p_none = np.zeros(T.npair), q = np.zeros(T.npair)
+    T.p_click = _pair_tables(a_mu, a_prob, b_mu, b_prob, ea, eb, pd, 2, cdf, p_none, q)
+    T.log1m = log1p(-T.p_click) if T.p_click < 1.0 else -1e300
+    cdef Py_ssize_t i
+    for i in range(T.npair):
+        T.cdf[i] = cdf[i]
+        T.p_none[i] = p_none[i]
+        T.q[i] = q[i]
+    for i in range(T.na):
+        T.ia[i] = ea * a_mu[i]
+    for i in range(T.nb):
+        T.ib[i] = eb * b_mu[i]
+    T.sv = sqrt(V)
+    T.lpd = log1p(-pd)
+
+
+cdef bint _tf_block(const TfTables* T, uint64_t seed, uint32_t block, int64_t start,
+                    int64_t n, double* delta_io, int64_t* last_io, int64_t* slot,
+                    uint8_t* data, double* phase, int64_t cap, int64_t* n_ev_out,
+                    int64_t* noclick) noexcept nogil:
+    """One block of slots [start, start + n) from stream (seed, PURPOSE_TF,
+    block): events to slot[i] (relative to start), data[3 i ...], phase[3 i
+    ...] for i < cap (their number to *n_ev_out), the slots without a click
+    per class pair to noclick, the walk state (residual phase at the last
+    event, its absolute slot) updated.  Returns False (*n_ev_out = cap, state
+    untouched) when more than ``cap`` slots click."""
+    cdef PhiloxStream s
+    cdef int64_t t = 0, n_ev = 0, abs_slot, last = last_io[0], period_start
+    cdef uint64_t gap
+    cdef double ia, ib, th_a, th_b, delta = delta_io[0], cross, inc
+    cdef double lam[2]
+    cdef int pair, ka, kb, nb = T.nb
+    stream_init(&s, seed, PURPOSE_TF, block)
+    if T.p_click > 0.0 and n > 0:
+        while True:
+            gap = next_geometric_gap(&s, T.log1m) if T.p_click < 1.0 else 0
+            if gap >= <uint64_t>(n - t):
+                break
+            t += <int64_t>gap
+            if n_ev == cap:
+                n_ev_out[0] = n_ev
+                return False
+            pair = draw_cdf(&s, &T.cdf[0], T.npair)
+            ka = pair // nb
+            kb = pair - ka * nb
+            th_a = 2.0 * M_PI * next_double(&s)
+            th_b = 2.0 * M_PI * next_double(&s)
+            # residual phase: the walk since the last event of this
+            # tracking period, or a fresh reference error plus the walk
+            # since the period started
+            abs_slot = start + t
+            period_start = abs_slot - abs_slot % T.tslots
+            if last >= period_start:
+                delta += sqrt(T.wv * (abs_slot - last)) * gauss(&s)
+            else:
+                delta = sqrt(T.tv) * gauss(&s) + sqrt(T.wv * (abs_slot - period_start)) * gauss(&s)
+            last = abs_slot
+            ia = T.ia[ka]
+            ib = T.ib[kb]
+            inc = 0.5 * (ia + ib)
+            cross = T.sv * sqrt(ia * ib) * cos(th_a - th_b + delta)
+            lam[0] = inc + cross
+            lam[1] = inc - cross
+            slot[n_ev] = t
+            data[3 * n_ev] = ka
+            data[3 * n_ev + 1] = kb
+            data[3 * n_ev + 2] = conditioned_pattern(&s, lam, 2, T.lpd, T.q[pair])
+            phase[3 * n_ev] = th_a
+            phase[3 * n_ev + 1] = th_b
+            phase[3 * n_ev + 2] = delta
+            n_ev += 1
+            t += 1
+            if t >= n:
+                break
+    multinomial(&s, n - n_ev, &T.p_none[0], T.npair, noclick)
+    delta_io[0] = delta
+    last_io[0] = last
+    n_ev_out[0] = n_ev
+    return True
 
 
 def tf_block(seed, block, block_start, n_slots,
@@ -281,83 +497,83 @@ def tf_block(seed, block, block_start, n_slots,
     seed_, block_, n_, ea, eb, pd, V, cap = _common_args(seed, block, n_slots, eta_a, eta_b,
                                                          dark_prob, visibility, capacity)
     cdef int64_t start = int_arg("block_start", block_start, 0, 2**60)
-    cdef double wv = real_arg("walk_var", walk_var, 0.0, 1e6)
-    cdef int64_t tslots = int_arg("track_slots", track_slots, 1, 2**62)
-    cdef double tv = real_arg("track_var", track_var, 0.0, 1e6)
-    _check_classes("a", a_mu, a_prob)
-    _check_classes("b", b_mu, b_prob)
+    cdef TfTables T
+    _tf_tables(&T, a_mu, a_prob, b_mu, b_prob, ea, eb, pd, V, walk_var, track_slots, track_var)
+    _check_walk(walk_state, walk_slot, start)
+    slot_arr = np.empty(cap, dtype=np.int64)
+    data_arr = np.empty((cap, 3), dtype=np.uint8)
+    phase_arr = np.empty((cap, 3), dtype=np.float64)
+    noclick_arr = np.zeros(T.npair, dtype=np.int64)
+    cdef int64_t[::1] slot = slot_arr
+    cdef uint8_t[:, ::1] data = data_arr
+    cdef double[:, ::1] phase = phase_arr
+    cdef int64_t[::1] noclick = noclick_arr
+    cdef int64_t n_ev = 0
+    cdef bint complete
+    with nogil:
+        complete = _tf_block(&T, seed_, block_, start, n_, &walk_state[0], &walk_slot[0],
+                             &slot[0], &data[0, 0], &phase[0, 0], cap, &n_ev, &noclick[0])
+    if not complete:        # the first ``capacity`` events, no counts, state untouched
+        return (False, slot_arr[:n_ev], data_arr[:n_ev], phase_arr[:n_ev],
+                np.zeros(T.npair, np.int64))
+    return True, slot_arr[:n_ev], data_arr[:n_ev], phase_arr[:n_ev], noclick_arr
+
+
+cdef _check_walk(double[::1] walk_state, int64_t[::1] walk_slot, int64_t start):
     check_len("walk_state", walk_state.shape[0], 1)
     check_len("walk_slot", walk_slot.shape[0], 1)
     real_arg("walk_state[0]", walk_state[0], -1e300, 1e300)
     check_i64("walk_slot", &walk_slot[0], 1, -1, start - 1 if start > 0 else -1)
 
-    cdef int na = a_mu.shape[0], nb = b_mu.shape[0], npair = na * nb
-    cdef double[::1] cdf = np.zeros(npair), p_none = np.zeros(npair), q = np.zeros(npair)
-    cdef double p_click = _pair_tables(a_mu, a_prob, b_mu, b_prob, ea, eb, pd, 2, cdf,
-                                       p_none, q)
+
+def tf_blocks(seed, b0, b1, pulses, block_slots,
+              const double[::1] a_mu not None, const double[::1] a_prob not None,
+              const double[::1] b_mu not None, const double[::1] b_prob not None,
+              eta_a, eta_b, dark_prob, visibility, walk_var, track_slots, track_var,
+              double[::1] walk_state not None, int64_t[::1] walk_slot not None, capacity):
+    """Blocks [b0, b1) of a twin-field run of ``pulses`` slots in blocks of
+    ``block_slots``, in order and in one call without the GIL: exactly the
+    events of :func:`tf_block` on each block (the phase walk carried from
+    block to block in ``walk_state`` / ``walk_slot``, updated only if the
+    call completes).  Returns ``(complete, counts, data, phase, noclick)``:
+    ``counts`` int64 (b1 - b0) events per block, ``data`` and ``phase`` as in
+    :func:`tf_block` concatenated in block order, ``noclick`` int64 (b1 -
+    b0, na * nb) per block; ``complete`` False when more than ``capacity``
+    slots of the chunk clicked (call again with a larger capacity)."""
+    cdef int64_t lo, hi, total, bs
+    lo, hi, total, bs = _block_span(b0, b1, pulses, block_slots)
+    cdef uint64_t seed_
+    cdef int64_t cap
+    cdef double ea, eb, pd, V
+    seed_, _, _, ea, eb, pd, V, cap = _common_args(seed, 0, 0, eta_a, eta_b, dark_prob,
+                                                   visibility, capacity)
+    cdef TfTables T
+    _tf_tables(&T, a_mu, a_prob, b_mu, b_prob, ea, eb, pd, V, walk_var, track_slots, track_var)
+    _check_walk(walk_state, walk_slot, lo * bs)
     slot_arr = np.empty(cap, dtype=np.int64)
     data_arr = np.empty((cap, 3), dtype=np.uint8)
     phase_arr = np.empty((cap, 3), dtype=np.float64)
-    noclick_arr = np.zeros(npair, dtype=np.int64)
+    counts_arr = np.zeros(hi - lo, dtype=np.int64)
+    noclick_arr = np.zeros((hi - lo, T.npair), dtype=np.int64)
     cdef int64_t[::1] slot = slot_arr
     cdef uint8_t[:, ::1] data = data_arr
     cdef double[:, ::1] phase = phase_arr
-    cdef int64_t[::1] noclick = noclick_arr
-    cdef double sv = sqrt(V), lpd = log1p(-pd)
-    cdef PhiloxStream s
-    cdef int64_t t = 0, n_ev = 0, abs_slot, last = walk_slot[0], period_start
-    cdef uint64_t gap
-    cdef double log1m, ia, ib, th_a, th_b, delta = walk_state[0], cross, inc
-    cdef double lam[2]
-    cdef int pair, ka, kb
+    cdef int64_t[::1] counts = counts_arr
+    cdef int64_t[:, ::1] noclick = noclick_arr
+    cdef double delta = walk_state[0]
+    cdef int64_t last = walk_slot[0], b, n_ev = 0, got
     cdef bint complete = True
-    stream_init(&s, seed_, PURPOSE_TF, block_)
     with nogil:
-        if p_click > 0.0 and n_ > 0:
-            log1m = log1p(-p_click) if p_click < 1.0 else -1e300
-            while True:
-                gap = next_geometric_gap(&s, log1m) if p_click < 1.0 else 0
-                if gap >= <uint64_t>(n_ - t):
-                    break
-                t += <int64_t>gap
-                if n_ev == cap:
-                    complete = False
-                    break
-                pair = draw_cdf(&s, &cdf[0], npair)
-                ka = pair // nb
-                kb = pair - ka * nb
-                th_a = 2.0 * M_PI * next_double(&s)
-                th_b = 2.0 * M_PI * next_double(&s)
-                # residual phase: the walk since the last event of this
-                # tracking period, or a fresh reference error plus the walk
-                # since the period started
-                abs_slot = start + t
-                period_start = abs_slot - abs_slot % tslots
-                if last >= period_start:
-                    delta += sqrt(wv * (abs_slot - last)) * gauss(&s)
-                else:
-                    delta = sqrt(tv) * gauss(&s) + sqrt(wv * (abs_slot - period_start)) * gauss(&s)
-                last = abs_slot
-                ia = ea * a_mu[ka]
-                ib = eb * b_mu[kb]
-                inc = 0.5 * (ia + ib)
-                cross = sv * sqrt(ia * ib) * cos(th_a - th_b + delta)
-                lam[0] = inc + cross
-                lam[1] = inc - cross
-                slot[n_ev] = t
-                data[n_ev, 0] = ka
-                data[n_ev, 1] = kb
-                data[n_ev, 2] = conditioned_pattern(&s, lam, 2, lpd, q[pair])
-                phase[n_ev, 0] = th_a
-                phase[n_ev, 1] = th_b
-                phase[n_ev, 2] = delta
-                n_ev += 1
-                t += 1
-                if t >= n_:
-                    break
-        if complete:
-            multinomial(&s, n_ - n_ev, &p_none[0], npair, &noclick[0])
-    if complete:
-        walk_state[0] = delta
-        walk_slot[0] = last
-    return complete, slot_arr[:n_ev], data_arr[:n_ev], phase_arr[:n_ev], noclick_arr
+        for b in range(lo, hi):
+            if not _tf_block(&T, seed_, <uint32_t>b, b * bs, min(bs, total - b * bs), &delta,
+                             &last, &slot[n_ev], &data[0, 0] + 3 * n_ev,
+                             &phase[0, 0] + 3 * n_ev, cap - n_ev, &got, &noclick[b - lo, 0]):
+                complete = False
+                break
+            counts[b - lo] = got
+            n_ev += got
+    if not complete:
+        return False, counts_arr, data_arr[:0], phase_arr[:0], noclick_arr
+    walk_state[0] = delta
+    walk_slot[0] = last
+    return True, counts_arr, data_arr[:n_ev], phase_arr[:n_ev], noclick_arr
