@@ -18,11 +18,12 @@ Schema (all keys optional)::
     [channel.alice], [channel.bob]   length_km, attenuation_db_per_km,
                extra_loss_db: the two arms (both or neither)
     [detector] efficiency, dark_count_prob (per detector and slot)
-    [run]      pulses, seed, threads (post-processing threads; same keys)
+    [run]      pulses, seed, threads (the Monte Carlo's and the post-processing's
+               threads; the same results for any)
     [postprocess] eps_sec, eps_cor, f_ec, ec ("estimate" | "cascade" | "ldpc")
 
-Run: the two-sender kernel (:func:`qchannel._core.mdi.mdi_block`) block by
-block; Bell-state successes, sifting (Bob flips in Z, and in X on psi-), the
+Run: the two-sender kernel (:func:`qchannel._core.mdi.mdi_blocks`) on
+chunks of blocks, on the run's threads (:class:`MdiLink`); Bell-state successes, sifting (Bob flips in Z, and in X on psi-), the
 decoy estimate of the single-photon pairs from the observed counts
 (:func:`qchannel.theory.mdi.four_intensity_bounds`, or
 :func:`qchannel.theory.mdi.decoy_bounds` for three intensities), the
@@ -39,7 +40,7 @@ import numpy as np
 
 from qchannel import rng
 from qchannel.jobs import DictResult, Job, register
-from qchannel.links.base import check_threads
+from qchannel.links.base import Link, check_threads
 from qchannel.params import (check_choice, check_distribution, check_int, check_prob,
                              check_real, check_real_list, check_table, reject_unknown)
 from qchannel.scenario import PostprocessConfig, RunSection, TableScenario
@@ -365,55 +366,105 @@ def expected_counts(c):
     return sent, succ, err
 
 
-def simulate(c, keep_bits=False, progress=None):
-    """The Monte Carlo: counts per class pair (sent, successes, errors),
-    detections, and the sifted Z bits of signal pairs if ``keep_bits``."""
-    from qchannel._core import mdi as kernel
+def chunk_blocks(p_click, block_slots):
+    """Blocks per chunk of a relay link: about 2^17 clicks (the kernel's
+    work per call dwarfs the Python around it), at most 256 blocks (at
+    least a few chunks per thread on long runs) and at least one."""
+    return int(min(256, max(1, (1 << 17) // max(1.0, p_click * block_slots))))
 
-    eta_a, eta_b, cls_mu, cls_basis, cls_prob, th = _link(c)
-    nc = len(cls_mu)
-    sent = np.zeros((nc, nc), np.int64)
-    succ = np.zeros((nc, nc), np.int64)
-    err = np.zeros((nc, nc), np.int64)
-    detections = 0
-    bits_a, bits_b = [], []
-    pd = c.detector.dark_count_prob
-    qpair = np.exp(4 * np.log1p(-pd) - eta_a * cls_mu[:, None] - eta_b * cls_mu[None, :])
-    p_click = float(np.sum(cls_prob[:, None] * cls_prob[None, :] * (1 - qpair)))
-    n_blocks = -(-c.pulses // BLOCK_SLOTS)
-    for block in range(n_blocks):
-        n = min(BLOCK_SLOTS, c.pulses - block * BLOCK_SLOTS)
-        expect = n * p_click
-        cap = int(expect + 10 * math.sqrt(expect) + 1024)
+
+def kernel_capacity(n_slots, p_click):
+    """Event buffer of a kernel call: the expected clicks + 10 sigma + 1024
+    (the call is repeated with twice the buffer if a chunk needs more)."""
+    expect = n_slots * p_click
+    return int(expect + 10 * math.sqrt(expect) + 1024)
+
+
+class MdiLink(Link):
+    """The MDI two-sender link on the link contract: fixed blocks of
+    BLOCK_SLOTS pulse pairs, block b from Philox stream (seed, MDI, b).  A
+    block has no sequential part, so chunks of blocks are drawn and counted
+    on any thread (:func:`qchannel._core.mdi.mdi_blocks`, the GIL released
+    for the whole chunk); each record is the chunk's counts per class pair
+    (sent, Bell-state successes, errors), its detections and, with
+    ``keep_bits``, the sifted Z bits of signal pairs.  Same records for any
+    threads and chunking."""
+
+    block_size = BLOCK_SLOTS
+
+    def __init__(self, c, keep_bits=False):
+        self.c, self.keep_bits = c, keep_bits
+        self.pulses = int(c.pulses)
+        self.threads = c.threads
+
+    def prepare(self, seed):
+        eta_a, eta_b, mu, basis, prob, th = _link(self.c)
+        pd = self.c.detector.dark_count_prob
+        qpair = np.exp(4 * np.log1p(-pd) - eta_a * mu[:, None] - eta_b * mu[None, :])
+        p_click = float(np.sum(prob[:, None] * prob[None, :] * (1 - qpair)))
+        return SimpleNamespace(seed=seed, eta_a=eta_a, eta_b=eta_b, mu=mu, basis=basis,
+                               prob=prob, th=th, pd=pd, p_click=p_click)
+
+    def chunk_hint(self, ctx):
+        return chunk_blocks(ctx.p_click, self.block_size)
+
+    def draw_chunk(self, ctx, b0, b1):
+        from qchannel._core import mdi as kernel
+
+        n = min(b1 * self.block_size, self.pulses) - b0 * self.block_size
+        cap = kernel_capacity(n, ctx.p_click)
         while True:
-            done, slot, data, noclick = kernel.mdi_block(
-                c.seed, block, n, cls_mu, cls_prob, cls_basis, cls_mu, cls_prob, cls_basis,
-                eta_a, eta_b, pd, c.channel.visibility, th, cap)
+            done, data, noclick = kernel.mdi_blocks(
+                ctx.seed, b0, b1, self.pulses, self.block_size, ctx.mu, ctx.prob, ctx.basis,
+                ctx.mu, ctx.prob, ctx.basis, ctx.eta_a, ctx.eta_b, ctx.pd,
+                self.c.channel.visibility, ctx.th, cap)
             if done:
-                break
+                return self._count(ctx, data, noclick)
             cap *= 2
+
+    def _count(self, ctx, data, noclick):
+        nc = len(ctx.mu)
         ka, kb = data[:, 0].astype(np.int64), data[:, 1].astype(np.int64)
-        sent += (noclick + np.bincount(ka * nc + kb, minlength=nc * nc)).reshape(nc, nc)
-        detections += len(slot)
+        pair = ka * nc + kb
         pat = data[:, 3]
         minus = (pat == 0b1001) | (pat == 0b0110)
         plus = (pat == 0b0011) | (pat == 0b1100)
         ok = minus | plus
-        basis_b = cls_basis[kb]
         bit_a = data[:, 2] & 1
-        bit_b = (data[:, 2] >> 1) ^ ((basis_b == 0) | minus).astype(np.uint8)
+        bit_b = (data[:, 2] >> 1) ^ ((ctx.basis[kb] == 0) | minus).astype(np.uint8)
         wrong = ok & (bit_a != bit_b)
-        succ += np.bincount((ka * nc + kb)[ok], minlength=nc * nc).reshape(nc, nc)
-        err += np.bincount((ka * nc + kb)[wrong], minlength=nc * nc).reshape(nc, nc)
-        if keep_bits:
-            key = ok & (ka == 0) & (kb == 0)          # class 0: signal intensity, Z basis
-            bits_a.append(bit_a[key].astype(np.uint8))
-            bits_b.append(bit_b[key].astype(np.uint8))
-        if progress is not None:
-            progress((block + 1) / n_blocks)
-    cat = (lambda p: np.concatenate(p) if p else np.empty(0, np.uint8))
-    return SimpleNamespace(sent=sent, succ=succ, err=err, detections=detections,
-                           bits_a=cat(bits_a), bits_b=cat(bits_b))
+        table = lambda sel: np.bincount(pair[sel], minlength=nc * nc).reshape(nc, nc)  # noqa: E731
+        key = ok & (ka == 0) & (kb == 0)          # class 0: signal intensity, Z basis
+        empty = np.empty(0, np.uint8)
+        return SimpleNamespace(
+            sent=noclick.reshape(nc, nc) + np.bincount(pair, minlength=nc * nc).reshape(nc, nc),
+            succ=table(ok), err=table(wrong), detections=len(data),
+            bits_a=bit_a[key].astype(np.uint8) if self.keep_bits else empty,
+            bits_b=bit_b[key].astype(np.uint8) if self.keep_bits else empty)
+
+    def carry_chunk(self, ctx, b0, b1, drawn):
+        return drawn            # no sequential part
+
+    @staticmethod
+    def concatenate(records):
+        cat = (lambda k: np.concatenate([getattr(r, k) for r in records]))  # noqa: E731
+        return SimpleNamespace(sent=sum(r.sent for r in records),
+                               succ=sum(r.succ for r in records),
+                               err=sum(r.err for r in records),
+                               detections=sum(r.detections for r in records),
+                               bits_a=cat("bits_a"), bits_b=cat("bits_b"))
+
+
+def link_progress(progress):
+    """A link's progress(done, total) as the job's progress(fraction)."""
+    return None if progress is None else (lambda done, total: progress(done / total))
+
+
+def simulate(c, keep_bits=False, progress=None):
+    """The Monte Carlo (:class:`MdiLink` on the run's threads): counts per
+    class pair (sent, successes, errors), detections, and the sifted Z bits
+    of signal pairs if ``keep_bits``."""
+    return MdiLink(c, keep_bits).simulate(c.seed, progress=link_progress(progress))
 
 
 def finite_key(c, sent, succ, err, leak_bits):

@@ -19,13 +19,15 @@ Schema (all keys optional)::
                fiber_drift_rad2_per_s_km (phase diffusion of the fibers per
                km), tracking_period_s, tracking_error_rad
     [detector] efficiency, dark_count_prob
-    [run]      pulses, seed, threads (post-processing threads; same keys)
+    [run]      pulses, seed, threads (post-processing threads, and the counting of one
+               chunk beside the kernel's next; the same results for any)
     [postprocess] eps_sec, eps_cor, f_ec, ec
 
 The relative phase at the relay drifts as a random walk of diffusion
 D = 2 pi (2 laser_linewidth_hz) + fiber_drift_rad2_per_s_km * length [rad^2/s];
 a phase reference every tracking_period_s resets it to an estimate with
-error tracking_error_rad.  Run: :func:`qchannel._core.mdi.tf_block`; key from
+error tracking_error_rad.  Run: :class:`TfLink` (:func:`qchannel._core.mdi.tf_blocks`
+chunk by chunk, in order: the phase walk runs on across blocks); key from
 the Z window (effective events: exactly one click), decoy estimate of s1 and
 e1_ph from the X window (:func:`qchannel.theory.twin_field.decoy_bounds`).
 The key length is a finite key (:func:`finite_key`, the literature's bounds in
@@ -41,9 +43,10 @@ from types import SimpleNamespace
 import numpy as np
 
 from qchannel.jobs import Job, register
-from qchannel.jobs.mdi import (RelayScenario, _fmt, arm_etas, finish_key, parse_channel,
-                               parse_detector, parse_run, refuse_sifted, report_key_lines,
-                               tiny)
+from qchannel.jobs.mdi import (RelayScenario, _fmt, arm_etas, chunk_blocks, finish_key,
+                               kernel_capacity, link_progress, parse_channel, parse_detector,
+                               parse_run, refuse_sifted, report_key_lines, tiny)
+from qchannel.links.base import Link
 from qchannel.params import (check_choice, check_distribution, check_prob, check_real,
                              check_real_list, check_table, reject_unknown)
 from qchannel.scenario import PostprocessConfig
@@ -131,32 +134,53 @@ def _classes(c):
     return mu, prob
 
 
-def _tf_blocks(c, mu, prob, eta_a, eta_b):
-    """Run the kernel block by block (fixed blocks of BLOCK_SLOTS pulses, the
-    phase walk carried across them); yield ``(block, start, n, slot, data,
-    phase, noclick)``.  The event buffer starts at the expected clicks + 10
-    sigma and doubles if a block needs more."""
-    from qchannel._core import mdi as kernel
+class TfLink(Link):
+    """The twin-field two-sender link on the link contract: fixed blocks of
+    BLOCK_SLOTS slots, block b from Philox stream (seed, TF, b).  The phase
+    walk runs on from block to block, so the whole kernel is the sequential
+    part: chunks of blocks are carried in order
+    (:func:`qchannel._core.mdi.tf_blocks`, one call per chunk, the GIL
+    released), and with more threads the job's counting of one chunk runs
+    beside the kernel's next.  A record is ``(b0, per-block event counts,
+    data, phase, per-block no-click counts)`` of a chunk of blocks [b0, b1)."""
 
-    pd = c.detector.dark_count_prob
-    q = np.exp(2 * np.log1p(-pd) - eta_a * mu[:, None] - eta_b * mu[None, :])
-    p_click = float(np.sum(prob[:, None] * prob[None, :] * (1 - q)))
-    walk_state, walk_slot = np.zeros(1), np.full(1, -1, np.int64)
-    n_blocks = -(-c.pulses // BLOCK_SLOTS)
-    for block in range(n_blocks):
-        start = block * BLOCK_SLOTS
-        n = min(BLOCK_SLOTS, c.pulses - start)
-        expect = n * p_click
-        cap = int(expect + 10 * math.sqrt(expect) + 1024)
+    block_size = BLOCK_SLOTS
+
+    def __init__(self, c, mu, prob):
+        self.c, self.mu, self.prob = c, mu, prob
+        self.pulses = int(c.pulses)
+        self.threads = c.threads
+
+    def prepare(self, seed):
+        eta_a, eta_b = arm_etas(self.c)
+        pd = self.c.detector.dark_count_prob
+        mu, prob = self.mu, self.prob
+        q = np.exp(2 * np.log1p(-pd) - eta_a * mu[:, None] - eta_b * mu[None, :])
+        p_click = float(np.sum(prob[:, None] * prob[None, :] * (1 - q)))
+        return SimpleNamespace(seed=seed, eta_a=eta_a, eta_b=eta_b, pd=pd, p_click=p_click,
+                               walk_state=np.zeros(1), walk_slot=np.full(1, -1, np.int64))
+
+    def chunk_hint(self, ctx):
+        return chunk_blocks(ctx.p_click, self.block_size)
+
+    def carry_chunk(self, ctx, b0, b1, drawn):
+        from qchannel._core import mdi as kernel
+
+        c = self.c
+        n = min(b1 * self.block_size, self.pulses) - b0 * self.block_size
+        cap = kernel_capacity(n, ctx.p_click)
         while True:
-            done, slot, data, phase, noclick = kernel.tf_block(
-                c.seed, block, start, n, mu, prob, mu, prob, eta_a, eta_b, pd,
-                c.channel.visibility, c.walk_var, c.track_slots, c.track_var,
-                walk_state, walk_slot, cap)
+            done, counts, data, phase, noclick = kernel.tf_blocks(
+                ctx.seed, b0, b1, self.pulses, self.block_size, self.mu, self.prob, self.mu,
+                self.prob, ctx.eta_a, ctx.eta_b, ctx.pd, c.channel.visibility, c.walk_var,
+                c.track_slots, c.track_var, ctx.walk_state, ctx.walk_slot, cap)
             if done:
-                break
+                return b0, counts, data, phase, noclick
             cap *= 2
-        yield block, start, n, slot, data, phase, noclick
+
+    @staticmethod
+    def concatenate(records):
+        return (records[0][0], *(np.concatenate([r[i] for r in records]) for i in range(1, 5)))
 
 
 def simulate(c, keep_bits=False, progress=None):
@@ -166,7 +190,6 @@ def simulate(c, keep_bits=False, progress=None):
     from qchannel._core import entangled
 
     mu, prob = _classes(c)
-    eta_a, eta_b = arm_etas(c)
     nc = len(mu)
     sent = np.zeros((nc, nc), np.int64)
     eff = np.zeros((nc, nc), np.int64)
@@ -175,12 +198,12 @@ def simulate(c, keep_bits=False, progress=None):
     detections = 0
     bits_a, bits_b = [], []
     half = c.delta / 2.0
-    n_blocks = -(-c.pulses // BLOCK_SLOTS)
-    for block, start, n, slot, data, phase, noclick in _tf_blocks(c, mu, prob, eta_a, eta_b):
+    link = TfLink(c, mu, prob)
+    for b0, counts, data, phase, noclick in link.blocks(c.seed, progress=link_progress(progress)):
         ka, kb = data[:, 0].astype(np.int64), data[:, 1].astype(np.int64)
         pair = ka * nc + kb
-        sent += (noclick + np.bincount(pair, minlength=nc * nc)).reshape(nc, nc)
-        detections += len(slot)
+        sent += (noclick.sum(axis=0) + np.bincount(pair, minlength=nc * nc)).reshape(nc, nc)
+        detections += len(data)
         pat = data[:, 2]
         one = (pat == 1) | (pat == 2)
         eff += np.bincount(pair[one], minlength=nc * nc).reshape(nc, nc)
@@ -200,11 +223,11 @@ def simulate(c, keep_bits=False, progress=None):
         sel_err += int(np.count_nonzero(near0 & (pat == 2)) + np.count_nonzero(nearpi
                                                                                  & (pat == 1)))
         # the mu_1 pairs without a click fall in the selection with P = Delta / pi
-        # (their phases are uniform and independent of "no click")
-        sel_pairs += entangled.binomial_draw(c.seed, rng.Purpose.TWIN_FIELD, (1 << 31) + block,
-                                             int(noclick[X_1 * nc + X_1]), c.delta / math.pi)
-        if progress is not None:
-            progress((block + 1) / n_blocks)
+        # (their phases are uniform and independent of "no click"): one draw per block
+        for i, row in enumerate(noclick):
+            sel_pairs += entangled.binomial_draw(c.seed, rng.Purpose.TWIN_FIELD,
+                                                 (1 << 31) + b0 + i, int(row[X_1 * nc + X_1]),
+                                                 c.delta / math.pi)
     cat = (lambda p: np.concatenate(p) if p else np.empty(0, np.uint8))
     return SimpleNamespace(sent=sent, eff=eff, z_err=z_err, sel_pairs=sel_pairs,
                            sel_err=sel_err, detections=detections, keep_bits=keep_bits,
@@ -302,28 +325,27 @@ def simulate_pm(c, keep_bits=False, progress=None):
     from qchannel._core import entangled
 
     mu, prob = _pm_classes(c)
-    eta_a, eta_b = arm_etas(c)
     nc = len(mu)
     sel_sent, sel_eff = np.zeros(nc, np.int64), np.zeros(nc, np.int64)
     vac_sent = vac_eff = err = detections = 0
     bits_a, bits_b = [], []
-    n_blocks = -(-c.pulses // BLOCK_SLOTS)
-    for block, start, n, slot, data, phase, noclick in _tf_blocks(c, mu, prob, eta_a, eta_b):
+    link = TfLink(c, mu, prob)
+    for b0, counts, data, phase, noclick in link.blocks(c.seed, progress=link_progress(progress)):
         ka, kb = data[:, 0].astype(np.int64), data[:, 1].astype(np.int64)
         pat = data[:, 2]
         one = (pat == 1) | (pat == 2)
-        detections += len(slot)
+        detections += len(data)
         gap = np.abs(np.mod(phase[:, 0], np.pi) - np.mod(phase[:, 1], np.pi))
         matched = (ka == kb) & (np.minimum(gap, np.pi - gap) < c.delta / 2.0)
         wrap = (gap > np.pi / 2).astype(np.uint8)   # matched across 0 = pi: Bob flips too
         for k in range(nc):
             mk = matched & (ka == k)
-            sel_sent[k] += int(np.count_nonzero(mk)) + entangled.binomial_draw(
-                c.seed, rng.Purpose.TWIN_FIELD, (1 << 31) + nc * block + k,
-                int(noclick[k * nc + k]), c.delta / math.pi)
+            sel_sent[k] += int(np.count_nonzero(mk)) + sum(entangled.binomial_draw(
+                c.seed, rng.Purpose.TWIN_FIELD, (1 << 31) + nc * (b0 + i) + k,
+                int(row[k * nc + k]), c.delta / math.pi) for i, row in enumerate(noclick))
             sel_eff[k] += int(np.count_nonzero(mk & one))
         vac = (ka == PM_V) & (kb == PM_V)
-        vac_sent += int(noclick[PM_V * nc + PM_V]) + int(np.count_nonzero(vac))
+        vac_sent += int(noclick[:, PM_V * nc + PM_V].sum()) + int(np.count_nonzero(vac))
         vac_eff += int(np.count_nonzero(vac & one))
         key = matched & one & (ka == PM_S)
         bit_a = (phase[:, 0] >= np.pi).astype(np.uint8)
@@ -332,8 +354,6 @@ def simulate_pm(c, keep_bits=False, progress=None):
         if keep_bits:
             bits_a.append(bit_a[key])
             bits_b.append(bit_b[key])
-        if progress is not None:
-            progress((block + 1) / n_blocks)
     cat = (lambda p: np.concatenate(p) if p else np.empty(0, np.uint8))
     return SimpleNamespace(sel_sent=sel_sent, sel_eff=sel_eff, vac_sent=vac_sent,
                            vac_eff=vac_eff, err=err, detections=detections,

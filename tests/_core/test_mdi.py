@@ -153,3 +153,51 @@ def test_tf_block_rejects_bad_walk_state():
     with pytest.raises(ValueError, match="track_slots"):
         mdi.tf_block(1, 1, 100, 10, MU, PROB, MU, PROB, 0.1, 0.1, 0.0, 1.0, 0.0, 0, 0.0,
                      np.zeros(1), np.array([-1], np.int64), 10)
+
+
+def test_mdi_blocks_are_the_blocks_one_by_one():
+    """A chunk call gives exactly the events of mdi_block on each of its
+    blocks, in block order, and the summed no-click counts; a chunk that
+    overflows its buffer is reported incomplete and gives the same events
+    when called again with more room."""
+    bs, pulses = 50_000, 170_000                   # 4 blocks, the last one short
+    args = (MU, PROB, BASIS, MU, PROB, BASIS, 0.1, 0.1, 1e-4, 0.9, 0.1)
+    parts = [mdi.mdi_block(4, b, min(bs, pulses - b * bs), *args, 10**6) for b in range(4)]
+    done, data, noclick = mdi.mdi_blocks(4, 1, 4, pulses, bs, *args, 10**6)
+    assert done
+    assert np.array_equal(data, np.concatenate([p[2] for p in parts[1:]]))
+    assert np.array_equal(noclick, sum(p[3] for p in parts[1:]))
+    short = mdi.mdi_blocks(4, 1, 4, pulses, bs, *args, len(data) - 1)
+    assert short[0] is False
+
+
+def test_tf_blocks_carry_the_walk_like_consecutive_tf_block_calls():
+    bs, pulses = 40_000, 100_000
+    args = (MU, PROB, MU, PROB, 0.1, 0.1, 1e-4, 0.9, 1e-3, 25_000, 0.01)
+    ws, wl = np.zeros(1), np.full(1, -1, np.int64)
+    parts = [mdi.tf_block(6, b, b * bs, min(bs, pulses - b * bs), *args, ws, wl, 10**6)
+             for b in range(3)]
+    ws2, wl2 = np.zeros(1), np.full(1, -1, np.int64)
+    done, counts, data, phase, noclick = mdi.tf_blocks(6, 0, 3, pulses, bs, *args, ws2, wl2,
+                                                       10**6)
+    assert done and list(counts) == [len(p[1]) for p in parts]
+    assert np.array_equal(data, np.concatenate([p[2] for p in parts]))
+    assert np.array_equal(phase, np.concatenate([p[3] for p in parts]))
+    assert np.array_equal(noclick, np.stack([p[4] for p in parts]))
+    assert ws2[0] == ws[0] and wl2[0] == wl[0]
+    # an overflowing chunk leaves the walk state as it was
+    ws3, wl3 = np.zeros(1), np.full(1, -1, np.int64)
+    assert mdi.tf_blocks(6, 0, 3, pulses, bs, *args, ws3, wl3, 5)[0] is False
+    assert ws3[0] == 0.0 and wl3[0] == -1
+
+
+@pytest.mark.parametrize("b0,b1,pulses,block_slots,match", [
+    (0, 0, 100, 10, "b1"), (3, 5, 30, 10, "b0"), (0, 4, 30, 10, "b1"),
+    (0, 1, 0, 10, "pulses"), (0, 1, 100, 0, "block_slots"), (0, 1, 2**40, 1, "2\\^32")])
+def test_chunk_entries_reject_bad_block_ranges(b0, b1, pulses, block_slots, match):
+    with pytest.raises(ValueError, match=match):
+        mdi.mdi_blocks(1, b0, b1, pulses, block_slots, MU, PROB, BASIS, MU, PROB, BASIS,
+                       0.1, 0.1, 0.0, 1.0, 0.0, 10)
+    with pytest.raises(ValueError, match=match):
+        mdi.tf_blocks(1, b0, b1, pulses, block_slots, MU, PROB, MU, PROB, 0.1, 0.1, 0.0, 1.0,
+                      0.0, 10, 0.0, np.zeros(1), np.full(1, -1, np.int64), 10)

@@ -227,3 +227,23 @@ def test_yin_example_finite_key_is_below_the_asymptotic_keys():
         < th["key_rate_per_pulse"]
     assert th["finite_key"]["method"] == "four-intensity"
     assert job.theory(sc)["finite_key"]["key_length"] == 0
+
+
+def test_monte_carlo_is_the_same_for_any_threads_and_chunks():
+    """The link's records do not depend on how blocks are chunked or on
+    how many threads draw them (blocks of 2^22 pulse pairs: 8 here)."""
+    from qchannel.jobs.mdi import MdiLink
+
+    c = _scenario(**{"run.pulses": 3 * 10**7, "channel.length_km": 80.0,
+                     "detector.dark_count_prob": 1e-6}).config
+    ref = MdiLink(c, keep_bits=True)
+    ref.threads = 1
+    a = ref.simulate(c.seed, chunk_blocks=1)
+    for threads, chunk in ((1, 5), (3, 1), (2, 3), (4, 8)):
+        link = MdiLink(c, keep_bits=True)
+        link.threads = threads
+        b = link.simulate(c.seed, chunk_blocks=chunk)
+        for key in ("sent", "succ", "err", "bits_a", "bits_b"):
+            assert np.array_equal(getattr(a, key), getattr(b, key)), (threads, chunk, key)
+        assert a.detections == b.detections
+    assert a.sent.sum() == c.pulses and len(a.bits_a) > 1000

@@ -243,3 +243,20 @@ def test_pm_real_error_correction_gives_identical_keys():
     sc = _scenario(**PM, **{"postprocess.ec": "cascade", "run.pulses": 10**8})
     d = _run(sc)
     assert d["keys_match"] is True and d["secret_key_bits"] > 1000
+
+
+@pytest.mark.parametrize("variant", ["sns", "pm"])
+def test_same_result_for_any_threads_and_chunk_size(variant, monkeypatch):
+    """The phase walk runs on across blocks (2^22 slots): chunks are carried
+    in order, so the result is the same for any threads and chunking."""
+    from qchannel.jobs import twin_field
+    from qchannel.links.base import forced_threads
+
+    sc = _scenario(**{"run.pulses": 3 * 10**7, "protocol.variant": variant,
+                      "protocol.finite_key": False})
+    with forced_threads(1):
+        ref = _run(sc)
+    for threads, chunk in ((1, 1), (2, 1), (2, 3), (3, 8)):
+        monkeypatch.setattr(twin_field.TfLink, "chunk_hint", lambda self, ctx, k=chunk: k)
+        with forced_threads(threads):
+            assert _run(sc) == ref, (threads, chunk)
