@@ -1,13 +1,22 @@
 """Two-sender kernels (qchannel._core.mdi) throughput: detections (slots with
-a click) per second and pulse pairs per second, one core.
+a click) per second and pulse pairs per second, one core; and whole mdi-qkd
+/ tf-qkd runs on 1, 2 and all threads.
 
 Run: ``pytest bench/test_bench_mdi.py --benchmark-only``; rates go to
 ``extra_info``.  The cost is per slot with a click (event-driven), so the
 pulse rate grows with the loss while the detection rate stays flat."""
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from qchannel import jobs
 from qchannel._core import mdi
+from qchannel.links.base import available_cores, forced_threads
+from qchannel.runner import run_scenario
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 MU = np.array([0.4, 0.4, 0.1, 0.1, 0.0, 0.0])
 PROB = np.array([0.25, 0.25, 0.15, 0.15, 0.1, 0.1])
@@ -57,3 +66,38 @@ def test_tf_kernel_rate(benchmark, length_km):
     events = benchmark.pedantic(run, rounds=3, iterations=1)
     _record(benchmark, pulses, events)
     assert events > 0
+
+
+# Whole mdi-qkd / tf-qkd runs on 1, 2 and all threads (qchannel.links.base.
+# ThreadedBackend): MDI blocks have no sequential part and are drawn on every
+# thread; TF blocks carry the phase walk, so only the counting of one chunk
+# runs beside the kernel's next.  Speed-up against the 1-thread median of the
+# same session; the JSON must be the same for every thread count.
+RELAY_RUNS = {"mdi_yin2016.toml": 2 * 10**11, "tf_sns_300km.toml": 2 * 10**10}
+_relay_one = {}
+
+
+@pytest.mark.parametrize("example", sorted(RELAY_RUNS))
+@pytest.mark.parametrize("threads", sorted({1, 2, available_cores()}))
+def test_relay_run_threads(benchmark, example, threads):
+    pulses = RELAY_RUNS[example]
+    if not benchmark.enabled:          # CI fast mode: a short run, same checks
+        pulses //= 1000
+    sc = jobs.load(str(EXAMPLES / example)).replace(**{"run.pulses": pulses})
+    out = {}
+
+    def run():
+        with forced_threads(threads):
+            out["json"] = json.dumps(run_scenario(sc).to_dict(), sort_keys=True)
+
+    benchmark.pedantic(run, rounds=3, iterations=1)
+    ref = _relay_one.setdefault((example, pulses), {"json": out["json"]})
+    assert out["json"] == ref["json"]          # same results for any thread count
+    if benchmark.enabled:
+        t = benchmark.stats.stats.median
+        if threads == 1:
+            ref["t"] = t
+        info = dict(threads=threads, pulses=pulses, pulses_per_s=pulses / t)
+        if "t" in ref:
+            info.update(speedup=ref["t"] / t, efficiency=ref["t"] / t / threads)
+        benchmark.extra_info.update(info)
