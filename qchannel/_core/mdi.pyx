@@ -158,12 +158,47 @@ def _block_span(b0, b1, pulses, block_slots):
 
 # ------------------------------------------------------------------ MDI
 
-cdef struct MdiTables:
+cdef struct PairTables:
+    # The class pairs of a two-sender kernel (see _pair_tables)
     int na, nb, npair
-    double p_click, log1m, ct, st, sv, lpd
+    double p_click, log1m
     double cdf[MAX_CLASSES * MAX_CLASSES]
     double p_none[MAX_CLASSES * MAX_CLASSES]
     double q[MAX_CLASSES * MAX_CLASSES]
+
+
+cdef _fill_pairs(PairTables* P, const double[::1] a_mu, const double[::1] a_prob,
+                 const double[::1] b_mu, const double[::1] b_prob, double ea, double eb,
+                 double pd, int n_det):
+    """Checks the classes of both senders and fills the pair tables."""
+    _check_classes("a", a_mu, a_prob)
+    _check_classes("b", b_mu, b_prob)
+    P.na = a_mu.shape[0]
+    P.nb = b_mu.shape[0]
+    P.npair = P.na * P.nb
+    cdef double[::1] cdf = np.zeros(P.npair), p_none = np.zeros(P.npair), q = np.zeros(P.npair)
+    P.p_click = _pair_tables(a_mu, a_prob, b_mu, b_prob, ea, eb, pd, n_det, cdf, p_none, q)
+    P.log1m = log1p(-P.p_click) if P.p_click < 1.0 else -1e300
+    cdef Py_ssize_t i
+    for i in range(P.npair):
+        P.cdf[i] = cdf[i]
+        P.p_none[i] = p_none[i]
+        P.q[i] = q[i]
+
+
+cdef inline bint next_click(PhiloxStream* s, const PairTables* P, int64_t n,
+                            int64_t* t) noexcept nogil:
+    # Advances *t to the next slot with a click; False when the block ends first.
+    cdef uint64_t gap = next_geometric_gap(s, P.log1m) if P.p_click < 1.0 else 0
+    if gap >= <uint64_t>(n - t[0]):
+        return False
+    t[0] += <int64_t>gap
+    return True
+
+
+cdef struct MdiTables:
+    PairTables P
+    double ct, st, sv, lpd
     double amp_a[MAX_CLASSES]
     double amp_b[MAX_CLASSES]
     uint8_t basis_a[MAX_CLASSES]
@@ -176,8 +211,7 @@ cdef _mdi_tables(MdiTables* T, const double[::1] a_mu, const double[::1] a_prob,
                  const double[::1] b_prob, const uint8_t[::1] b_basis,
                  double ea, double eb, double pd, double V, double th):
     """Checks the class arguments and fills the tables of the MDI kernel."""
-    _check_classes("a", a_mu, a_prob)
-    _check_classes("b", b_mu, b_prob)
+    _fill_pairs(&T.P, a_mu, a_prob, b_mu, b_prob, ea, eb, pd, 4)
     check_len("a_basis", a_basis.shape[0], a_mu.shape[0])
     check_len("b_basis", b_basis.shape[0], b_mu.shape[0])
     cdef Py_ssize_t i
@@ -187,20 +221,10 @@ cdef _mdi_tables(MdiTables* T, const double[::1] a_mu, const double[::1] a_prob,
     for i in range(b_basis.shape[0]):
         if b_basis[i] > 1:
             raise ValueError(f"b_basis: element {i} = {b_basis[i]} must be 0 (Z) or 1 (X)")
-    T.na = a_mu.shape[0]
-    T.nb = b_mu.shape[0]
-    T.npair = T.na * T.nb
-    cdef double[::1] cdf = np.zeros(T.npair), p_none = np.zeros(T.npair), q = np.zeros(T.npair)
-    T.p_click = _pair_tables(a_mu, a_prob, b_mu, b_prob, ea, eb, pd, 4, cdf, p_none, q)
-    T.log1m = log1p(-T.p_click) if T.p_click < 1.0 else -1e300
-    for i in range(T.npair):
-        T.cdf[i] = cdf[i]
-        T.p_none[i] = p_none[i]
-        T.q[i] = q[i]
-    for i in range(T.na):
+    for i in range(T.P.na):
         T.amp_a[i] = sqrt(ea * a_mu[i])
         T.basis_a[i] = a_basis[i]
-    for i in range(T.nb):
+    for i in range(T.P.nb):
         T.amp_b[i] = sqrt(eb * b_mu[i])
         T.basis_b[i] = b_basis[i]
     # polarisation vectors (H, V components, real): [basis][bit]
@@ -225,21 +249,16 @@ cdef bint _mdi_block(const MdiTables* T, uint64_t seed, uint32_t block, int64_t 
     slots click."""
     cdef PhiloxStream s
     cdef int64_t t = 0, n_ev = 0
-    cdef uint64_t gap
     cdef double amp_a, amp_b, ah, av, bh, bv, cphi, cross_h, cross_v, inc_h, inc_v
     cdef double lam[4]
-    cdef int pair, ka, kb, bits, bit_a, bit_b, basis_a, basis_b, nb = T.nb
+    cdef int pair, ka, kb, bits, bit_a, bit_b, basis_a, basis_b, nb = T.P.nb
     stream_init(&s, seed, PURPOSE_MDI, block)
-    if T.p_click > 0.0 and n > 0:
-        while True:
-            gap = next_geometric_gap(&s, T.log1m) if T.p_click < 1.0 else 0
-            if gap >= <uint64_t>(n - t):
-                break
-            t += <int64_t>gap
+    if T.P.p_click > 0.0 and n > 0:
+        while next_click(&s, &T.P, n, &t):
             if n_ev == cap:
                 n_ev_out[0] = n_ev
                 return False
-            pair = draw_cdf(&s, &T.cdf[0], T.npair)
+            pair = draw_cdf(&s, &T.P.cdf[0], T.P.npair)
             ka = pair // nb
             kb = pair - ka * nb
             bits = next_u32(&s) & 3
@@ -268,12 +287,12 @@ cdef bint _mdi_block(const MdiTables* T, uint64_t seed, uint32_t block, int64_t 
             data[4 * n_ev] = ka
             data[4 * n_ev + 1] = kb
             data[4 * n_ev + 2] = bits
-            data[4 * n_ev + 3] = conditioned_pattern(&s, lam, 4, T.lpd, T.q[pair])
+            data[4 * n_ev + 3] = conditioned_pattern(&s, lam, 4, T.lpd, T.P.q[pair])
             n_ev += 1
             t += 1
             if t >= n:
                 break
-    multinomial(&s, n - n_ev, &T.p_none[0], T.npair, noclick)
+    multinomial(&s, n - n_ev, &T.P.p_none[0], T.P.npair, noclick)
     n_ev_out[0] = n_ev
     return True
 
@@ -306,7 +325,7 @@ def mdi_block(seed, block, n_slots,
     _mdi_tables(&T, a_mu, a_prob, a_basis, b_mu, b_prob, b_basis, ea, eb, pd, V, th)
     slot_arr = np.empty(cap, dtype=np.int64)
     data_arr = np.empty((cap, 4), dtype=np.uint8)
-    noclick_arr = np.zeros(T.npair, dtype=np.int64)
+    noclick_arr = np.zeros(T.P.npair, dtype=np.int64)
     cdef int64_t[::1] slot = slot_arr
     cdef uint8_t[:, ::1] data = data_arr
     cdef int64_t[::1] noclick = noclick_arr
@@ -316,7 +335,7 @@ def mdi_block(seed, block, n_slots,
         complete = _mdi_block(&T, seed_, block_, n_, &slot[0], &data[0, 0], cap, &n_ev,
                               &noclick[0])
     if not complete:        # the first ``capacity`` events, no counts
-        return False, slot_arr[:n_ev], data_arr[:n_ev], np.zeros(T.npair, dtype=np.int64)
+        return False, slot_arr[:n_ev], data_arr[:n_ev], np.zeros(T.P.npair, dtype=np.int64)
     return True, slot_arr[:n_ev], data_arr[:n_ev], noclick_arr
 
 
@@ -346,7 +365,7 @@ def mdi_blocks(seed, b0, b1, pulses, block_slots,
     _mdi_tables(&T, a_mu, a_prob, a_basis, b_mu, b_prob, b_basis, ea, eb, pd, V, th)
     slot_arr = np.empty(cap, dtype=np.int64)
     data_arr = np.empty((cap, 4), dtype=np.uint8)
-    noclick_arr = np.zeros(T.npair, dtype=np.int64)
+    noclick_arr = np.zeros(T.P.npair, dtype=np.int64)
     cdef int64_t[::1] slot = slot_arr
     cdef uint8_t[:, ::1] data = data_arr
     cdef int64_t[::1] noclick = noclick_arr
@@ -360,22 +379,19 @@ def mdi_blocks(seed, b0, b1, pulses, block_slots,
                 complete = False
                 break
             n_ev += got
-            for k in range(T.npair):
+            for k in range(T.P.npair):
                 noclick[k] += part[k]
     if not complete:
-        return False, data_arr[:0], np.zeros(T.npair, dtype=np.int64)
+        return False, data_arr[:0], np.zeros(T.P.npair, dtype=np.int64)
     return True, data_arr[:n_ev], noclick_arr
 
 
 # ------------------------------------------------------------------- TF
 
 cdef struct TfTables:
-    int na, nb, npair
-    double p_click, log1m, sv, lpd, wv, tv
+    PairTables P
+    double sv, lpd, wv, tv
     int64_t tslots
-    double cdf[MAX_CLASSES * MAX_CLASSES]
-    double p_none[MAX_CLASSES * MAX_CLASSES]
-    double q[MAX_CLASSES * MAX_CLASSES]
     double ia[MAX_CLASSES]
     double ib[MAX_CLASSES]
 
@@ -387,22 +403,11 @@ cdef _tf_tables(TfTables* T, const double[::1] a_mu, const double[::1] a_prob,
     T.wv = real_arg("walk_var", walk_var, 0.0, 1e6)
     T.tslots = int_arg("track_slots", track_slots, 1, 2**62)
     T.tv = real_arg("track_var", track_var, 0.0, 1e6)
-    _check_classes("a", a_mu, a_prob)
-    _check_classes("b", b_mu, b_prob)
-    T.na = a_mu.shape[0]
-    T.nb = b_mu.shape[0]
-    T.npair = T.na * T.nb
-    cdef double[::1] cdf = np.zeros(T.npair), p_none = np.zeros(T.npair), q = np.zeros(T.npair)
-    T.p_click = _pair_tables(a_mu, a_prob, b_mu, b_prob, ea, eb, pd, 2, cdf, p_none, q)
-    T.log1m = log1p(-T.p_click) if T.p_click < 1.0 else -1e300
+    _fill_pairs(&T.P, a_mu, a_prob, b_mu, b_prob, ea, eb, pd, 2)
     cdef Py_ssize_t i
-    for i in range(T.npair):
-        T.cdf[i] = cdf[i]
-        T.p_none[i] = p_none[i]
-        T.q[i] = q[i]
-    for i in range(T.na):
+    for i in range(T.P.na):
         T.ia[i] = ea * a_mu[i]
-    for i in range(T.nb):
+    for i in range(T.P.nb):
         T.ib[i] = eb * b_mu[i]
     T.sv = sqrt(V)
     T.lpd = log1p(-pd)
@@ -420,21 +425,16 @@ cdef bint _tf_block(const TfTables* T, uint64_t seed, uint32_t block, int64_t st
     untouched) when more than ``cap`` slots click."""
     cdef PhiloxStream s
     cdef int64_t t = 0, n_ev = 0, abs_slot, last = last_io[0], period_start
-    cdef uint64_t gap
     cdef double ia, ib, th_a, th_b, delta = delta_io[0], cross, inc
     cdef double lam[2]
-    cdef int pair, ka, kb, nb = T.nb
+    cdef int pair, ka, kb, nb = T.P.nb
     stream_init(&s, seed, PURPOSE_TF, block)
-    if T.p_click > 0.0 and n > 0:
-        while True:
-            gap = next_geometric_gap(&s, T.log1m) if T.p_click < 1.0 else 0
-            if gap >= <uint64_t>(n - t):
-                break
-            t += <int64_t>gap
+    if T.P.p_click > 0.0 and n > 0:
+        while next_click(&s, &T.P, n, &t):
             if n_ev == cap:
                 n_ev_out[0] = n_ev
                 return False
-            pair = draw_cdf(&s, &T.cdf[0], T.npair)
+            pair = draw_cdf(&s, &T.P.cdf[0], T.P.npair)
             ka = pair // nb
             kb = pair - ka * nb
             th_a = 2.0 * M_PI * next_double(&s)
@@ -458,7 +458,7 @@ cdef bint _tf_block(const TfTables* T, uint64_t seed, uint32_t block, int64_t st
             slot[n_ev] = t
             data[3 * n_ev] = ka
             data[3 * n_ev + 1] = kb
-            data[3 * n_ev + 2] = conditioned_pattern(&s, lam, 2, T.lpd, T.q[pair])
+            data[3 * n_ev + 2] = conditioned_pattern(&s, lam, 2, T.lpd, T.P.q[pair])
             phase[3 * n_ev] = th_a
             phase[3 * n_ev + 1] = th_b
             phase[3 * n_ev + 2] = delta
@@ -466,7 +466,7 @@ cdef bint _tf_block(const TfTables* T, uint64_t seed, uint32_t block, int64_t st
             t += 1
             if t >= n:
                 break
-    multinomial(&s, n - n_ev, &T.p_none[0], T.npair, noclick)
+    multinomial(&s, n - n_ev, &T.P.p_none[0], T.P.npair, noclick)
     delta_io[0] = delta
     last_io[0] = last
     n_ev_out[0] = n_ev
@@ -503,7 +503,7 @@ def tf_block(seed, block, block_start, n_slots,
     slot_arr = np.empty(cap, dtype=np.int64)
     data_arr = np.empty((cap, 3), dtype=np.uint8)
     phase_arr = np.empty((cap, 3), dtype=np.float64)
-    noclick_arr = np.zeros(T.npair, dtype=np.int64)
+    noclick_arr = np.zeros(T.P.npair, dtype=np.int64)
     cdef int64_t[::1] slot = slot_arr
     cdef uint8_t[:, ::1] data = data_arr
     cdef double[:, ::1] phase = phase_arr
@@ -515,7 +515,7 @@ def tf_block(seed, block, block_start, n_slots,
                              &slot[0], &data[0, 0], &phase[0, 0], cap, &n_ev, &noclick[0])
     if not complete:        # the first ``capacity`` events, no counts, state untouched
         return (False, slot_arr[:n_ev], data_arr[:n_ev], phase_arr[:n_ev],
-                np.zeros(T.npair, np.int64))
+                np.zeros(T.P.npair, np.int64))
     return True, slot_arr[:n_ev], data_arr[:n_ev], phase_arr[:n_ev], noclick_arr
 
 
@@ -554,7 +554,7 @@ def tf_blocks(seed, b0, b1, pulses, block_slots,
     data_arr = np.empty((cap, 3), dtype=np.uint8)
     phase_arr = np.empty((cap, 3), dtype=np.float64)
     counts_arr = np.zeros(hi - lo, dtype=np.int64)
-    noclick_arr = np.zeros((hi - lo, T.npair), dtype=np.int64)
+    noclick_arr = np.zeros((hi - lo, T.P.npair), dtype=np.int64)
     cdef int64_t[::1] slot = slot_arr
     cdef uint8_t[:, ::1] data = data_arr
     cdef double[:, ::1] phase = phase_arr
