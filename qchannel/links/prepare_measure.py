@@ -77,14 +77,16 @@ class DetectionRecord:
 
 def click_tables(intensities, intensity_probs, key_basis_prob, eta, misalignment,
                  dark_count_prob, n_detectors):
-    """Per-class click tables for one segment of constant parameters.
+    """Per-class click tables for one segment of constant parameters, or for
+    many at once (``eta`` and ``dark_count_prob`` arrays of one shape S: the
+    tables get S as leading axes, each the same as for that segment alone).
 
     Photon numbers split into independent Poisson streams per detector
     (coherent states stay coherent under linear optics), so detector j has a
     primary click with a_j = 1 - (1 - p_dc) exp(-mu eta r_j), r_j its routing
-    fraction.  Returns (det_prob[K, 2, 2, 4] in Alice's frame, click_prob[K])."""
+    fraction.  Returns (det_prob[S..., K, 2, 2, 4] in Alice's frame,
+    click_prob[S..., K])."""
     mu = np.asarray(intensities, dtype=float)
-    K = len(mu)
     e = misalignment
     px = key_basis_prob
     route = np.zeros((2, 2, 4))        # [alice basis, bob basis, detector]
@@ -96,10 +98,15 @@ def click_tables(intensities, intensity_probs, key_basis_prob, eta, misalignment
                 for pair, weight in ((0, px), (1, 1 - px)):
                     within = (1 - e, e) if pair == a else (0.5, 0.5)
                     route[a, b, 2 * pair:2 * pair + 2] = np.multiply(weight, within)
-    det = 1.0 - (1.0 - dark_count_prob) * np.exp(-mu[:, None, None, None] * eta * route[None])
+    eta = np.asarray(eta, dtype=float)
+    p_dc = np.asarray(dark_count_prob, dtype=float)
+    lead = np.broadcast_shapes(eta.shape, p_dc.shape)
+    per = (slice(None),) * len(lead) + (None,) * 4         # a segment's value on its tables
+    det = 1.0 - (1.0 - np.broadcast_to(p_dc, lead)[per]) * np.exp(
+        -mu[:, None, None, None] * np.broadcast_to(eta, lead)[per] * route)
     det[..., n_detectors:] = 0.0
     # The total click probability does not depend on the bases (routing sums to 1).
-    click = 1.0 - np.prod(1.0 - det[:, 0, 0, :n_detectors], axis=-1)
+    click = 1.0 - np.prod(1.0 - det[..., 0, 0, :n_detectors], axis=-1)
     return np.ascontiguousarray(det), click
 
 
@@ -116,12 +123,13 @@ def outcome_codes(n_classes, n_detectors):
 
 def outcome_weights(code, det_prob, intensity_probs, key_basis_prob, n_detectors):
     """P(outcome and a click) for each packed outcome: p_k P(a) P(b) times the
-    probability of exactly that click mask (detectors are independent)."""
+    probability of exactly that click mask (detectors are independent).
+    ``det_prob`` may carry leading segment axes (see :func:`click_tables`)."""
     k, a, b, m = code & 15, (code >> 4) & 1, (code >> 5) & 1, code >> 6
     basis = np.array([key_basis_prob, 1.0 - key_basis_prob])
     w = np.asarray(intensity_probs)[k] * basis[a] * (basis[b] if n_detectors == 2 else 1.0)
     for j in range(n_detectors):
-        pj = det_prob[k, a, b, j]
+        pj = det_prob[..., k, a, b, j]
         w = w * np.where((m >> j) & 1, pj, 1.0 - pj)
     return w
 
@@ -156,34 +164,42 @@ class LinkModel(Link):
         self.segments = segments
 
     def tables(self, total_slots):
-        """Kernel inputs for a run of ``total_slots`` pulses (see run_block)."""
+        """Kernel inputs for a run of ``total_slots`` pulses (see run_block).
+        Every segment's tables at once (a pass has tens of thousands of
+        segments), element by element the same arithmetic as one segment."""
         src, det = self.source, self.detector
         starts = [int(s[0]) for s in self.segments] + [int(total_slots)]
         n_seg, K, n_det = len(self.segments), len(src.intensities), det.n_detectors
         p = np.asarray(src.intensity_probs)
         code = outcome_codes(K, n_det)
-        thr = np.zeros((n_seg, len(code)), dtype=np.uint64)
         guide_len = 1 << int(np.ceil(np.log2(len(code))))
         guide = np.zeros((n_seg, guide_len), dtype=np.uint16)
         guide_starts = np.arange(guide_len, dtype=np.uint64) << np.uint64(64 - guide_len.bit_length() + 1)
-        noclick = np.zeros((n_seg, K))
+        eta = np.array([float(s[1]) for s in self.segments]) * det.efficiency
+        noise = np.array([float(s[2]) for s in self.segments])
+        p_dc = 1.0 - (1.0 - det.dark_count_prob) * (1.0 - noise)
+        dp, click = click_tables(src.intensities, p, src.key_basis_prob, eta,
+                                 self.channel.misalignment, p_dc, n_det)
+        weight = outcome_weights(code, dp, p, src.key_basis_prob, n_det)
+        click_total = np.array([np.dot(p, c) for c in click])     # np.dot per segment, as alone
+        noclick = p * (1.0 - click)
         gap_scale = np.zeros(n_seg)
-        click_total = np.zeros(n_seg)
-        for g, (_, eta_ch, noise) in enumerate(self.segments):
-            p_dc = 1.0 - (1.0 - det.dark_count_prob) * (1.0 - noise)
-            dp, click = click_tables(src.intensities, p, src.key_basis_prob,
-                                     eta_ch * det.efficiency, self.channel.misalignment,
-                                     p_dc, n_det)
-            weight = outcome_weights(code, dp, p, src.key_basis_prob, n_det)
-            total = float(np.dot(p, click))
-            click_total[g] = total
-            noclick[g] = p * (1.0 - click)
-            if total > 0.0:
-                gap_scale[g] = 1.0 / np.log1p(-total) if total < 1.0 else -0.0
-                thr[g] = _thresholds(np.cumsum(weight) / weight.sum())
-                # guide[i]: first outcome whose threshold exceeds i * 2^64 / M.
-                guide[g] = np.minimum(np.searchsorted(thr[g], guide_starts, side="right"),
-                                      len(code) - 1)
+        thr = np.zeros((n_seg, len(code)), dtype=np.uint64)
+        on = click_total > 0.0
+        below = on & (click_total < 1.0)
+        gap_scale[below] = 1.0 / np.log1p(-click_total[below])
+        gap_scale[on & ~below] = -0.0
+        if on.any():
+            w = weight[on]
+            thr[on] = _thresholds(np.cumsum(w, axis=1) / w.sum(axis=1)[:, None])
+            # guide[i]: first outcome whose threshold exceeds i * 2^64 / M, i.e.
+            # the number of thresholds <= i * 2^64 / M (rows are sorted; what
+            # searchsorted(side="right") gives), in slices of segments
+            rows = np.flatnonzero(on)
+            for r0 in range(0, len(rows), 4096):
+                g = rows[r0:r0 + 4096]
+                count = (thr[g][:, None, :] <= guide_starts[None, :, None]).sum(axis=2)
+                guide[g] = np.minimum(count, len(code) - 1)
         return dict(seg_start=np.asarray(starts, dtype=np.int64), gap_scale=gap_scale,
                     outcome_thr=thr, outcome_guide=guide, outcome_code=code,
                     noclick_prob=noclick, click_prob=click_total)

@@ -120,3 +120,23 @@ def test_piecewise_constant_segments():
     flat = LinkModel(SOURCE, FiberChannel(length_km=0.0), det, half).simulate(seed=4)
     _compare(len(rec), len(flat), "detections in the bright half")
     assert rec.sent.sum() == 2 * half
+
+
+@pytest.mark.parametrize("basis_choice", ["active", "passive"])
+def test_tables_of_many_segments_are_each_segments_own(basis_choice):
+    """A pass has tens of thousands of segments: their kernel tables are made
+    all at once, and each must be bit-identical to the tables of a link made
+    of that segment alone (dark, lossless, noisy and ordinary segments)."""
+    det = DetectorSet(efficiency=0.6, dark_count_prob=1e-5, basis_choice=basis_choice)
+    g = np.random.default_rng(8)
+    eta = np.concatenate([[0.0, 1.0, 1e-12], 10 ** g.uniform(-7, 0, 60)])
+    noise = np.concatenate([[0.0, 0.0, 1.0], np.where(g.random(60) < 0.5, 0.0,
+                                                        10 ** g.uniform(-8, -2, 60))])
+    segments = [(1000 * i, e, nz) for i, (e, nz) in enumerate(zip(eta, noise))]
+    many = LinkModel(SOURCE, FiberChannel(length_km=0.0), det, 10**6, segments).tables(10**6)
+    for i, (_, e, nz) in enumerate(segments):
+        one = LinkModel(SOURCE, FiberChannel(length_km=0.0), det, 10**6,
+                        [(0, e, nz)]).tables(10**6)
+        for key in ("gap_scale", "outcome_thr", "outcome_guide", "noclick_prob", "click_prob"):
+            a, b = many[key][i], one[key][0]
+            assert np.array_equal(a, b) and np.array_equal(np.signbit(a), np.signbit(b)), (i, key)
