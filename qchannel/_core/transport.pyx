@@ -557,8 +557,9 @@ cdef class PrimaryEvents:
     cdef uint32_t block
     cdef int64_t start
     cdef int64_t n_slots
-    cdef object primary_np       # (n_seg, K) primary clicks per segment and class
-    cdef int64_t* primary        # its data
+    cdef object primary_np       # (g1 - g0, K) primary clicks per segment and class
+    cdef int64_t* primary        # its data: row g - g0 is segment g
+    cdef int g0, g1              # the segments the block overlaps: [g0, g1)
     cdef const int64_t[::1] seg_start
     cdef const double[:, ::1] noclick
     cdef bint ready
@@ -668,7 +669,7 @@ cdef int draw_events(PrimaryEvents ev, const DrawTables* T) noexcept nogil:
         scale = T.gap_scale[g]
         othr = T.outcome_thr + <int64_t>g * n_out
         guide = T.outcome_guide + <int64_t>g * T.guide_len
-        primary_k = ev.primary + <int64_t>g * K
+        primary_k = ev.primary + <int64_t>(g - ev.g0) * K
         cells = T.cells[g - T.g_lo]
         if scale < 0.0:
             while True:
@@ -867,7 +868,10 @@ cdef list draw_spans(uint64_t seed_, list blocks, const DrawTables* T, int n_det
         ev.block = block_
         ev.start = start
         ev.n_slots = n_sl
-        ev.primary_np = np.zeros((T.n_seg, T.K), dtype=np.int64)
+        # only the block's own segments (a pass has tens of thousands)
+        ev.g0 = find_segment(&seg_start[0], T.n_seg, start)
+        ev.g1 = find_segment(&seg_start[0], T.n_seg, start + n_sl - 1 if n_sl > 0 else start) + 1
+        ev.primary_np = np.zeros((ev.g1 - ev.g0, T.K), dtype=np.int64)
         primary = ev.primary_np
         ev.primary = &primary[0, 0]
         # initial capacity from the expected count, never above one event per slot
@@ -956,8 +960,9 @@ def draw_blocks(seed, block, n_blocks, block_size,
 cdef int carry_events(PrimaryEvents ev, DetectorState state, EventBuffer* out, int64_t* sent,
                       int64_t* ap_only, int64_t* seg_counts) noexcept nogil:
     """The detector pass of one drawn block, appended to ``out``, and its
-    pulses sent per class added to ``sent``; ``ap_only`` (n_seg * K) and
-    ``seg_counts`` (K) are scratch.  -1 on allocation failure."""
+    pulses sent per class added to ``sent``; ``ap_only`` (n_seg * K, of which
+    the rows of the block's segments are used) and ``seg_counts`` (K) are
+    scratch.  -1 on allocation failure."""
     cdef const Link* L = &ev.L
     cdef int K = L.n_classes, n_seg = L.n_seg
     cdef PhiloxStream ds, cs
@@ -970,7 +975,9 @@ cdef int carry_events(PrimaryEvents ev, DetectorState state, EventBuffer* out, i
     cdef int c, g, k, ap_mask
     cdef const int64_t* ev_slot = ev.slot
     cdef const uint16_t* ev_word = ev.word
-    for i in range(n_seg * K):
+    # Afterpulse-only slots of this block lie in its own segments [g0, g1):
+    # the previous block flushed every afterpulse before this block's start.
+    for i in range(ev.g0 * K, ev.g1 * K):
         ap_only[i] = 0
     # Fast path of the default detector (active basis choice, no dead time):
     # a slot before the next pending afterpulse needs no dead-time
@@ -1059,15 +1066,15 @@ cdef int carry_events(PrimaryEvents ev, DetectorState state, EventBuffer* out, i
         return -1
     # Exact per-class counts of pulses sent: slots with events keep their
     # drawn class; the rest of each segment is a multinomial draw.
-    for g in range(n_seg):
+    for g in range(ev.g0, ev.g1):
         seg_lo = seg_start[g] if seg_start[g] > block_start else block_start
         seg_hi = seg_start[g + 1] if seg_start[g + 1] < block_end else block_end
         if seg_hi <= seg_lo:
             continue
         rest = seg_hi - seg_lo
         for k in range(K):
-            rest -= primary[g * K + k] + ap_only[g * K + k]
-            sent[k] += primary[g * K + k] + ap_only[g * K + k]
+            rest -= primary[(g - ev.g0) * K + k] + ap_only[g * K + k]
+            sent[k] += primary[(g - ev.g0) * K + k] + ap_only[g * K + k]
         multinomial(&cs, rest, L.noclick_prob + g * K, K, seg_counts)
         for k in range(K):
             sent[k] += seg_counts[k]
