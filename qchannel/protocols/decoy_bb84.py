@@ -124,6 +124,7 @@ class DecoyCounts:
             self.eve.add(record, (record.alice_basis == X) & (record.bob_basis == X))
 
     def _add_bins(self, record, wrong):
+        first = record.first_slot // self.bin_slots
         last = (record.first_slot + record.n_slots - 1) // self.bin_slots + 1
         if last > len(self.bin_sent):
             grow = last - len(self.bin_sent)
@@ -131,17 +132,22 @@ class DecoyCounts:
                          "bin_errors"):
                 setattr(self, name, np.concatenate([getattr(self, name), np.zeros(grow, np.int64)]))
         # Slots sent per bin: the record covers a contiguous range of slots.
-        edges = np.arange(record.first_slot // self.bin_slots, last + 1) * self.bin_slots
+        edges = np.arange(first, last + 1) * self.bin_slots
         lo = np.clip(edges[:-1], record.first_slot, None)
         hi = np.clip(edges[1:], None, record.first_slot + record.n_slots)
-        self.bin_sent[edges[0] // self.bin_slots:last] += np.maximum(hi - lo, 0)
-        b = record.slot // self.bin_slots
-        self.bin_detections += np.bincount(b, minlength=last)[:last]
-        key = (record.alice_basis == X) & (record.bob_basis == X)
-        self.bin_sifted += np.bincount(b[key], minlength=last)[:last]
+        self.bin_sent[first:last] += np.maximum(hi - lo, 0)
+        # One count over the record's own bins of four disjoint kinds: bases
+        # differ (0), Z-Z (1), X-X right (2), X-X wrong (3).
         same = record.alice_basis == record.bob_basis
-        self.bin_sifted_all_bases += np.bincount(b[same], minlength=last)[:last]
-        self.bin_errors += np.bincount(b[key & wrong], minlength=last)[:last]
+        key = same & (record.alice_basis == X)
+        kind = same.astype(np.int64) + key + (key & wrong)
+        n = last - first
+        tab = np.bincount((record.slot // self.bin_slots - first) * 4 + kind,
+                          minlength=4 * n).reshape(n, 4)
+        self.bin_detections[first:last] += tab.sum(axis=1)
+        self.bin_sifted[first:last] += tab[:, 2] + tab[:, 3]
+        self.bin_sifted_all_bases[first:last] += tab[:, 1:].sum(axis=1)
+        self.bin_errors[first:last] += tab[:, 3]
 
     def sifted_key(self):
         """Alice's and Bob's sifted X-basis bits, in slot order."""
