@@ -85,6 +85,14 @@ def bits(seed, purpose, block, n):
     return _philox.stream_bits(check_seed(seed), int(purpose), _check_block(block), int(n))
 
 
+def binomial_firsts(seed, purpose, blocks, n, p):
+    """For each i, the first Binomial(n[i], p) deviate of stream (seed,
+    purpose, blocks[i]) (int64 array): many one-draw streams in one call."""
+    return _philox.stream_binomial_firsts(check_seed(seed), int(purpose),
+                                          np.ascontiguousarray(blocks, dtype=np.int64),
+                                          np.ascontiguousarray(n, dtype=np.int64), p)
+
+
 def derive_seed(seed, purpose, *key):
     """A 64-bit child seed from a parent seed, a purpose and a key of integers
     or strings (e.g. a sweep point).  Deterministic and order-independent of

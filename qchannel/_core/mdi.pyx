@@ -535,11 +535,12 @@ def tf_blocks(seed, b0, b1, pulses, block_slots,
     ``block_slots``, in order and in one call without the GIL: exactly the
     events of :func:`tf_block` on each block (the phase walk carried from
     block to block in ``walk_state`` / ``walk_slot``, updated only if the
-    call completes).  Returns ``(complete, counts, data, phase, noclick)``:
-    ``counts`` int64 (b1 - b0) events per block, ``data`` and ``phase`` as in
-    :func:`tf_block` concatenated in block order, ``noclick`` int64 (b1 -
-    b0, na * nb) per block; ``complete`` False when more than ``capacity``
-    slots of the chunk clicked (call again with a larger capacity)."""
+    call completes).  Returns ``(complete, counts, slot, data, phase,
+    noclick)``: ``counts`` int64 (b1 - b0) events per block, ``slot`` int64
+    their absolute slots, ``data`` and ``phase`` as in :func:`tf_block`,
+    concatenated in block order, ``noclick`` int64 (b1 - b0, na * nb) per
+    block; ``complete`` False when more than ``capacity`` slots of the chunk
+    clicked (call again with a larger capacity)."""
     cdef int64_t lo, hi, total, bs
     lo, hi, total, bs = _block_span(b0, b1, pulses, block_slots)
     cdef uint64_t seed_
@@ -561,7 +562,7 @@ def tf_blocks(seed, b0, b1, pulses, block_slots,
     cdef int64_t[::1] counts = counts_arr
     cdef int64_t[:, ::1] noclick = noclick_arr
     cdef double delta = walk_state[0]
-    cdef int64_t last = walk_slot[0], b, n_ev = 0, got
+    cdef int64_t last = walk_slot[0], b, n_ev = 0, got, k
     cdef bint complete = True
     with nogil:
         for b in range(lo, hi):
@@ -570,10 +571,12 @@ def tf_blocks(seed, b0, b1, pulses, block_slots,
                              &phase[0, 0] + 3 * n_ev, cap - n_ev, &got, &noclick[b - lo, 0]):
                 complete = False
                 break
+            for k in range(n_ev, n_ev + got):
+                slot[k] += b * bs
             counts[b - lo] = got
             n_ev += got
     if not complete:
-        return False, counts_arr, data_arr[:0], phase_arr[:0], noclick_arr
+        return False, counts_arr, slot_arr[:0], data_arr[:0], phase_arr[:0], noclick_arr
     walk_state[0] = delta
     walk_slot[0] = last
-    return True, counts_arr, data_arr[:n_ev], phase_arr[:n_ev], noclick_arr
+    return True, counts_arr, slot_arr[:n_ev], data_arr[:n_ev], phase_arr[:n_ev], noclick_arr

@@ -130,3 +130,27 @@ def stream_binomial(seed, purpose, block, n, p, size):
         for i in range(v.shape[0]):
             v[i] = binomial(&s, n_, p_)
     return out
+
+
+def stream_binomial_firsts(seed, purpose, const int64_t[::1] blocks not None,
+                           const int64_t[::1] n not None, p):
+    """For each i, the first Binomial(n[i], p) deviate of stream (seed,
+    purpose, blocks[i]): one draw per stream, as many streams as entries."""
+    cdef uint64_t seed_ = int_arg("seed", seed, 0, 2**64 - 1)
+    cdef uint32_t purpose_ = int_arg("purpose", purpose, 0, 2**32 - 1)
+    cdef double p_ = real_arg("p", p, 0.0, 1.0)
+    check_len("n", n.shape[0], blocks.shape[0])
+    cdef Py_ssize_t i, m = blocks.shape[0]
+    for i in range(m):
+        if not 0 <= blocks[i] <= 0xFFFFFFFF:
+            raise ValueError(f"blocks[{i}] = {blocks[i]} is out of range: must be in [0, 2^32)")
+        if n[i] < 0:
+            raise ValueError(f"n[{i}] = {n[i]} must be non-negative")
+    out = np.empty(m, dtype=np.int64)
+    cdef int64_t[::1] v = out
+    cdef PhiloxStream s
+    with nogil:
+        for i in range(m):
+            stream_init(&s, seed_, purpose_, <uint32_t>blocks[i])
+            v[i] = binomial(&s, n[i], p_)
+    return out

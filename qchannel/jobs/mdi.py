@@ -368,9 +368,10 @@ def expected_counts(c):
 
 def chunk_blocks(p_click, block_slots):
     """Blocks per chunk of a relay link: about 2^17 clicks (the kernel's
-    work per call dwarfs the Python around it), at most 256 blocks (at
-    least a few chunks per thread on long runs) and at least one."""
-    return int(min(256, max(1, (1 << 17) // max(1.0, p_click * block_slots))))
+    work per call dwarfs the Python around it), at least one and at most
+    4096 blocks (1.7e10 slots: long sparse runs still make thousands of
+    chunks)."""
+    return int(min(4096, max(1, (1 << 17) // max(1.0, p_click * block_slots))))
 
 
 def kernel_capacity(n_slots, p_click):

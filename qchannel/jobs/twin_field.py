@@ -19,15 +19,16 @@ Schema (all keys optional)::
                fiber_drift_rad2_per_s_km (phase diffusion of the fibers per
                km), tracking_period_s, tracking_error_rad
     [detector] efficiency, dark_count_prob
-    [run]      pulses, seed, threads (post-processing threads, and the counting of one
-               chunk beside the kernel's next; the same results for any)
+    [run]      pulses, seed, threads (the Monte Carlo's, see :class:`TfLink`, and the
+               post-processing's; the same results for any)
     [postprocess] eps_sec, eps_cor, f_ec, ec
 
 The relative phase at the relay drifts as a random walk of diffusion
 D = 2 pi (2 laser_linewidth_hz) + fiber_drift_rad2_per_s_km * length [rad^2/s];
 a phase reference every tracking_period_s resets it to an estimate with
 error tracking_error_rad.  Run: :class:`TfLink` (:func:`qchannel._core.mdi.tf_blocks`
-chunk by chunk, in order: the phase walk runs on across blocks); key from
+chunk by chunk; the phase walk runs on across blocks, so chunks are carried in
+order, drawn ahead on other threads where clicks are sparse); key from
 the Z window (effective events: exactly one click), decoy estimate of s1 and
 e1_ph from the X window (:func:`qchannel.theory.twin_field.decoy_bounds`).
 The key length is a finite key (:func:`finite_key`, the literature's bounds in
@@ -137,12 +138,21 @@ def _classes(c):
 class TfLink(Link):
     """The twin-field two-sender link on the link contract: fixed blocks of
     BLOCK_SLOTS slots, block b from Philox stream (seed, TF, b).  The phase
-    walk runs on from block to block, so the whole kernel is the sequential
-    part: chunks of blocks are carried in order
-    (:func:`qchannel._core.mdi.tf_blocks`, one call per chunk, the GIL
-    released), and with more threads the job's counting of one chunk runs
-    beside the kernel's next.  A record is ``(b0, per-block event counts,
-    data, phase, per-block no-click counts)`` of a chunk of blocks [b0, b1)."""
+    walk runs on from event to event, across blocks, so a chunk's events
+    depend on the state the chunks before it leave: the residual phase at
+    the last event and its slot.  They depend on it only through the chunk's
+    first event, and only if the last event before it lies in the same
+    tracking period; otherwise that event starts from a fresh reference and
+    draws the same numbers whatever came before.
+
+    So with more than one thread, and where few events share a tracking
+    period (``p_click * track_slots < 1``: long distances, where runs are
+    long), each chunk is drawn on any thread as if its first event started a
+    period (``draw_chunk``); ``carry_chunk``, in order, keeps that draw when
+    the true state confirms it and otherwise draws the chunk again from the
+    true state.  The records are those of the sequential run in every case.
+    A record is ``(b0, per-block event counts, data, phase, per-block
+    no-click counts)`` of a chunk of blocks [b0, b1)."""
 
     block_size = BLOCK_SLOTS
 
@@ -152,31 +162,56 @@ class TfLink(Link):
         self.threads = c.threads
 
     def prepare(self, seed):
+        from qchannel.links.base import threads
+
         eta_a, eta_b = arm_etas(self.c)
         pd = self.c.detector.dark_count_prob
         mu, prob = self.mu, self.prob
         q = np.exp(2 * np.log1p(-pd) - eta_a * mu[:, None] - eta_b * mu[None, :])
         p_click = float(np.sum(prob[:, None] * prob[None, :] * (1 - q)))
+        speculate = (self.backend is None and threads(self.threads) > 1
+                     and p_click * self.c.track_slots < 1.0)
         return SimpleNamespace(seed=seed, eta_a=eta_a, eta_b=eta_b, pd=pd, p_click=p_click,
-                               walk_state=np.zeros(1), walk_slot=np.full(1, -1, np.int64))
+                               walk_state=np.zeros(1), walk_slot=np.full(1, -1, np.int64),
+                               speculate=speculate, redrawn=0)
 
     def chunk_hint(self, ctx):
         return chunk_blocks(ctx.p_click, self.block_size)
 
-    def carry_chunk(self, ctx, b0, b1, drawn):
+    def _kernel(self, ctx, b0, b1, walk_state, walk_slot):
         from qchannel._core import mdi as kernel
 
         c = self.c
         n = min(b1 * self.block_size, self.pulses) - b0 * self.block_size
         cap = kernel_capacity(n, ctx.p_click)
         while True:
-            done, counts, data, phase, noclick = kernel.tf_blocks(
+            out = kernel.tf_blocks(
                 ctx.seed, b0, b1, self.pulses, self.block_size, self.mu, self.prob, self.mu,
                 self.prob, ctx.eta_a, ctx.eta_b, ctx.pd, c.channel.visibility, c.walk_var,
-                c.track_slots, c.track_var, ctx.walk_state, ctx.walk_slot, cap)
-            if done:
-                return b0, counts, data, phase, noclick
+                c.track_slots, c.track_var, walk_state, walk_slot, cap)
+            if out[0]:
+                return out[1:]
             cap *= 2
+
+    def draw_chunk(self, ctx, b0, b1):
+        if not ctx.speculate:
+            return None
+        state, last = np.zeros(1), np.full(1, -1, np.int64)    # a fresh start
+        return self._kernel(ctx, b0, b1, state, last), state, last
+
+    def carry_chunk(self, ctx, b0, b1, drawn):
+        if drawn is not None:
+            (counts, slot, data, phase, noclick), state, last = drawn
+            if not len(slot):                   # no event: the state passes through
+                return b0, counts, data, phase, noclick
+            first = int(slot[0])
+            if ctx.walk_slot[0] < first - first % self.c.track_slots:
+                ctx.walk_state[:], ctx.walk_slot[:] = state, last
+                return b0, counts, data, phase, noclick
+            ctx.redrawn += 1                    # the walk runs on into this chunk
+        counts, slot, data, phase, noclick = self._kernel(ctx, b0, b1, ctx.walk_state,
+                                                          ctx.walk_slot)
+        return b0, counts, data, phase, noclick
 
     @staticmethod
     def concatenate(records):
@@ -187,7 +222,6 @@ def simulate(c, keep_bits=False, progress=None):
     """Counts: sent and effective events per class pair, Z errors, and the
     phase-selected mu_1 pairs (kept, errors); sifted Z bits if asked."""
     from qchannel import rng
-    from qchannel._core import entangled
 
     mu, prob = _classes(c)
     nc = len(mu)
@@ -223,11 +257,11 @@ def simulate(c, keep_bits=False, progress=None):
         sel_err += int(np.count_nonzero(near0 & (pat == 2)) + np.count_nonzero(nearpi
                                                                                  & (pat == 1)))
         # the mu_1 pairs without a click fall in the selection with P = Delta / pi
-        # (their phases are uniform and independent of "no click"): one draw per block
-        for i, row in enumerate(noclick):
-            sel_pairs += entangled.binomial_draw(c.seed, rng.Purpose.TWIN_FIELD,
-                                                 (1 << 31) + b0 + i, int(row[X_1 * nc + X_1]),
-                                                 c.delta / math.pi)
+        # (their phases are uniform and independent of "no click"): one draw per
+        # block, from stream 2^31 + block
+        blocks = (1 << 31) + b0 + np.arange(len(noclick))
+        sel_pairs += int(rng.binomial_firsts(c.seed, rng.Purpose.TWIN_FIELD, blocks,
+                                             noclick[:, X_1 * nc + X_1], c.delta / math.pi).sum())
     cat = (lambda p: np.concatenate(p) if p else np.empty(0, np.uint8))
     return SimpleNamespace(sent=sent, eff=eff, z_err=z_err, sel_pairs=sel_pairs,
                            sel_err=sel_err, detections=detections, keep_bits=keep_bits,
@@ -322,7 +356,6 @@ def simulate_pm(c, keep_bits=False, progress=None):
     are matched with probability Delta/pi, one binomial draw), the signal's
     bit errors (Bob flips on detector d), vacuum pairs; the key bits."""
     from qchannel import rng
-    from qchannel._core import entangled
 
     mu, prob = _pm_classes(c)
     nc = len(mu)
@@ -340,9 +373,12 @@ def simulate_pm(c, keep_bits=False, progress=None):
         wrap = (gap > np.pi / 2).astype(np.uint8)   # matched across 0 = pi: Bob flips too
         for k in range(nc):
             mk = matched & (ka == k)
-            sel_sent[k] += int(np.count_nonzero(mk)) + sum(entangled.binomial_draw(
-                c.seed, rng.Purpose.TWIN_FIELD, (1 << 31) + nc * (b0 + i) + k,
-                int(row[k * nc + k]), c.delta / math.pi) for i, row in enumerate(noclick))
+            # the unclicked pairs of class k matched with P = Delta / pi: stream
+            # 2^31 + nc block + k
+            blocks = (1 << 31) + nc * (b0 + np.arange(len(noclick))) + k
+            sel_sent[k] += int(np.count_nonzero(mk)) + int(rng.binomial_firsts(
+                c.seed, rng.Purpose.TWIN_FIELD, blocks, noclick[:, k * nc + k],
+                c.delta / math.pi).sum())
             sel_eff[k] += int(np.count_nonzero(mk & one))
         vac = (ka == PM_V) & (kb == PM_V)
         vac_sent += int(noclick[:, PM_V * nc + PM_V].sum()) + int(np.count_nonzero(vac))

@@ -178,9 +178,10 @@ def test_tf_blocks_carry_the_walk_like_consecutive_tf_block_calls():
     parts = [mdi.tf_block(6, b, b * bs, min(bs, pulses - b * bs), *args, ws, wl, 10**6)
              for b in range(3)]
     ws2, wl2 = np.zeros(1), np.full(1, -1, np.int64)
-    done, counts, data, phase, noclick = mdi.tf_blocks(6, 0, 3, pulses, bs, *args, ws2, wl2,
-                                                       10**6)
+    done, counts, slot, data, phase, noclick = mdi.tf_blocks(6, 0, 3, pulses, bs, *args, ws2,
+                                                             wl2, 10**6)
     assert done and list(counts) == [len(p[1]) for p in parts]
+    assert np.array_equal(slot, np.concatenate([p[1] + b * bs for b, p in enumerate(parts)]))
     assert np.array_equal(data, np.concatenate([p[2] for p in parts]))
     assert np.array_equal(phase, np.concatenate([p[3] for p in parts]))
     assert np.array_equal(noclick, np.stack([p[4] for p in parts]))

@@ -97,3 +97,21 @@ def test_permutation_is_uniform_and_reproducible():
         counts[int(np.nonzero(rng.permutation(11, rng.Purpose.LDPC, b, 5) == 0)[0][0])] += 1
     sigma = np.sqrt(4000 * 0.2 * 0.8)
     assert np.all(np.abs(counts - 800) < 4 * sigma), counts
+
+
+def test_binomial_firsts_are_each_streams_first_draw():
+    from qchannel import rng
+    from qchannel._core import entangled
+
+    blocks = np.array([0, 7, 2**31 + 5, 2**32 - 1], np.int64)
+    n = np.array([0, 10, 4_000_000, 123_456], np.int64)
+    got = rng.binomial_firsts(9, rng.Purpose.TWIN_FIELD, blocks, n, 0.3)
+    want = [entangled.binomial_draw(9, rng.Purpose.TWIN_FIELD, int(b), int(k), 0.3)
+            for b, k in zip(blocks, n)]
+    assert list(got) == want
+    with pytest.raises(ValueError, match="blocks\\[0\\]"):
+        rng.binomial_firsts(9, 1, [-1], [3], 0.5)
+    with pytest.raises(ValueError, match="n\\[0\\]"):
+        rng.binomial_firsts(9, 1, [1], [-3], 0.5)
+    with pytest.raises(ValueError, match="n has length"):
+        rng.binomial_firsts(9, 1, [1, 2], [3], 0.5)

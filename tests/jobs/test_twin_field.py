@@ -260,3 +260,29 @@ def test_same_result_for_any_threads_and_chunk_size(variant, monkeypatch):
         monkeypatch.setattr(twin_field.TfLink, "chunk_hint", lambda self, ctx, k=chunk: k)
         with forced_threads(threads):
             assert _run(sc) == ref, (threads, chunk)
+
+
+def test_speculative_chunks_give_the_sequential_result(monkeypatch):
+    """Sparse clicks (600 km): with two threads each chunk is drawn as if its
+    first event started a tracking period; where the true walk runs on into
+    the chunk (the last event before it in the same period) the chunk is
+    drawn again from the true state.  Both cases occur here, and the result
+    is the one-thread (sequential) result."""
+    from qchannel.jobs import twin_field
+    from qchannel.links.base import forced_threads
+
+    sc = _scenario(**{"run.pulses": 200 * (1 << 22), "channel.length_km": 600.0,
+                      "detector.dark_count_prob": 1e-9, "channel.tracking_period_s": 8e-3,
+                      "protocol.finite_key": False})
+    monkeypatch.setattr(twin_field.TfLink, "chunk_hint", lambda self, ctx: 1)
+    with forced_threads(1):
+        ref = _run(sc)
+    seen = []
+    real = twin_field.TfLink.prepare
+    monkeypatch.setattr(twin_field.TfLink, "prepare",
+                        lambda self, seed: seen.append(real(self, seed)) or seen[-1])
+    with forced_threads(2):
+        assert _run(sc) == ref
+    ctx = seen[-1]
+    assert ctx.speculate and 5 < ctx.redrawn < 100
+    assert ref["detections"] > 50
