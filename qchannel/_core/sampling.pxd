@@ -1,7 +1,19 @@
 # Discrete distributions drawn from a Philox stream (nogil, exact).
 from libc.stdint cimport uint32_t, uint64_t, int64_t
-from libc.math cimport log, sqrt, floor, lgamma, fabs, exp
+from libc.math cimport log, sqrt, floor, fabs, exp
 from qchannel._core.philox cimport PhiloxStream, next_double
+
+cdef extern from "<math.h>" nogil:
+    # The reentrant log-gamma: the same values as lgamma(), which also writes
+    # the global signgam, a store that threads drawing binomials at the same
+    # time bounce between their cores (a 1000 km twin-field run took twice
+    # the CPU on two threads).
+    double lgamma_r(double x, int* sign)
+
+
+cdef inline double lgamma_(double x) noexcept nogil:
+    cdef int sign
+    return lgamma_r(x, &sign)
 
 
 cdef inline int64_t _binomial_inversion(PhiloxStream* s, int64_t n, double p) noexcept nogil:
@@ -30,7 +42,7 @@ cdef inline int64_t _binomial_btrs(PhiloxStream* s, int64_t n, double p) noexcep
     cdef double alpha = (2.83 + 5.1 / b) * spq
     cdef double lpq = log(p / q)
     cdef double m = floor((n + 1) * p)
-    cdef double h = lgamma(m + 1.0) + lgamma(n - m + 1.0)
+    cdef double h = lgamma_(m + 1.0) + lgamma_(n - m + 1.0)
     cdef double u, v, us, kd
     while True:
         u = next_double(s) - 0.5
@@ -42,7 +54,7 @@ cdef inline int64_t _binomial_btrs(PhiloxStream* s, int64_t n, double p) noexcep
         if us >= 0.07 and v <= v_r:
             return <int64_t>kd
         v = log(v * alpha / (a / (us * us) + b))
-        if v <= h - lgamma(kd + 1.0) - lgamma(n - kd + 1.0) + (kd - m) * lpq:
+        if v <= h - lgamma_(kd + 1.0) - lgamma_(n - kd + 1.0) + (kd - m) * lpq:
             return <int64_t>kd
 
 
