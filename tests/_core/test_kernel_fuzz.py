@@ -33,6 +33,7 @@ from qchannel._core import cascade as k_cascade
 from qchannel._core import decoherence as k_deco
 from qchannel._core import entangled as k_ent
 from qchannel._core import ldpc as k_ldpc
+from qchannel._core import mdi as k_mdi
 from qchannel._core import philox as k_philox
 from qchannel._core import repeater as k_rep
 from qchannel._core import toeplitz as k_tk
@@ -477,6 +478,142 @@ def test_fuzz_entangled_binomial(data):
     def check(v, x):
         assert 0 <= x <= v[3]
     _fuzz(data, k_ent.binomial_draw, args, check)
+
+
+# ------------------------------------------------------------- two senders
+
+def _relay_classes(data, r, with_basis):
+    out = []
+    for _ in range(2):
+        k = data.draw(st.integers(1, 4))
+        p = r.random(k) + 0.05
+        args = [Arg(np.round(r.random(k) * 0.8, 3), "arr"), Arg(p / p.sum(), "arr")]
+        if with_basis:
+            args.append(Arg(r.integers(0, 2, k).astype(np.uint8), "arr"))
+        out.append(args)
+    return out
+
+
+def _relay_physics(data):
+    return [Arg(data.draw(st.floats(0, 1)), "real"), Arg(data.draw(st.floats(0, 1)), "real"),
+            Arg(data.draw(st.sampled_from([0.0, 1e-6, 0.01, 0.5])), "real"),
+            Arg(data.draw(st.floats(0, 1)), "real")]
+
+
+def _relay_span(data):
+    bs = data.draw(st.integers(1, 5000))
+    pulses = data.draw(st.integers(1, 6 * bs))
+    n_blocks = -(-pulses // bs)
+    b0 = data.draw(st.integers(0, n_blocks - 1))
+    b1 = data.draw(st.integers(b0 + 1, n_blocks))
+    return b0, b1, pulses, bs
+
+
+def _check_events(na, nb, n_slots, data_col, noclick, n_ev):
+    assert n_ev == len(data_col) and noclick.sum() + n_ev == n_slots
+    assert np.all(noclick >= 0) and noclick.shape[-1] == na * nb
+    assert np.all(data_col[:, 0] < na) and np.all(data_col[:, 1] < nb)
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_mdi_blocks(data):
+    """mdi_blocks (and mdi_block on one block): every slot of the chunk is
+    either an event or counted without a click, per class pair."""
+    r = _rng(data)
+    (a, b) = _relay_classes(data, r, True)
+    b0, b1, pulses, bs = _relay_span(data)
+    one = data.draw(st.booleans())
+    head = ([Arg(data.draw(st.integers(0, 2**64 - 1)), "u64"), Arg(b0, "u32"),
+             Arg(min(bs, pulses - b0 * bs), "size")] if one else
+            [Arg(data.draw(st.integers(0, 2**64 - 1)), "u64"), Arg(b0, "int"), Arg(b1, "int"),
+             Arg(pulses, "size"), Arg(bs, "size")])
+    args = head + a + b + _relay_physics(data) + [
+        Arg(data.draw(st.floats(-3.14, 3.14)), "real"),
+        Arg(data.draw(st.integers(1, 30_000)), "size")]
+
+    def check(v, res):
+        if one:
+            complete, slot, ev, noclick = res
+            n_slots = v[2]
+        else:
+            complete, ev, noclick = res
+            n_slots = min(v[2] * v[4], v[3]) - v[1] * v[4]
+        na, nb = len(v[len(head)]), len(v[len(head) + 3])
+        if not complete:
+            assert noclick.sum() == 0 and len(ev) <= v[-1]
+            return
+        assert ev.shape[1] == 4 and np.all((ev[:, 3] >= 1) & (ev[:, 3] < 16))
+        _check_events(na, nb, n_slots, ev, noclick, len(ev))
+    _fuzz(data, k_mdi.mdi_block if one else k_mdi.mdi_blocks, args, check)
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_tf_blocks(data):
+    """tf_blocks (and tf_block): events in increasing slots inside the chunk,
+    the rest counted without a click, the walk state moved to the last
+    event only when the call completes."""
+    r = _rng(data)
+    (a, b) = _relay_classes(data, r, False)
+    b0, b1, pulses, bs = _relay_span(data)
+    one = data.draw(st.booleans())
+    start = b0 * bs
+    last = -1 if start == 0 or data.draw(st.booleans()) else int(r.integers(0, start))
+    walk = [Arg(np.array([data.draw(st.floats(-10, 10))]), "arr"),
+            Arg(np.array([last], np.int64), "arr")]
+    head = ([Arg(data.draw(st.integers(0, 2**64 - 1)), "u64"), Arg(b0, "u32"), Arg(start, "int"),
+             Arg(min(bs, pulses - start), "size")] if one else
+            [Arg(data.draw(st.integers(0, 2**64 - 1)), "u64"), Arg(b0, "int"), Arg(b1, "int"),
+             Arg(pulses, "size"), Arg(bs, "size")])
+    args = head + a + b + _relay_physics(data) + [
+        Arg(data.draw(st.floats(0, 1e-3)), "real"), Arg(data.draw(st.integers(1, 10**6)), "size"),
+        Arg(data.draw(st.floats(0, 1)), "real")] + walk + [
+        Arg(data.draw(st.integers(1, 30_000)), "size")]
+    fn = k_mdi.tf_block if one else k_mdi.tf_blocks
+
+    def call(*v):       # the walk state as it was before the call, and the result
+        return (np.array(v[-3], copy=True), np.array(v[-2], copy=True)), fn(*v)
+
+    def check(v, out):
+        (ws0, wl0), res = out
+        na, nb = len(v[len(head)]), len(v[len(head) + 2])
+        ws, wl = v[-3], v[-2]
+        if one:
+            complete, slot, ev, phase, noclick = res
+            lo, n_slots = v[2], v[3]
+            slot = slot + lo
+        else:
+            complete, counts, slot, ev, phase, noclick = res
+            lo = v[1] * v[4]
+            n_slots = min(v[2] * v[4], v[3]) - lo
+        if not complete:            # the walk state untouched
+            assert np.array_equal(ws, ws0) and np.array_equal(wl, wl0)
+            return
+        assert np.all(np.diff(slot) > 0) and np.all((slot >= lo) & (slot < lo + n_slots))
+        assert len(phase) == len(ev) == len(slot)
+        if len(slot):
+            assert int(wl[0]) == slot[-1] and float(ws[0]) == phase[-1, 2]
+        if not one:
+            assert counts.sum() == len(slot)
+        _check_events(na, nb, n_slots, ev, noclick, len(ev))
+    _fuzz(data, call, args, check)
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_philox_binomial_firsts(data):
+    r = _rng(data)
+    m = data.draw(st.integers(0, 6))
+    args = [Arg(data.draw(st.integers(0, 2**64 - 1)), "u64"),
+            Arg(data.draw(st.integers(0, 2**32 - 1)), "u32"),
+            Arg(r.integers(0, 2**32, m).astype(np.int64), "arr"),
+            Arg(r.integers(0, 10**6, m).astype(np.int64), "arr"),
+            Arg(data.draw(st.floats(0, 1)), "real")]
+
+    def check(v, out):
+        assert out.shape == (len(v[2]),) and np.all((out >= 0) & (out <= np.asarray(v[3])))
+    _fuzz(data, k_philox.stream_binomial_firsts, args, check)
 
 
 # ------------------------------------------------------------------ transport
