@@ -88,9 +88,14 @@ def bits(seed, purpose, block, n):
 def binomial_firsts(seed, purpose, blocks, n, p):
     """For each i, the first Binomial(n[i], p) deviate of stream (seed,
     purpose, blocks[i]) (int64 array): many one-draw streams in one call."""
-    return _philox.stream_binomial_firsts(check_seed(seed), int(purpose),
-                                          np.ascontiguousarray(blocks, dtype=np.int64),
-                                          np.ascontiguousarray(n, dtype=np.int64), p)
+    arrays = []
+    for name, a in (("blocks", blocks), ("n", n)):
+        a = np.asarray(a)
+        if a.ndim != 1 or not (a.dtype.kind in "iu" or a.size == 0):
+            raise ValueError(f"{name} must be a 1-D array of integers, got {a.dtype} "
+                             f"with shape {a.shape}")
+        arrays.append(np.ascontiguousarray(a, dtype=np.int64))
+    return _philox.stream_binomial_firsts(check_seed(seed), int(purpose), *arrays, p)
 
 
 def derive_seed(seed, purpose, *key):

@@ -115,3 +115,5 @@ def test_binomial_firsts_are_each_streams_first_draw():
         rng.binomial_firsts(9, 1, [1], [-3], 0.5)
     with pytest.raises(ValueError, match="n has length"):
         rng.binomial_firsts(9, 1, [1, 2], [3], 0.5)
+    with pytest.raises(ValueError, match="blocks must be a 1-D array of integers"):
+        rng.binomial_firsts(9, 1, [1.5], [3], 0.5)
