@@ -4,12 +4,13 @@
 This layer turns the physical models into the tables the transport kernel
 needs and streams the simulation block by block with bounded memory.
 """
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from qchannel._core import transport as _transport
-from qchannel.links.base import BLOCK_SLOTS, MAX_PULSES, Link  # noqa: F401 - re-exported
+from qchannel.links.base import BLOCK_SLOTS, MAX_PULSES, Link, threads  # noqa: F401 - re-exported
 from qchannel.params import check_int
 
 #: A chunk of blocks (one kernel call, one record) aims at this many events:
@@ -17,6 +18,9 @@ from qchannel.params import check_int
 #: counting) is small against the kernels' (~25 ns per event).
 CHUNK_EVENTS = 1 << 17
 MAX_CHUNK_BLOCKS = 64
+# Segments per slice of the kernel tables (a pass: tens of thousands of time
+# bins), the unit the run's threads share; about 1 MiB of temporaries each.
+TABLE_SLICE = 2048
 
 FLAG_DOUBLE_CLICK = _transport.FLAG_DOUBLE_CLICK
 FLAG_AFTERPULSE = _transport.FLAG_AFTERPULSE
@@ -166,43 +170,55 @@ class LinkModel(Link):
     def tables(self, total_slots):
         """Kernel inputs for a run of ``total_slots`` pulses (see run_block).
         Every segment's tables at once (a pass has tens of thousands of
-        segments), element by element the same arithmetic as one segment."""
+        segments), element by element the same arithmetic as one segment, in
+        slices of TABLE_SLICE segments on the run's threads."""
         src, det = self.source, self.detector
         starts = [int(s[0]) for s in self.segments] + [int(total_slots)]
         n_seg, K, n_det = len(self.segments), len(src.intensities), det.n_detectors
         p = np.asarray(src.intensity_probs)
         code = outcome_codes(K, n_det)
         guide_len = 1 << int(np.ceil(np.log2(len(code))))
-        guide = np.zeros((n_seg, guide_len), dtype=np.uint16)
         guide_starts = np.arange(guide_len, dtype=np.uint64) << np.uint64(64 - guide_len.bit_length() + 1)
         eta = np.array([float(s[1]) for s in self.segments]) * det.efficiency
         noise = np.array([float(s[2]) for s in self.segments])
-        p_dc = 1.0 - (1.0 - det.dark_count_prob) * (1.0 - noise)
-        dp, click = click_tables(src.intensities, p, src.key_basis_prob, eta,
-                                 self.channel.misalignment, p_dc, n_det)
-        weight = outcome_weights(code, dp, p, src.key_basis_prob, n_det)
-        click_total = np.array([np.dot(p, c) for c in click])     # np.dot per segment, as alone
-        noclick = p * (1.0 - click)
-        gap_scale = np.zeros(n_seg)
-        thr = np.zeros((n_seg, len(code)), dtype=np.uint64)
-        on = click_total > 0.0
-        below = on & (click_total < 1.0)
-        gap_scale[below] = 1.0 / np.log1p(-click_total[below])
-        gap_scale[on & ~below] = -0.0
-        if on.any():
-            w = weight[on]
-            thr[on] = _thresholds(np.cumsum(w, axis=1) / w.sum(axis=1)[:, None])
-            # guide[i]: first outcome whose threshold exceeds i * 2^64 / M, i.e.
-            # the number of thresholds <= i * 2^64 / M (rows are sorted; what
-            # searchsorted(side="right") gives), in slices of segments
-            rows = np.flatnonzero(on)
-            for r0 in range(0, len(rows), 4096):
-                g = rows[r0:r0 + 4096]
-                count = (thr[g][:, None, :] <= guide_starts[None, :, None]).sum(axis=2)
-                guide[g] = np.minimum(count, len(code) - 1)
-        return dict(seg_start=np.asarray(starts, dtype=np.int64), gap_scale=gap_scale,
-                    outcome_thr=thr, outcome_guide=guide, outcome_code=code,
-                    noclick_prob=noclick, click_prob=click_total)
+        out = dict(seg_start=np.asarray(starts, dtype=np.int64), gap_scale=np.zeros(n_seg),
+                   outcome_thr=np.zeros((n_seg, len(code)), dtype=np.uint64),
+                   outcome_guide=np.zeros((n_seg, guide_len), dtype=np.uint16),
+                   outcome_code=code, noclick_prob=np.zeros((n_seg, K)),
+                   click_prob=np.zeros(n_seg))
+
+        def fill(lo, hi):
+            p_dc = 1.0 - (1.0 - det.dark_count_prob) * (1.0 - noise[lo:hi])
+            dp, click = click_tables(src.intensities, p, src.key_basis_prob, eta[lo:hi],
+                                     self.channel.misalignment, p_dc, n_det)
+            weight = outcome_weights(code, dp, p, src.key_basis_prob, n_det)
+            total = np.array([np.dot(p, c) for c in click])     # np.dot per segment, as alone
+            out["click_prob"][lo:hi] = total
+            out["noclick_prob"][lo:hi] = p * (1.0 - click)
+            on = total > 0.0
+            below = on & (total < 1.0)
+            gap = out["gap_scale"][lo:hi]
+            gap[below] = 1.0 / np.log1p(-total[below])
+            gap[on & ~below] = -0.0
+            if on.any():
+                w = weight[on]
+                thr = _thresholds(np.cumsum(w, axis=1) / w.sum(axis=1)[:, None])
+                out["outcome_thr"][lo:hi][on] = thr
+                # guide[i]: first outcome whose threshold exceeds i * 2^64 / M, i.e.
+                # the number of thresholds <= i * 2^64 / M (rows are sorted: what
+                # searchsorted(side="right") gives)
+                count = (thr[:, None, :] <= guide_starts[None, :, None]).sum(axis=2)
+                out["outcome_guide"][lo:hi][on] = np.minimum(count, len(code) - 1)
+
+        spans = [(lo, min(lo + TABLE_SLICE, n_seg)) for lo in range(0, n_seg, TABLE_SLICE)]
+        n_threads = min(threads(self.threads), len(spans))
+        if n_threads == 1:
+            for lo, hi in spans:
+                fill(lo, hi)
+        else:       # NumPy releases the GIL on whole-array work
+            with ThreadPoolExecutor(n_threads) as pool:
+                list(pool.map(lambda span: fill(*span), spans))
+        return out
 
     def prepare(self, seed):
         tables = self.tables(self.pulses)

@@ -122,18 +122,27 @@ def test_piecewise_constant_segments():
     assert rec.sent.sum() == 2 * half
 
 
-@pytest.mark.parametrize("basis_choice", ["active", "passive"])
-def test_tables_of_many_segments_are_each_segments_own(basis_choice):
+@pytest.mark.parametrize("basis_choice,slice_size,threads", [("active", 2048, 1),
+                                                              ("passive", 2048, 1),
+                                                              ("active", 7, 3)])
+def test_tables_of_many_segments_are_each_segments_own(basis_choice, slice_size, threads,
+                                                       monkeypatch):
     """A pass has tens of thousands of segments: their kernel tables are made
-    all at once, and each must be bit-identical to the tables of a link made
-    of that segment alone (dark, lossless, noisy and ordinary segments)."""
+    all at once (in slices, on the run's threads), and each must be
+    bit-identical to the tables of a link made of that segment alone (dark,
+    lossless, noisy and ordinary segments)."""
+    from qchannel.links import prepare_measure
+
+    monkeypatch.setattr(prepare_measure, "TABLE_SLICE", slice_size)
     det = DetectorSet(efficiency=0.6, dark_count_prob=1e-5, basis_choice=basis_choice)
     g = np.random.default_rng(8)
     eta = np.concatenate([[0.0, 1.0, 1e-12], 10 ** g.uniform(-7, 0, 60)])
     noise = np.concatenate([[0.0, 0.0, 1.0], np.where(g.random(60) < 0.5, 0.0,
                                                         10 ** g.uniform(-8, -2, 60))])
     segments = [(1000 * i, e, nz) for i, (e, nz) in enumerate(zip(eta, noise))]
-    many = LinkModel(SOURCE, FiberChannel(length_km=0.0), det, 10**6, segments).tables(10**6)
+    link = LinkModel(SOURCE, FiberChannel(length_km=0.0), det, 10**6, segments)
+    link.threads = threads
+    many = link.tables(10**6)
     for i, (_, e, nz) in enumerate(segments):
         one = LinkModel(SOURCE, FiberChannel(length_km=0.0), det, 10**6,
                         [(0, e, nz)]).tables(10**6)
