@@ -70,6 +70,7 @@ def run_decoy_bb84(scenario, progress=None, keys_out=None):
     report_slots = None
     if series is not None:
         report_slots = max(1, int(round(run.report_bin_s * scenario.source.rep_rate_hz)))
+        link.bin_slots = report_slots          # the kernel counts the events per bin
     counts = DecoyCounts(len(scenario.source.intensities), bin_slots=report_slots,
                          keep_sifted=scenario.postprocess.ec != "estimate",
                          eve_keep_bits=scenario.eve.max_hash_bits if scenario.eve else 0)

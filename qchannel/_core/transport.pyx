@@ -1083,9 +1083,27 @@ cdef int carry_events(PrimaryEvents ev, DetectorState state, EventBuffer* out, i
     return 0
 
 
-cdef tuple carry_list(list events, DetectorState state):
+cdef void bin_kinds(const EventBuffer* out, int64_t first_bin, int64_t bin_slots,
+                    int64_t* counts) noexcept nogil:
+    """Per time bin of ``bin_slots`` slots (bin index - first_bin), the events
+    of ``out`` (slots increasing) of four kinds: bases differ (0), both in
+    basis 1 (1), both in basis 0 with equal bits (2), with different bits (3)."""
+    cdef int64_t i, b = 0, edge = (first_bin + 1) * bin_slots
+    cdef int same, x
+    for i in range(out.n):
+        while out.slot[i] >= edge:
+            b += 1
+            edge += bin_slots
+        # branch-free: the bases are random, a branch on them mispredicts
+        same = out.a_basis[i] == out.b_basis[i]
+        x = same & (out.a_basis[i] == 0)
+        counts[4 * b + same + x + (x & (out.a_bit[i] != out.b_bit[i]))] += 1
+
+
+cdef tuple carry_list(list events, DetectorState state, int64_t bin_slots=0):
     """Detector pass of consecutive drawn blocks, in order, into one buffer:
-    (slot, cls, a_basis, a_bit, b_basis, b_bit, flags, sent, tally, double_clicks)."""
+    (slot, cls, a_basis, a_bit, b_basis, b_bit, flags, sent, tally, double_clicks),
+    and with ``bin_slots`` > 0 (first bin, per-bin kinds (n, 4), see bin_kinds)."""
     cdef Py_ssize_t m = len(events), j
     cdef PrimaryEvents ev
     cdef int K = 0, max_seg = 0
@@ -1131,7 +1149,16 @@ cdef tuple carry_list(list events, DetectorState state):
     tally = np.asarray(<int64_t[:MAX_CLASSES * 8]>out.tally).reshape(2, 2, MAX_CLASSES, 2)
     tally = np.ascontiguousarray(tally[:, :, :K, :].transpose(2, 1, 0, 3))
     double_clicks = int(out.double_clicks)
-    return buffer_arrays(&out) + (sent_np, tally, double_clicks)
+    if bin_slots <= 0:
+        return buffer_arrays(&out) + (sent_np, tally, double_clicks)
+    cdef int64_t first_bin = (<PrimaryEvents>events[0]).start // bin_slots
+    cdef int64_t end = (<PrimaryEvents>events[m - 1]).start + (<PrimaryEvents>events[m - 1]).n_slots
+    cdef int64_t n_bins = (end - 1) // bin_slots + 1 - first_bin if end > 0 else 1
+    bins_np = np.zeros((n_bins, 4), dtype=np.int64)
+    cdef int64_t[:, ::1] bins = bins_np
+    with nogil:
+        bin_kinds(&out, first_bin, bin_slots, &bins[0, 0])
+    return buffer_arrays(&out) + (sent_np, tally, double_clicks, (int(first_bin), bins_np))
 
 
 def carry_block(PrimaryEvents events not None, DetectorState state not None):
@@ -1143,17 +1170,21 @@ def carry_block(PrimaryEvents events not None, DetectorState state not None):
     return carry_list([events], state)[:8]
 
 
-def carry_blocks(events, DetectorState state not None):
+def carry_blocks(events, DetectorState state not None, bin_slots=0):
     """:func:`carry_block` on consecutive blocks (a list of what
     :func:`draw_block` returned, in block order) into one record: the same
     events as the blocks' records concatenated, ``sent`` summed, and two
     counts of its events: ``tally[k, a, b, e]`` = events of class k with
     Alice's basis a, Bob's basis b and e = (Alice's bit != Bob's bit), and
     the number of double clicks.  Returns (slot, cls, a_basis, a_bit,
-    b_basis, b_bit, flags, sent, tally, double_clicks)."""
+    b_basis, b_bit, flags, sent, tally, double_clicks); with ``bin_slots`` >
+    0 also ``(first_bin, kinds)``: per time bin of ``bin_slots`` slots from
+    the first block's bin, the events of four kinds (bases differ, both in
+    basis 1, both in basis 0 with equal / different bits), counted without
+    the GIL."""
     if not isinstance(events, list):
         raise ValueError("events must be a list of drawn blocks")
-    return carry_list(events, state)
+    return carry_list(events, state, int_arg("bin_slots", bin_slots, 0, 2**62))
 
 
 def run_block(seed, block, block_start, n_slots,

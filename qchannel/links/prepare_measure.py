@@ -41,7 +41,10 @@ class DetectionRecord:
     (made by the kernel, see ``transport.carry_blocks``): ``tally[k, a, b, e]``
     events of intensity k, Alice's basis a, Bob's basis b, e = 1 for a bit
     error; counting (:class:`qchannel.protocols.decoy_bb84.DecoyCounts`) uses
-    them instead of a pass over the arrays."""
+    them instead of a pass over the arrays.  ``bin_kinds`` = (first bin,
+    counts[n, 4]), when not None, counts them per time bin of the link's
+    ``bin_slots`` (bases differ, Z-Z, X-X equal bits, X-X different bits),
+    also made by the kernel."""
 
     slot: np.ndarray
     intensity: np.ndarray
@@ -57,6 +60,7 @@ class DetectionRecord:
     eve_guess: np.ndarray = None
     tally: np.ndarray = None
     double_clicks_total: int = None
+    bin_kinds: tuple = None
 
     def __len__(self):
         return len(self.slot)
@@ -75,6 +79,13 @@ class DetectionRecord:
         if all(r.tally is not None for r in records):
             joined.update(tally=np.sum([r.tally for r in records], axis=0),
                           double_clicks_total=sum(r.double_clicks_total for r in records))
+        if all(r.bin_kinds is not None for r in records):
+            first = min(r.bin_kinds[0] for r in records)
+            kinds = np.zeros((max(b + len(k) for b, k in (r.bin_kinds for r in records)) - first,
+                              4), np.int64)
+            for b, k in (r.bin_kinds for r in records):    # records may share a bin
+                kinds[b - first:b - first + len(k)] += k
+            joined.update(bin_kinds=(first, kinds))
         return cls(**joined, sent=np.sum([r.sent for r in records], axis=0),
                    first_slot=records[0].first_slot, n_slots=sum(r.n_slots for r in records))
 
@@ -154,7 +165,11 @@ class LinkModel(Link):
     ``segments``: the channel's segments of constant parameters, a
     :class:`qchannel.channels.ChannelSegments` or a sequence of
     (start_slot, transmittance, extra_noise_prob); by default one segment
-    with the channel's transmittance and no background."""
+    with the channel's transmittance and no background.  ``bin_slots``: set
+    it (slots per report bin of a pass) to have the kernel count each
+    record's events per bin (``DetectionRecord.bin_kinds``)."""
+
+    bin_slots = None
 
     def __init__(self, source, channel, detector, pulses, segments=None):
         self.source = source
@@ -250,11 +265,12 @@ class LinkModel(Link):
     def carry_chunk(self, ctx, b0, b1, drawn):
         """The detector pass of blocks [b0, b1) in one kernel call: one record
         (the blocks' records concatenated), its events already counted."""
-        out = _transport.carry_blocks(list(drawn), ctx["state"])
+        out = _transport.carry_blocks(list(drawn), ctx["state"], self.bin_slots or 0)
         start = self.block_range(b0)[0]
         end = sum(self.block_range(b1 - 1))
         return DetectionRecord(*out[:8], first_slot=start, n_slots=end - start,
-                               tally=out[8], double_clicks_total=out[9])
+                               tally=out[8], double_clicks_total=out[9],
+                               bin_kinds=out[10] if self.bin_slots else None)
 
     def chunk_hint(self, ctx):
         """Blocks per chunk: about CHUNK_EVENTS expected events (1 block at

@@ -111,8 +111,6 @@ class DecoyCounts:
         self.sent += record.sent
         self.pulses += record.n_slots
         if self.bin_slots:
-            if wrong is None:
-                wrong = record.alice_bit != record.bob_bit
             self._add_bins(record, wrong)
         if self.keep_sifted:
             key = (record.alice_basis == X) & (record.bob_basis == X)
@@ -136,14 +134,21 @@ class DecoyCounts:
         lo = np.clip(edges[:-1], record.first_slot, None)
         hi = np.clip(edges[1:], None, record.first_slot + record.n_slots)
         self.bin_sent[first:last] += np.maximum(hi - lo, 0)
-        # One count over the record's own bins of four disjoint kinds: bases
-        # differ (0), Z-Z (1), X-X right (2), X-X wrong (3).
-        same = record.alice_basis == record.bob_basis
-        key = same & (record.alice_basis == X)
-        kind = same.astype(np.int64) + key + (key & wrong)
+        # The record's events per bin of four disjoint kinds: bases differ (0),
+        # Z-Z (1), X-X right (2), X-X wrong (3) (X = 0, Z = 1: the kernel's
+        # kinds, see transport.carry_blocks), counted by the kernel if it did
         n = last - first
-        tab = np.bincount((record.slot // self.bin_slots - first) * 4 + kind,
-                          minlength=4 * n).reshape(n, 4)
+        kinds = getattr(record, "bin_kinds", None)
+        if kinds is not None and kinds[0] == first and len(kinds[1]) == n:
+            tab = kinds[1]
+        else:
+            if wrong is None:
+                wrong = record.alice_bit != record.bob_bit
+            same = record.alice_basis == record.bob_basis
+            key = same & (record.alice_basis == X)
+            kind = same.astype(np.int64) + key + (key & wrong)
+            tab = np.bincount((record.slot // self.bin_slots - first) * 4 + kind,
+                              minlength=4 * n).reshape(n, 4)
         self.bin_detections[first:last] += tab.sum(axis=1)
         self.bin_sifted[first:last] += tab[:, 2] + tab[:, 3]
         self.bin_sifted_all_bases[first:last] += tab[:, 1:].sum(axis=1)
