@@ -48,7 +48,7 @@ from qchannel.theory.mdi import FOUR_PAIRS, chernoff_bounds  # noqa: F401 (tf-qk
 
 SECTIONS = ("protocol", "source", "channel", "detector", "run", "postprocess")
 BLOCK_SLOTS = 1 << 22    # slots per kernel call: bounds the memory of one block
-MAX_PULSES = 1 << 56
+MAX_PULSES = (1 << 32) * BLOCK_SLOTS    # block indices are 32-bit (Philox stream)
 EC_QBER_LIMIT = {"ldpc": 0.11, "cascade": 0.15}
 ARM_KEYS = ("length_km", "attenuation_db_per_km", "extra_loss_db")
 FK_METHODS = ("four-intensity", "chernoff-lim")
