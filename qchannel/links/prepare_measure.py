@@ -37,7 +37,11 @@ class DetectionRecord:
     (made by the kernel, see ``transport.carry_blocks``): ``tally[k, a, b, e]``
     events of intensity k, Alice's basis a, Bob's basis b, e = 1 for a bit
     error; counting (:class:`qchannel.protocols.decoy_bb84.DecoyCounts`) uses
-    them instead of a pass over the arrays."""
+    them instead of a pass over the arrays.  An attacked link's kernel also
+    counts Eve's knowledge of the sifted (X-X) events: ``eve_tally[0..3, k]``
+    (count, known, Eve's guess = Alice's bit, = Bob's bit per class k) and
+    ``eve_sifted`` (class, Alice's bit, known, guess of those events, in slot
+    order; :class:`qchannel.protocols.decoy_bb84.EveTally` uses both)."""
 
     slot: np.ndarray
     intensity: np.ndarray
@@ -53,6 +57,8 @@ class DetectionRecord:
     eve_guess: np.ndarray = None
     tally: np.ndarray = None
     double_clicks_total: int = None
+    eve_tally: np.ndarray = None
+    eve_sifted: tuple = None
 
     def __len__(self):
         return len(self.slot)
@@ -71,6 +77,10 @@ class DetectionRecord:
         if all(r.tally is not None for r in records):
             joined.update(tally=np.sum([r.tally for r in records], axis=0),
                           double_clicks_total=sum(r.double_clicks_total for r in records))
+        if all(r.eve_tally is not None for r in records):
+            joined.update(eve_tally=np.sum([r.eve_tally for r in records], axis=0),
+                          eve_sifted=tuple(np.concatenate(x) for x in
+                                           zip(*(r.eve_sifted for r in records))))
         return cls(**joined, sent=np.sum([r.sent for r in records], axis=0),
                    first_slot=records[0].first_slot, n_slots=sum(r.n_slots for r in records))
 
