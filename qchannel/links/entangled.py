@@ -44,7 +44,7 @@ from qchannel._core import decoherence as _deco
 from qchannel._core import entangled as _ent
 from qchannel.channels import ArmChannel
 from qchannel.detectors import SideDetector
-from qchannel.links.base import BLOCK_SLOTS, Link, check_threads
+from qchannel.links.base import BLOCK_SLOTS, Link, SerialBackend, check_threads
 from qchannel.params import check_int, check_real, check_table, reject_unknown
 from qchannel.rng import Purpose, check_seed
 from qchannel.sources import SPDCSource
@@ -261,6 +261,10 @@ class EntangledLinkModel(Link):
                 "dead": [d.dead_gates(rate) for d in (c.det_alice, c.det_bob)],
                 "last": np.full(4, NEVER, dtype=np.int64),   # detectors' last clicks
                 "redrawn": 0,       # blocks whose speculative draw was redone (mode 1)
+                "carried": 0,       # blocks carried (mode 1)
+                # speculative draws (mode 1) only where chunks run on other
+                # threads: one thread carries every chunk right after its draw
+                "speculate": mode == 1 and not isinstance(self.run_backend(), SerialBackend),
                 "a_cdf": np.cumsum(self.probs_a) / self.probs_a.sum(),
                 "b_cdf": np.cumsum(self.probs_b) / self.probs_b.sum()}
 
@@ -288,6 +292,8 @@ class EntangledLinkModel(Link):
         chunk: the chunk is drawn as if there were none (``NEVER``) and
         :meth:`carry_chunk` keeps the draw if the real last clicks could not
         have blanked any click of it, else redraws the chunk in order."""
+        if ctx["mode"] == 1 and not ctx["speculate"]:
+            return None                 # drawn in order by carry_chunk
         last = np.full(4, NEVER, dtype=np.int64)
         first = np.full(4, NEVER, dtype=np.int64)
         return self._kernel(ctx, b0, b1, last, first), last, first
@@ -297,16 +303,23 @@ class EntangledLinkModel(Link):
         the speculative draw is unblanked by the real last click l_k iff
         f_k - l_k > dead; if that holds for every k, every later click sees
         the same last clicks in both runs, so the draw is exact; its last
-        clicks replace the carried ones where the chunk has a click."""
-        record, last, first = drawn
+        clicks replace the carried ones where the chunk has a click.  Where
+        more than half the chunks had to be redrawn (a long dead time against
+        the click rate) speculation stops: the later chunks are drawn here,
+        in order (the same records either way)."""
         if ctx["mode"] == 0:
-            return record
+            return drawn[0]
         carried = ctx["last"]
-        dead = np.repeat(np.asarray(ctx["dead"], dtype=np.int64), 2)     # A0, A1, B0, B1
-        if np.all((first == NEVER) | (first - carried > dead)):
-            ctx["last"] = np.where(last == NEVER, carried, last)
-            return record
-        ctx["redrawn"] += b1 - b0
+        ctx["carried"] += b1 - b0
+        if drawn is not None:
+            record, last, first = drawn
+            dead = np.repeat(np.asarray(ctx["dead"], dtype=np.int64), 2)     # A0, A1, B0, B1
+            if np.all((first == NEVER) | (first - carried > dead)):
+                ctx["last"] = np.where(last == NEVER, carried, last)
+                return record
+            ctx["redrawn"] += b1 - b0
+            if ctx["carried"] >= 8 and 2 * ctx["redrawn"] > ctx["carried"]:
+                ctx["speculate"] = False
         return self._kernel(ctx, b0, b1, carried, np.full(4, NEVER, dtype=np.int64))
 
     def draw(self, ctx, b, start, n):

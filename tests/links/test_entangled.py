@@ -269,6 +269,7 @@ def test_chunks_and_threads_give_the_sequential_records(dead_time_ns, eve):
                            (ThreadedBackend(3), 2), (ThreadedBackend(2), 7)):
         m = make()
         m.block_size = 1 << 16
+        m.threads = 2                  # chunks on other threads: speculative draws
         ctx = m.prepare(5)
         rec = PairRecord.concatenate(r for _, _, r in backend.run(m, ctx, m.n_blocks, chunk))
         got = [rec.slot, rec.a_set, rec.b_set, rec.a_bit, rec.b_bit, rec.flags, rec.singles]
@@ -279,6 +280,27 @@ def test_chunks_and_threads_give_the_sequential_records(dead_time_ns, eve):
         assert redrawn == [0] * 5
     if dead_time_ns == 400.0:   # 39 blind slots (100 MHz): some chunks redrawn, not all
         assert 0 < redrawn[0] < m.n_blocks and 0 < redrawn[1] < m.n_blocks
+
+
+@pytest.mark.parametrize("threads, dead_time_ns", [(1, 400.0), (2, 4000.0)])
+def test_dead_time_chunks_in_order_where_speculation_does_not_pay(threads, dead_time_ns):
+    """One thread draws every chunk in order (nothing to redraw); with a dead
+    time long against the click rate most speculative chunks would be
+    redrawn, so speculation stops after a few.  Same records either way."""
+    c = cfg(detector={"dead_time_ns": dead_time_ns}, source={"pair_prob": 0.1})
+    m = EntangledLinkModel(c, *Z2, *Z2, 23 * (1 << 16) + 5)
+    m.block_size = 1 << 16
+    ref = _sequential_kernel(m, 5)
+    m.threads = threads
+    ctx = m.prepare(5)
+    rec = PairRecord.concatenate(r for _, _, r in m.run_backend().run(m, ctx, m.n_blocks, 1))
+    got = [rec.slot, rec.a_set, rec.b_set, rec.a_bit, rec.b_bit, rec.flags, rec.singles]
+    assert all(np.array_equal(x, y) for x, y in zip(got, ref))
+    assert not ctx["speculate"] and ctx["carried"] == m.n_blocks
+    if threads == 1:
+        assert ctx["redrawn"] == 0
+    else:
+        assert 4 <= ctx["redrawn"] < m.n_blocks
 
 
 def test_chunk_hint_groups_cheap_blocks():
