@@ -281,10 +281,24 @@ def finish_block(seed, guess_seed, guess_purpose, block, n_slots,
     cdef int64_t[:, :, :, ::1] tally = tally_np
     cdef int64_t[:, ::1] eve = eve_np
     cdef int64_t doubles = 0, n_sift = 0
-    cdef int k, rel, a, e
+    cdef int k, rel, a, e, kn, gu, sift
     cdef uint32_t w = 0
+    # Eve's guess from (relation, Alice's bit, coin), without branches: SAME
+    # -> a, FLIP -> 1 - a, RANDOM -> coin (the events' relations are random).
+    cdef uint8_t guess_of[16]
+    for rel in range(4):
+        for a in range(2):
+            for e in range(2):
+                guess_of[rel << 2 | a << 1 | e] = a if rel == SAME else (a ^ 1 if rel == FLIP else e)
     cdef PhiloxStream gs
     stream_init(&gs, gseed, gpurpose, block_)
+    s_cls = np.empty(m, np.uint8)
+    s_alice = np.empty(m, np.uint8)
+    s_known = np.empty(m, np.bool_)
+    s_guess = np.empty(m, np.uint8)
+    cdef uint8_t[::1] sc = s_cls, sa = s_alice, sg = s_guess
+    cdef uint8_t[::1] sk = s_known.view(np.uint8)
+    cdef uint8_t[::1] sb = np.empty(m, np.uint8)       # Bob's bit of the sifted events
     with nogil:
         for i in range(n):
             sent[cls[i]] += 1
@@ -296,42 +310,33 @@ def finish_block(seed, guess_seed, guess_purpose, block, n_slots,
                 w = next_u32(&gs)
             while p < n and slot[p] < out_slot[j]:
                 p += 1
+            kn = 0
             rel = RANDOM
             if p < n and slot[p] == out_slot[j]:
-                known[j] = known_of_event[p]
+                kn = known_of_event[p]
                 rel = rel_of_event[p]
             a = out_a_bit[j]
-            if rel == SAME:
-                guess[j] = a
-            elif rel == FLIP:
-                guess[j] = a ^ 1
-            else:
-                guess[j] = (w >> (j & 31)) & 1
+            gu = guess_of[rel << 2 | a << 1 | ((w >> (j & 31)) & 1)]
+            known[j] = kn
+            guess[j] = gu
             k = out_cls[j]
             e = a ^ out_b_bit[j]
             tally[k, out_a_basis[j], out_b_basis[j], e] += 1
-            if out_flags[j] & dflag:
-                doubles += 1
-            if out_a_basis[j] == 0 and out_b_basis[j] == 0:
-                n_sift += 1
-                eve[0, k] += 1
-                eve[1, k] += known[j]
-                eve[2, k] += guess[j] == a
-                eve[3, k] += guess[j] == out_b_bit[j]
-    s_cls = np.empty(n_sift, np.uint8)
-    s_alice = np.empty(n_sift, np.uint8)
-    s_known = np.empty(n_sift, np.bool_)
-    s_guess = np.empty(n_sift, np.uint8)
-    cdef uint8_t[::1] sc = s_cls, sa = s_alice, sg = s_guess
-    cdef uint8_t[::1] sk = s_known.view(np.uint8)
-    cdef int64_t q = 0
-    with nogil:
-        for j in range(m):
-            if out_a_basis[j] == 0 and out_b_basis[j] == 0:
-                sc[q] = out_cls[j]
-                sa[q] = out_a_bit[j]
-                sk[q] = known[j]
-                sg[q] = guess[j]
-                q += 1
+            doubles += (out_flags[j] & dflag) != 0
+            # the sifted (X-X) events, written without a branch
+            sift = (out_a_basis[j] | out_b_basis[j]) == 0
+            sc[n_sift] = k
+            sa[n_sift] = a
+            sk[n_sift] = kn
+            sg[n_sift] = gu
+            sb[n_sift] = out_b_bit[j]
+            n_sift += sift
+        for j in range(n_sift):
+            k = sc[j]
+            eve[0, k] += 1
+            eve[1, k] += sk[j]
+            eve[2, k] += sg[j] == sa[j]
+            eve[3, k] += sg[j] == sb[j]
     return (sent_np, known_np, guess_np, tally_np, int(doubles), eve_np,
-            (s_cls, s_alice, s_known, s_guess))
+            (s_cls[:n_sift].copy(), s_alice[:n_sift].copy(), s_known[:n_sift].copy(),
+             s_guess[:n_sift].copy()))
