@@ -436,35 +436,37 @@ class AttackedLinkModel(Link):
             "clicks_of": np.stack([pat, ((pat & 5) << 1) | ((pat & 10) >> 1)]).astype(np.uint8),
             "known_of": t["known"].astype(np.uint8), "rel_of": t["guess"].astype(np.uint8),
             "noclick": np.ascontiguousarray(t["noclick"], dtype=float),
+            "noclick_seg": np.ascontiguousarray(t["noclick"], dtype=float)[None, :],
             "seg_start": np.array([0, self.pulses], dtype=np.int64),
             "state": _transport.DetectorState(), "K": len(src.intensities)}
 
     def draw(self, ctx, b, start, n):
-        """The attack kernel: the slots of block ``b`` with a primary click and
-        their joint outcome (independent of every other block)."""
-        t = self._tables
-        return _attacks.run_block(ctx["ev_seed"], b, n, t["p_event"], t["cdf"], t["p_event"] * n)
+        """The attack kernel: the slots of block ``b`` with a primary click,
+        their joint outcome and its lookups (independent of every other block;
+        no GIL held)."""
+        t, c = self._tables, ctx
+        return _attacks.draw_events(c["ev_seed"], b, start, n, t["p_event"], t["cdf"],
+                                    c["cls_of"], c["a_of"], c["b_of"], c["clicks_of"],
+                                    c["known_of"], c["rel_of"], t["p_event"] * n)
 
     def carry(self, ctx, b, start, n, drawn):
         """The compiled detector pass (dead time, afterpulses, squashing; its
-        state carries to the next block) and Eve's knowledge per event."""
-        off, combo, a_bit = drawn
-        src, det, rep = self.source, self.detector, self.source.rep_rate_hz
-        c = ctx
-        slot = off + start
+        state carries to the next block), then Eve's knowledge per event, the
+        pulses sent and the counts (``tally``, ``eve_tally``), compiled too."""
+        slot, cls, a_basis, a_bit, b_basis, clicks, known_of, rel_of = drawn
+        src, det, rep, c = self.source, self.detector, self.source.rep_rate_hz, ctx
         out = _transport.detector_pass(
-            c["ev_seed"], b, start, n, slot, c["cls_of"][combo], c["a_of"][combo], a_bit,
-            c["b_of"][combo], c["clicks_of"][a_bit, combo], c["seg_start"], c["noclick"][None, :],
-            det.n_detectors, src.key_basis_prob, det.afterpulse_prob,
-            det.afterpulse_tau_gates(rep), det.dead_gates(rep), self.pulses, c["state"])
-        ap_only = out[7][0]
-        sent = (np.bincount(c["cls_of"][combo], minlength=c["K"]) + ap_only
-                + _attacks.sent_rest(c["ev_seed"], b, n - len(slot) - int(ap_only.sum()),
-                                     c["noclick"]))
-        known, guess = self._eve(out[0], out[3], slot, combo, c["known_of"], c["rel_of"],
-                                 c["guess_seed"], b)
+            c["ev_seed"], b, start, n, slot, cls, a_basis, a_bit, b_basis, clicks,
+            c["seg_start"], c["noclick_seg"], det.n_detectors, src.key_basis_prob,
+            det.afterpulse_prob, det.afterpulse_tau_gates(rep), det.dead_gates(rep),
+            self.pulses, c["state"])
+        sent, known, guess, tally, doubles, eve_tally, sifted = _attacks.finish_block(
+            c["ev_seed"], c["guess_seed"], int(_rng.Purpose.EVE), b, n, slot, cls, known_of,
+            rel_of, *out[:7], out[7][0], c["noclick"], _transport.FLAG_DOUBLE_CLICK)
         return DetectionRecord(*out[:7], sent, first_slot=start, n_slots=n,
-                               eve_known=known, eve_guess=guess)
+                               eve_known=known, eve_guess=guess, tally=tally,
+                               double_clicks_total=doubles, eve_tally=eve_tally,
+                               eve_sifted=sifted)
 
     @staticmethod
     def concatenate(records):
@@ -472,9 +474,11 @@ class AttackedLinkModel(Link):
 
     @staticmethod
     def _eve(out_slot, alice_bit, slot, combo, known_of, rel_of, guess_seed, block):
-        """Eve's knowledge and guess of Alice's bit for each recorded event.
-        Events keep the slot of their primary click; afterpulse-only slots
-        (no primary click) are unknown to her and get a random guess."""
+        """Eve's knowledge and guess of Alice's bit for each recorded event, in
+        NumPy (the reference :func:`qchannel._core.attacks.finish_block` is
+        tested against).  Events keep the slot of their primary click;
+        afterpulse-only slots (no primary click) are unknown to her and get a
+        random guess."""
         m = len(out_slot)
         known = np.zeros(m, np.uint8)
         rel = np.full(m, RANDOM, np.uint8)

@@ -450,3 +450,113 @@ def test_tapping_one_arm_drives_chsh_below_2(f):
     # multi-pair emission (pair_prob 0.002) lowers S by < 0.2 % below the ideal
     assert 0 <= math.sqrt(2) * (2 - f) - s_obs < 2e-3 * math.sqrt(2) * (2 - f)
     assert r["chsh_s"] + SIG * r["chsh_s_std"] < 2.0 and r["aborted"]       # 4 sigma below 2
+
+
+# --------------------------------------------------------------------------
+# the compiled block work (qchannel._core.attacks.draw_events / finish_block)
+# against the NumPy steps it replaced
+# --------------------------------------------------------------------------
+def _numpy_carry(model, ctx, b, start, n):
+    """One block the way the attacked link ran it before its per-event work
+    moved into the kernel: run_block, NumPy lookups, the detector pass,
+    NumPy sent counts and Eve's knowledge (AttackedLinkModel._eve)."""
+    from qchannel._core import attacks as _attacks
+
+    t, c, det, rep = model._tables, ctx, model.detector, model.source.rep_rate_hz
+    off, combo, a_bit = _attacks.run_block(c["ev_seed"], b, n, t["p_event"], t["cdf"],
+                                           t["p_event"] * n)
+    slot = off + start
+    out = _transport.detector_pass(
+        c["ev_seed"], b, start, n, slot, c["cls_of"][combo], c["a_of"][combo], a_bit,
+        c["b_of"][combo], c["clicks_of"][a_bit, combo], c["seg_start"], c["noclick"][None, :],
+        det.n_detectors, model.source.key_basis_prob, det.afterpulse_prob,
+        det.afterpulse_tau_gates(rep), det.dead_gates(rep), model.pulses, c["state"])
+    ap_only = out[7][0]
+    sent = (np.bincount(c["cls_of"][combo], minlength=c["K"]) + ap_only
+            + _attacks.sent_rest(c["ev_seed"], b, n - len(slot) - int(ap_only.sum()),
+                                 c["noclick"]))
+    known, guess = model._eve(out[0], out[3], slot, combo, c["known_of"], c["rel_of"],
+                              c["guess_seed"], b)
+    return out[:7], sent, known, guess
+
+
+@pytest.mark.parametrize("attack", ["pns", "intercept-resend"])
+def test_compiled_block_work_matches_numpy(attack):
+    """Records, sent counts, Eve's knowledge and guesses are the ones of the
+    NumPy steps (bit for bit), and the kernel's counts (tally, double clicks,
+    eve_tally, eve_sifted) are NumPy's counts of the record.  Afterpulses and
+    dead time make afterpulse-only events (unknown to Eve, random guesses)."""
+    sc = link(afterpulse=0.2, dead_time_ns=5.0, length_km=5.0)
+    model = AttackedLinkModel(sc.source, sc.channel, sc.detector,
+                              EveConfig.from_dict({"attack": attack, "fraction": 0.5}),
+                              2 * BLOCK_SLOTS + 12345)
+    new, ref = model.prepare(9), model.prepare(9)
+    K = len(sc.source.intensities)
+    saw_afterpulse_only = False
+    for b in range(model.n_blocks):
+        start, n = model.block_range(b)
+        rec = model.carry(new, b, start, n, model.draw(new, b, start, n))
+        arrays, sent, known, guess = _numpy_carry(model, ref, b, start, n)
+        for got, want in zip((rec.slot, rec.intensity, rec.alice_basis, rec.alice_bit,
+                              rec.bob_basis, rec.bob_bit, rec.flags), arrays):
+            assert np.array_equal(got, want)
+        assert np.array_equal(rec.sent, sent) and rec.sent.sum() == n
+        assert np.array_equal(rec.eve_known, known) and np.array_equal(rec.eve_guess, guess)
+        saw_afterpulse_only |= bool(np.any((rec.flags & FLAG_AFTERPULSE) != 0))
+        idx = (rec.intensity.astype(np.int64) * 2 + rec.alice_basis) * 2 + rec.bob_basis
+        err = rec.alice_bit != rec.bob_bit
+        assert np.array_equal(rec.tally.sum(axis=-1),
+                              np.bincount(idx, minlength=4 * K).reshape(K, 2, 2))
+        assert np.array_equal(rec.tally[..., 1],
+                              np.bincount(idx[err], minlength=4 * K).reshape(K, 2, 2))
+        assert rec.double_clicks_total == int(np.count_nonzero(rec.double_click))
+        key = (rec.alice_basis == 0) & (rec.bob_basis == 0)
+        cls, g = rec.intensity[key], rec.eve_guess[key]
+        count = lambda sel: np.bincount(cls[sel], minlength=K)  # noqa: E731
+        assert np.array_equal(rec.eve_tally, [count(np.ones(len(cls), bool)),
+                                              count(rec.eve_known[key] == 1),
+                                              count(g == rec.alice_bit[key]),
+                                              count(g == rec.bob_bit[key])])
+        for got, want in zip(rec.eve_sifted, (cls, rec.alice_bit[key],
+                                              rec.eve_known[key].astype(bool), g)):
+            assert got.dtype == want.dtype and np.array_equal(got, want)
+    assert saw_afterpulse_only
+
+
+def test_compiled_block_work_checks_its_arguments():
+    from qchannel._core import attacks as _attacks
+
+    sc = link()
+    model = AttackedLinkModel(sc.source, sc.channel, sc.detector, {"attack": "pns"},
+                              BLOCK_SLOTS)
+    c, t = model.prepare(1), model._tables
+    args = [c["ev_seed"], 0, 0, 1000, t["p_event"], t["cdf"], c["cls_of"], c["a_of"],
+            c["b_of"], c["clicks_of"], c["known_of"], c["rel_of"]]
+    drawn = _attacks.draw_events(*args)
+    with pytest.raises(ValueError, match="rel_of"):
+        _attacks.draw_events(*args[:11], c["rel_of"][:-1])
+    with pytest.raises(ValueError, match="clicks_of"):
+        _attacks.draw_events(*args[:9], np.ascontiguousarray(c["clicks_of"][:1]), *args[10:])
+    with pytest.raises(ValueError, match="n_slots"):
+        _attacks.draw_events(*args[:3], -1, *args[4:])
+    slot, cls, *_ , known, rel = drawn
+    z8, z64 = np.zeros(0, np.uint8), np.zeros(0, np.int64)
+    base = [c["ev_seed"], c["guess_seed"], 50, 0, 1000, slot, cls, known, rel,
+            z64, z8, z8, z8, z8, z8, z8, np.zeros(c["K"], np.int64), c["noclick"], 1]
+    _attacks.finish_block(*base)
+    bad = list(base)
+    bad[4] = len(slot) - 1                       # fewer slots than primary events
+    with pytest.raises(ValueError, match="n_slots"):
+        _attacks.finish_block(*bad)
+    bad = list(base)
+    bad[10] = np.zeros(1, np.uint8)              # out_cls longer than out_slot
+    with pytest.raises(ValueError, match="out_cls"):
+        _attacks.finish_block(*bad)
+    bad = list(base)
+    bad[16] = np.zeros(c["K"] + 1, np.int64)
+    with pytest.raises(ValueError, match="ap_only"):
+        _attacks.finish_block(*bad)
+    bad = list(base)
+    bad[18] = 0
+    with pytest.raises(ValueError, match="double_click_flag"):
+        _attacks.finish_block(*bad)

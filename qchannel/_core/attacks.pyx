@@ -32,6 +32,7 @@ from libc.math cimport log, log1p, floor
 from qchannel._core.philox cimport PhiloxStream, stream_init, next_u32, next_double
 from qchannel._core.sampling cimport multinomial
 from qchannel._core.search cimport search_cdf
+from qchannel._core.checks cimport int_arg
 
 cdef enum:
     PURPOSE_EVENTS = 1
@@ -135,3 +136,207 @@ def sent_rest(uint64_t seed, uint32_t block, int64_t n_rest,
         with nogil:
             multinomial(&cs, n_rest, &noclick_prob[0], K, &out[0])
     return out_np
+
+
+# --------------------------------------------------------------------------
+# The attacked link's block work outside the GIL: lookups of the drawn
+# combinations (independent part) and, after the detector pass, Eve's
+# knowledge, the pulses sent and the counts (sequential part), so that no
+# per-event NumPy work is left for the Python side (qchannel.eve).
+# --------------------------------------------------------------------------
+cdef enum:
+    SAME = 0
+    FLIP = 1
+    RANDOM = 2
+    MAX_CLASSES = 16
+
+
+def draw_events(seed, block, block_start, n_slots, p_event,
+                const double[::1] event_cdf not None, const uint8_t[::1] cls_of not None,
+                const uint8_t[::1] a_of not None, const uint8_t[::1] b_of not None,
+                const uint8_t[:, ::1] clicks_of not None, const uint8_t[::1] known_of not None,
+                const uint8_t[::1] rel_of not None, expected_events=0.0):
+    """:func:`run_block` for slots [block_start, block_start + n_slots) and the
+    per-event lookups of the drawn combination c: class ``cls_of[c]``, bases
+    ``a_of[c]``, ``b_of[c]``, primary clicks in the detector frame
+    ``clicks_of[alice_bit, c]``, Eve's knowledge ``known_of[c]`` and guess
+    relation ``rel_of[c]`` (SAME, FLIP or RANDOM).  Returns (slot (absolute),
+    cls, a_basis, a_bit, b_basis, clicks, known, rel): the detector pass's
+    inputs and what :func:`finish_block` needs of the primary events."""
+    cdef uint64_t seed_ = int_arg("seed", seed, 0, 2**64 - 1)
+    cdef uint32_t block_ = int_arg("block", block, 0, 2**32 - 1)
+    cdef int64_t start = int_arg("block_start", block_start, 0, 2**62)
+    cdef int64_t n_sl = int_arg("n_slots", n_slots, 0, 2**62 - start)
+    cdef Py_ssize_t m = event_cdf.shape[0]
+    for name, arr in (("cls_of", cls_of), ("a_of", a_of), ("b_of", b_of),
+                      ("known_of", known_of), ("rel_of", rel_of)):
+        if arr.shape[0] != m:
+            raise ValueError(f"{name} has length {arr.shape[0]}, must be {m} "
+                             "(one entry per combination of event_cdf)")
+    if clicks_of.shape[0] != 2 or clicks_of.shape[1] != m:
+        raise ValueError(f"clicks_of has shape ({clicks_of.shape[0]}, {clicks_of.shape[1]}), "
+                         f"must be (2, {m})")
+    off, combo_np, bit_np = run_block(seed_, block_, n_sl, p_event, event_cdf, expected_events)
+    cdef const int64_t[::1] o = off
+    cdef const int32_t[::1] combo = combo_np
+    cdef const uint8_t[::1] bit = bit_np
+    cdef Py_ssize_t n = o.shape[0], i
+    slot_np = np.empty(n, np.int64)
+    fields_np = np.empty((6, n), np.uint8)
+    cdef int64_t[::1] slot = slot_np
+    cdef uint8_t[:, ::1] f = fields_np
+    cdef int32_t c
+    with nogil:
+        for i in range(n):
+            c = combo[i]
+            slot[i] = start + o[i]
+            f[0, i] = cls_of[c]
+            f[1, i] = a_of[c]
+            f[2, i] = b_of[c]
+            f[3, i] = clicks_of[bit[i], c]
+            f[4, i] = known_of[c]
+            f[5, i] = rel_of[c]
+    return (slot_np, fields_np[0], fields_np[1], bit_np, fields_np[2], fields_np[3],
+            fields_np[4], fields_np[5])
+
+
+def finish_block(seed, guess_seed, guess_purpose, block, n_slots,
+                 const int64_t[::1] slot not None, const uint8_t[::1] cls not None,
+                 const uint8_t[::1] known_of_event not None, const uint8_t[::1] rel_of_event not None,
+                 const int64_t[::1] out_slot not None, const uint8_t[::1] out_cls not None,
+                 const uint8_t[::1] out_a_basis not None, const uint8_t[::1] out_a_bit not None,
+                 const uint8_t[::1] out_b_basis not None, const uint8_t[::1] out_b_bit not None,
+                 const uint8_t[::1] out_flags not None, const int64_t[::1] ap_only not None,
+                 const double[::1] noclick_prob not None, double_click_flag):
+    """The rest of an attacked block after the detector pass, without the GIL.
+
+    ``slot``, ``cls``, ``known_of_event``, ``rel_of_event``: the block's
+    primary events (:func:`draw_events`); ``out_*``: the detector pass's
+    events (slots strictly increasing); ``ap_only[k]``: its afterpulse-only
+    slots per class; ``noclick_prob``: P(k, no click);
+    ``double_click_flag``: the bit of ``out_flags`` that marks a double click.
+
+    Returns (sent[K], known[m], guess[m], tally[K, 2, 2, 2], double_clicks,
+    eve_tally[4, K], sifted) with
+    * ``sent``: pulses sent per class: the primary events' classes, the
+      afterpulse-only slots and :func:`sent_rest` (stream (seed, 3, block)) for
+      the rest;
+    * ``known``, ``guess``: Eve's knowledge and guess of Alice's bit per event.
+      An event keeps the slot of its primary click; afterpulse-only slots are
+      unknown to her; a RANDOM guess is bit j of stream (guess_seed,
+      guess_purpose, block) for event j;
+    * ``tally[k, a, b, e]``: events of class k, Alice's basis a, Bob's b,
+      e = 1 for a bit error; ``double_clicks``: events with the double-click flag;
+    * ``eve_tally``: over the sifted (X-X) events per class: count, known,
+      Eve's guess equal to Alice's bit, to Bob's bit;
+    * ``sifted``: (class, Alice's bit, known, guess) of the sifted events, in
+      slot order."""
+    cdef uint64_t seed_ = int_arg("seed", seed, 0, 2**64 - 1)
+    cdef uint64_t gseed = int_arg("guess_seed", guess_seed, 0, 2**64 - 1)
+    cdef uint32_t gpurpose = int_arg("guess_purpose", guess_purpose, 0, 2**32 - 1)
+    cdef uint32_t block_ = int_arg("block", block, 0, 2**32 - 1)
+    cdef int64_t n_sl = int_arg("n_slots", n_slots, 0, 2**62)
+    cdef uint8_t dflag = int_arg("double_click_flag", double_click_flag, 1, 255)
+    cdef Py_ssize_t n = slot.shape[0], m = out_slot.shape[0], K = noclick_prob.shape[0]
+    cdef Py_ssize_t i, j, p
+    if not 1 <= K <= MAX_CLASSES:
+        raise ValueError(f"noclick_prob has {K} classes: must be in [1, {MAX_CLASSES}]")
+    if ap_only.shape[0] != K:
+        raise ValueError(f"ap_only has length {ap_only.shape[0]}, must be {K} (classes)")
+    if cls.shape[0] != n or known_of_event.shape[0] != n or rel_of_event.shape[0] != n:
+        raise ValueError(f"cls, known_of_event and rel_of_event must have as many entries "
+                         f"as slot ({n})")
+    for name, arr in (("out_cls", out_cls), ("out_a_basis", out_a_basis),
+                      ("out_a_bit", out_a_bit), ("out_b_basis", out_b_basis),
+                      ("out_b_bit", out_b_bit), ("out_flags", out_flags)):
+        if arr.shape[0] != m:
+            raise ValueError(f"{name} has length {arr.shape[0]}, must be {m} (as out_slot)")
+    for i in range(n):
+        if cls[i] >= K or rel_of_event[i] > RANDOM or known_of_event[i] > 1 \
+                or (i > 0 and slot[i] <= slot[i - 1]):
+            raise ValueError(f"primary event {i}: slots must be strictly increasing, cls < {K}, "
+                             "known 0 or 1, rel in {0, 1, 2}")
+    for j in range(m):
+        if out_cls[j] >= K or out_a_basis[j] > 1 or out_a_bit[j] > 1 or out_b_basis[j] > 1 \
+                or out_b_bit[j] > 1 or (j > 0 and out_slot[j] <= out_slot[j - 1]):
+            raise ValueError(f"event {j}: slots must be strictly increasing, cls < {K}, "
+                             "bases and bits 0 or 1")
+    cdef int64_t ap_total = 0
+    for i in range(K):
+        if ap_only[i] < 0:
+            raise ValueError(f"ap_only[{i}] = {ap_only[i]} must be >= 0")
+        ap_total += ap_only[i]
+    cdef int64_t n_rest = n_sl - n - ap_total
+    if n_rest < 0:
+        raise ValueError(f"n_slots = {n_sl} is less than the {n} primary events and "
+                         f"{ap_total} afterpulse-only slots")
+    sent_np = sent_rest(seed_, block_, n_rest, noclick_prob)
+    known_np = np.zeros(m, np.uint8)
+    guess_np = np.empty(m, np.uint8)
+    tally_np = np.zeros((K, 2, 2, 2), np.int64)
+    eve_np = np.zeros((4, K), np.int64)
+    cdef int64_t[::1] sent = sent_np
+    cdef uint8_t[::1] known = known_np
+    cdef uint8_t[::1] guess = guess_np
+    cdef int64_t[:, :, :, ::1] tally = tally_np
+    cdef int64_t[:, ::1] eve = eve_np
+    cdef int64_t doubles = 0, n_sift = 0
+    cdef int k, rel, a, e, kn, gu, sift
+    cdef uint32_t w = 0
+    # Eve's guess from (relation, Alice's bit, coin), without branches: SAME
+    # -> a, FLIP -> 1 - a, RANDOM -> coin (the events' relations are random).
+    cdef uint8_t guess_of[16]
+    for rel in range(4):
+        for a in range(2):
+            for e in range(2):
+                guess_of[rel << 2 | a << 1 | e] = a if rel == SAME else (a ^ 1 if rel == FLIP else e)
+    cdef PhiloxStream gs
+    stream_init(&gs, gseed, gpurpose, block_)
+    s_cls = np.empty(m, np.uint8)
+    s_alice = np.empty(m, np.uint8)
+    s_known = np.empty(m, np.bool_)
+    s_guess = np.empty(m, np.uint8)
+    cdef uint8_t[::1] sc = s_cls, sa = s_alice, sg = s_guess
+    cdef uint8_t[::1] sk = s_known.view(np.uint8)
+    cdef uint8_t[::1] sb = np.empty(m, np.uint8)       # Bob's bit of the sifted events
+    with nogil:
+        for i in range(n):
+            sent[cls[i]] += 1
+        for i in range(K):
+            sent[i] += ap_only[i]
+        p = 0
+        for j in range(m):
+            if (j & 31) == 0:
+                w = next_u32(&gs)
+            while p < n and slot[p] < out_slot[j]:
+                p += 1
+            kn = 0
+            rel = RANDOM
+            if p < n and slot[p] == out_slot[j]:
+                kn = known_of_event[p]
+                rel = rel_of_event[p]
+            a = out_a_bit[j]
+            gu = guess_of[rel << 2 | a << 1 | ((w >> (j & 31)) & 1)]
+            known[j] = kn
+            guess[j] = gu
+            k = out_cls[j]
+            e = a ^ out_b_bit[j]
+            tally[k, out_a_basis[j], out_b_basis[j], e] += 1
+            doubles += (out_flags[j] & dflag) != 0
+            # the sifted (X-X) events, written without a branch
+            sift = (out_a_basis[j] | out_b_basis[j]) == 0
+            sc[n_sift] = k
+            sa[n_sift] = a
+            sk[n_sift] = kn
+            sg[n_sift] = gu
+            sb[n_sift] = out_b_bit[j]
+            n_sift += sift
+        for j in range(n_sift):
+            k = sc[j]
+            eve[0, k] += 1
+            eve[1, k] += sk[j]
+            eve[2, k] += sg[j] == sa[j]
+            eve[3, k] += sg[j] == sb[j]
+    return (sent_np, known_np, guess_np, tally_np, int(doubles), eve_np,
+            (s_cls[:n_sift].copy(), s_alice[:n_sift].copy(), s_known[:n_sift].copy(),
+             s_guess[:n_sift].copy()))

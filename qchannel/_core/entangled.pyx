@@ -161,6 +161,258 @@ cdef inline int side_clicks(PhiloxStream* s, int64_t n, double eta, double d,
     return dark
 
 
+cdef struct Tables:
+    # The checked kernel inputs as plain pointers (rows of segment g at g * row).
+    const int64_t* seg_start
+    const double* gap_scale
+    const double* n_cdf
+    const double* side
+    const double* a_cdf
+    const double* b_cdf
+    const double* corr
+    const double* corr_ae
+    const double* corr_eb
+    int n_seg
+    int NMAX
+    int nA
+    int nB
+    int nE
+    int mode
+    bint eve_on
+    uint32_t eve_thr
+    int64_t dead_a
+    int64_t dead_b
+    uint64_t seed
+
+
+cdef int check_tables(Tables* T, seed, mode, eve_fraction, dead_a, dead_b,
+                      int64_t start, int64_t n_sl,
+                      const int64_t[::1] seg_start, const double[::1] gap_scale,
+                      const double[:, ::1] n_cdf, const double[:, ::1] side,
+                      const double[::1] a_cdf, const double[::1] b_cdf,
+                      const double[:, :, ::1] corr, const double[:, :, ::1] corr_ae,
+                      const double[:, :, ::1] corr_eb) except -1:
+    # Every argument for slots [start, start + n_sl) (ValueError naming it):
+    # O(n_seg) for the segment boundaries, and the table rows of the segments
+    # the slots touch; then T points into the arrays.
+    T.seed = int_arg("seed", seed, 0, 2**64 - 1)
+    T.mode = int_arg("mode", mode, 0, 1)
+    cdef double eve_f = real_arg("eve_fraction", eve_fraction, 0.0, 1.0)
+    T.dead_a = int_arg("dead_a", dead_a, 0, MAX_SLOTS)
+    T.dead_b = int_arg("dead_b", dead_b, 0, MAX_SLOTS)
+    cdef Py_ssize_t n_seg_ = gap_scale.shape[0], nA_ = a_cdf.shape[0], nB_ = b_cdf.shape[0]
+    cdef Py_ssize_t nE_ = corr_ae.shape[2], rows, gi
+    if not 1 <= n_seg_ <= 2**30:
+        raise ValueError(f"gap_scale has {n_seg_} segments: must be in [1, 2**30]")
+    check_len("seg_start", seg_start.shape[0], n_seg_ + 1)
+    check_len("n_cdf rows", n_cdf.shape[0], n_seg_)
+    check_len("side rows", side.shape[0], n_seg_)
+    check_len("side columns", side.shape[1], 6)
+    if not 1 <= n_cdf.shape[1] <= 2**20:
+        raise ValueError(f"n_cdf has {n_cdf.shape[1]} photon numbers: must be in [1, 2**20]")
+    if not (1 <= nA_ <= 256 and 1 <= nB_ <= 256):
+        raise ValueError(f"a_cdf, b_cdf have {nA_}, {nB_} settings: each must be in [1, 256]")
+    check_len("corr rows", corr.shape[0], n_seg_)
+    check_len("corr axis 1 (Alice's settings)", corr.shape[1], nA_)
+    check_len("corr axis 2 (Bob's settings)", corr.shape[2], nB_)
+    if eve_f > 0.0:
+        if not 1 <= nE_ <= 2**16:
+            raise ValueError(f"corr_ae has {nE_} Eve settings: must be in [1, 65536] "
+                             "when eve_fraction > 0")
+        check_len("corr_ae rows", corr_ae.shape[0], n_seg_)
+        check_len("corr_ae axis 1 (Alice's settings)", corr_ae.shape[1], nA_)
+        check_len("corr_eb rows", corr_eb.shape[0], n_seg_)
+        check_len("corr_eb axis 1 (Eve's settings)", corr_eb.shape[1], nE_)
+        check_len("corr_eb axis 2 (Bob's settings)", corr_eb.shape[2], nB_)
+    check_nondecreasing("seg_start", &seg_start[0], n_seg_ + 1)
+    if seg_start[0] > start or seg_start[n_seg_] < start + n_sl:
+        raise ValueError(f"slots [{start}, {start + n_sl}) are not inside the segments "
+                         f"[{seg_start[0]}, {seg_start[n_seg_]})")
+    # cumulative sums may end a rounding error above 1
+    check_doubles("a_cdf", &a_cdf[0], nA_, 0.0, 1.0 + 1e-9)
+    check_doubles("b_cdf", &b_cdf[0], nB_, 0.0, 1.0 + 1e-9)
+    # Per-segment tables: only the rows of the segments these slots touch are read.
+    cdef int g_lo = find_segment(&seg_start[0], <int>n_seg_, start)
+    cdef int g_hi = find_segment(&seg_start[0], <int>n_seg_, start + n_sl - 1 if n_sl else start)
+    rows = g_hi - g_lo + 1
+    check_doubles("gap_scale", &gap_scale[g_lo], rows, -DBL_MAX, 0.0)
+    check_doubles("n_cdf", &n_cdf[g_lo, 0], rows * n_cdf.shape[1], 0.0, 1.0 + 1e-9)
+    for gi in range(g_lo, g_hi + 1):
+        check_doubles("side (eta_a, eta_b, dark_a, dark_b)", &side[gi, 0], 4, 0.0, 1.0)
+        # log1p(-eta) may be -inf (eta = 1), never NaN or positive
+        check_doubles("side (log1p(-eta_a), log1p(-eta_b))", &side[gi, 4], 2, -INFINITY, 0.0)
+    check_doubles("corr", &corr[g_lo, 0, 0], rows * nA_ * nB_, -1.0 - 1e-9, 1.0 + 1e-9)
+    if eve_f > 0.0:
+        check_doubles("corr_ae", &corr_ae[g_lo, 0, 0], rows * nA_ * nE_, -1.0 - 1e-9, 1.0 + 1e-9)
+        check_doubles("corr_eb", &corr_eb[g_lo, 0, 0], rows * nE_ * nB_, -1.0 - 1e-9, 1.0 + 1e-9)
+    T.seg_start = &seg_start[0]
+    T.gap_scale = &gap_scale[0]
+    T.n_cdf = &n_cdf[0, 0]
+    T.side = &side[0, 0]
+    T.a_cdf = &a_cdf[0]
+    T.b_cdf = &b_cdf[0]
+    T.corr = &corr[0, 0, 0]
+    T.n_seg = <int>n_seg_
+    T.NMAX = <int>n_cdf.shape[1]
+    T.nA = <int>nA_
+    T.nB = <int>nB_
+    T.nE = <int>nE_
+    T.eve_on = eve_f > 0.0
+    T.eve_thr = <uint32_t>(eve_f * 4294967295.0) if eve_f < 1.0 else 0xFFFFFFFFu
+    T.corr_ae = &corr_ae[0, 0, 0] if T.eve_on else NULL
+    T.corr_eb = &corr_eb[0, 0, 0] if T.eve_on else NULL
+    return 0
+
+
+cdef int sim_block(const Tables* T, uint32_t block_, int64_t start, int64_t n_sl, Buf* out,
+                   int64_t* last, int64_t* first, int64_t* singles) noexcept nogil:
+    # Slots [start, start + n_sl) of block ``block_`` (its streams), events
+    # appended to ``out``; mode 1: ``last`` carried, ``first`` (first click
+    # per detector) set where still NEVER, ``singles`` incremented.
+    # Returns -1 when out of memory.
+    cdef PhiloxStream ts, es
+    stream_init(&ts, T.seed, PURPOSE_ENTANGLEMENT, block_)
+    stream_init(&es, T.seed, PURPOSE_EVE, block_)
+    cdef int64_t block_end = start + n_sl
+    cdef int64_t pos, seg_end, slot, n, kA, kB, need, i, both
+    cdef int g, a_set, b_set, ca, cb, maskA, maskB, darkA, darkB, flags, a_bit, b_bit
+    cdef int e_set, r, inB, k
+    cdef double gap, scale, etaA, etaB, dA, dB, qA, qB, u, pa, pb, pab, E, la, lb
+    cdef const double* ncdf
+    cdef int n_seg = T.n_seg, NMAX = T.NMAX, nA = T.nA, nB = T.nB, nE = T.nE, mode_ = T.mode
+    cdef int64_t dead_a_ = T.dead_a, dead_b_ = T.dead_b
+    cdef uint32_t eve_thr = T.eve_thr
+    cdef bint eve_on = T.eve_on
+    g = find_segment(T.seg_start, n_seg, start)
+    pos = start
+    while g < n_seg and pos < block_end:
+        seg_end = T.seg_start[g + 1] if T.seg_start[g + 1] < block_end else block_end
+        scale = T.gap_scale[g]
+        ncdf = T.n_cdf + <Py_ssize_t>g * NMAX
+        etaA = T.side[6 * g + 0]
+        etaB = T.side[6 * g + 1]
+        dA = T.side[6 * g + 2]
+        dB = T.side[6 * g + 3]
+        la = T.side[6 * g + 4]
+        lb = T.side[6 * g + 5]
+        if scale < 0.0:
+            while True:
+                gap = log(next_double(&ts)) * scale
+                if gap >= <double>(seg_end - pos):
+                    break
+                slot = pos + <int64_t>gap
+                pos = slot + 1
+                n = draw_cdf(&ts, ncdf, NMAX)
+                qA = (1.0 - dA) * (1.0 - dA) * exp(n * la)
+                qB = (1.0 - dB) * (1.0 - dB) * exp(n * lb)
+                ca = 1
+                cb = 1
+                if mode_ == 1:
+                    # which sides clicked, given at least one did
+                    pa = (1.0 - qA) * qB
+                    pb = qA * (1.0 - qB)
+                    pab = (1.0 - qA) * (1.0 - qB)
+                    u = next_double(&ts) * (pa + pb + pab)
+                    if u < pa:
+                        cb = 0
+                    elif u < pa + pb:
+                        ca = 0
+                kA = 0
+                kB = 0
+                darkA = 0
+                darkB = 0
+                if ca:
+                    darkA = side_clicks(&ts, n, etaA, dA, qA, &kA)
+                if cb:
+                    darkB = side_clicks(&ts, n, etaB, dB, qB, &kB)
+                a_set = draw_cdf(&ts, T.a_cdf, nA)
+                b_set = draw_cdf(&ts, T.b_cdf, nB)
+                E = T.corr[(<Py_ssize_t>g * nA + a_set) * nB + b_set]
+                # Alice's photons are pairs 0..kA-1; Bob's a random kB-subset.
+                maskA = darkA
+                maskB = darkB
+                flags = 0
+                both = 0
+                need = kB
+                for i in range(n):
+                    if need == 0 and i >= kA:
+                        break
+                    inB = 0
+                    if need > 0 and next_double(&ts) * (n - i) < need:
+                        inB = 1
+                        need -= 1
+                    if i < kA and inB:
+                        both += 1
+                        if eve_on and next_u32(&es) <= eve_thr:
+                            flags |= F_EVE
+                            e_set = <int>((<uint64_t>next_u32(&es) * nE) >> 32)
+                            r = next_u32(&es) & 1
+                            a_bit = r if next_double(&ts) * 2.0 < 1.0 + T.corr_ae[(<Py_ssize_t>g * nA + a_set) * nE + e_set] else 1 - r
+                            b_bit = r if next_double(&ts) * 2.0 < 1.0 + T.corr_eb[(<Py_ssize_t>g * nE + e_set) * nB + b_set] else 1 - r
+                        else:
+                            a_bit = next_u32(&ts) & 1
+                            b_bit = a_bit if next_double(&ts) * 2.0 < 1.0 + E else 1 - a_bit
+                        maskA |= 1 << a_bit
+                        maskB |= 1 << b_bit
+                    elif i < kA:
+                        maskA |= 1 << (next_u32(&ts) & 1)
+                    elif inB:
+                        maskB |= 1 << (next_u32(&ts) & 1)
+                if mode_ == 1:
+                    # dead time, then singles
+                    if maskA & 1 and slot - last[0] <= dead_a_:
+                        maskA &= ~1
+                    if maskA & 2 and slot - last[1] <= dead_a_:
+                        maskA &= ~2
+                    if maskB & 1 and slot - last[2] <= dead_b_:
+                        maskB &= ~1
+                    if maskB & 2 and slot - last[3] <= dead_b_:
+                        maskB &= ~2
+                    for k in range(4):
+                        if ((maskA if k < 2 else maskB) >> (k & 1)) & 1:
+                            last[k] = slot
+                            if first[k] == NEVER:
+                                first[k] = slot
+                    if maskA:
+                        singles[0] += 1
+                    if maskB:
+                        singles[1] += 1
+                if maskA == 0 or maskB == 0:
+                    continue
+                if both == 0:
+                    flags |= F_ACCIDENTAL
+                if maskA == 3:
+                    flags |= F_A_DOUBLE
+                    a_bit = next_u32(&ts) & 1
+                else:
+                    a_bit = maskA >> 1
+                if maskB == 3:
+                    flags |= F_B_DOUBLE
+                    b_bit = next_u32(&ts) & 1
+                else:
+                    b_bit = maskB >> 1
+                if buf_push(out, slot, a_set, b_set, a_bit, b_bit, flags) < 0:
+                    return -1
+        pos = seg_end
+        g += 1
+    return 0
+
+
+cdef tuple buf_record(Buf* out, int64_t* singles):
+    # The events as the record's arrays; frees the buffer.
+    m = out.n
+    if m:
+        slots = np.asarray(<int64_t[:m]>out.slot).copy()
+        data = np.asarray(<uint8_t[:m * 5]>out.data).reshape(m, 5).T.copy()
+    else:
+        slots = np.empty(0, np.int64)
+        data = np.empty((5, 0), np.uint8)
+    free(out.slot)
+    free(out.data)
+    return (slots, data[0], data[1], data[2], data[3], data[4],
+            np.array([singles[0], singles[1]], dtype=np.int64))
+
+
 def run_block(seed, block, block_start, n_slots,
               const int64_t[::1] seg_start not None, const double[::1] gap_scale not None,
               const double[:, ::1] n_cdf not None, const double[:, ::1] side not None,
@@ -186,219 +438,99 @@ def run_block(seed, block, block_start, n_slots,
     (mode 1 only, else zeros).  ``last_click`` is updated in place.
     Every argument is checked first (ValueError naming it): O(n_seg) for the
     segment boundaries, and the table rows of the segments this block touches."""
-    cdef uint64_t seed_ = int_arg("seed", seed, 0, 2**64 - 1)
     cdef uint32_t block_ = int_arg("block", block, 0, 2**32 - 1)
     cdef int64_t start = int_arg("block_start", block_start, 0, MAX_SLOTS)
     cdef int64_t n_sl = int_arg("n_slots", n_slots, 0, MAX_SLOTS - start)
-    cdef int mode_ = int_arg("mode", mode, 0, 1)
-    cdef double eve_f = real_arg("eve_fraction", eve_fraction, 0.0, 1.0)
-    cdef int64_t dead_a_ = int_arg("dead_a", dead_a, 0, MAX_SLOTS)
-    cdef int64_t dead_b_ = int_arg("dead_b", dead_b, 0, MAX_SLOTS)
     cdef double expected = real_arg("expected_events", expected_events, 0.0, INFINITY)
-    cdef Py_ssize_t n_seg_ = gap_scale.shape[0], nA_ = a_cdf.shape[0], nB_ = b_cdf.shape[0]
-    cdef Py_ssize_t nE_ = corr_ae.shape[2], rows, gi
-    if not 1 <= n_seg_ <= 2**30:
-        raise ValueError(f"gap_scale has {n_seg_} segments: must be in [1, 2**30]")
-    check_len("seg_start", seg_start.shape[0], n_seg_ + 1)
-    check_len("n_cdf rows", n_cdf.shape[0], n_seg_)
-    check_len("side rows", side.shape[0], n_seg_)
-    check_len("side columns", side.shape[1], 6)
-    if not 1 <= n_cdf.shape[1] <= 2**20:
-        raise ValueError(f"n_cdf has {n_cdf.shape[1]} photon numbers: must be in [1, 2**20]")
-    if not (1 <= nA_ <= 256 and 1 <= nB_ <= 256):
-        raise ValueError(f"a_cdf, b_cdf have {nA_}, {nB_} settings: each must be in [1, 256]")
-    check_len("corr rows", corr.shape[0], n_seg_)
-    check_len("corr axis 1 (Alice's settings)", corr.shape[1], nA_)
-    check_len("corr axis 2 (Bob's settings)", corr.shape[2], nB_)
+    cdef Tables T
+    check_tables(&T, seed, mode, eve_fraction, dead_a, dead_b, start, n_sl, seg_start,
+                 gap_scale, n_cdf, side, a_cdf, b_cdf, corr, corr_ae, corr_eb)
     check_len("last_click", last_click.shape[0], 4)
-    if eve_f > 0.0:
-        if not 1 <= nE_ <= 2**16:
-            raise ValueError(f"corr_ae has {nE_} Eve settings: must be in [1, 65536] "
-                             "when eve_fraction > 0")
-        check_len("corr_ae rows", corr_ae.shape[0], n_seg_)
-        check_len("corr_ae axis 1 (Alice's settings)", corr_ae.shape[1], nA_)
-        check_len("corr_eb rows", corr_eb.shape[0], n_seg_)
-        check_len("corr_eb axis 1 (Eve's settings)", corr_eb.shape[1], nE_)
-        check_len("corr_eb axis 2 (Bob's settings)", corr_eb.shape[2], nB_)
-    check_nondecreasing("seg_start", &seg_start[0], n_seg_ + 1)
-    if seg_start[0] > start or seg_start[n_seg_] < start + n_sl:
-        raise ValueError(f"slots [{start}, {start + n_sl}) are not inside the segments "
-                         f"[{seg_start[0]}, {seg_start[n_seg_]})")
     # last clicks lie before this block (NEVER = -2^62 for none yet)
     check_i64("last_click", &last_click[0], 4, NEVER, start)
-    # cumulative sums may end a rounding error above 1
-    check_doubles("a_cdf", &a_cdf[0], nA_, 0.0, 1.0 + 1e-9)
-    check_doubles("b_cdf", &b_cdf[0], nB_, 0.0, 1.0 + 1e-9)
-    # Per-segment tables: only the rows of the segments this block touches are read.
-    cdef int g_lo = find_segment(&seg_start[0], <int>n_seg_, start)
-    cdef int g_hi = find_segment(&seg_start[0], <int>n_seg_, start + n_sl - 1 if n_sl else start)
-    rows = g_hi - g_lo + 1
-    check_doubles("gap_scale", &gap_scale[g_lo], rows, -DBL_MAX, 0.0)
-    check_doubles("n_cdf", &n_cdf[g_lo, 0], rows * n_cdf.shape[1], 0.0, 1.0 + 1e-9)
-    for gi in range(g_lo, g_hi + 1):
-        check_doubles("side (eta_a, eta_b, dark_a, dark_b)", &side[gi, 0], 4, 0.0, 1.0)
-        # log1p(-eta) may be -inf (eta = 1), never NaN or positive
-        check_doubles("side (log1p(-eta_a), log1p(-eta_b))", &side[gi, 4], 2, -INFINITY, 0.0)
-    check_doubles("corr", &corr[g_lo, 0, 0], rows * nA_ * nB_, -1.0 - 1e-9, 1.0 + 1e-9)
-    if eve_f > 0.0:
-        check_doubles("corr_ae", &corr_ae[g_lo, 0, 0], rows * nA_ * nE_, -1.0 - 1e-9, 1.0 + 1e-9)
-        check_doubles("corr_eb", &corr_eb[g_lo, 0, 0], rows * nE_ * nB_, -1.0 - 1e-9, 1.0 + 1e-9)
-
-    cdef int n_seg = <int>n_seg_
-    cdef int NMAX = <int>n_cdf.shape[1]
-    cdef int nA = <int>nA_, nB = <int>nB_, nE = <int>nE_
-
-    cdef PhiloxStream ts, es
-    stream_init(&ts, seed_, PURPOSE_ENTANGLEMENT, block_)
-    stream_init(&es, seed_, PURPOSE_EVE, block_)
     cdef Buf out
     # initial capacity from the expected count, never above one event per slot
     cdef double cap = expected * 1.1 + 10.0 * sqrt(expected)
     if cap > <double>n_sl:
         cap = <double>n_sl
     if buf_init(&out, <int64_t>cap + 64) < 0:
+        free(out.slot)
+        free(out.data)
         raise MemoryError()
-    cdef int64_t block_end = start + n_sl
-    cdef int64_t pos, seg_end, slot, n, kA, kB, need, i, both
-    cdef int g, a_set, b_set, ca, cb, maskA, maskB, darkA, darkB, flags, a_bit, b_bit
-    cdef int err = 0, e_set, r, inB
-    cdef double gap, scale, etaA, etaB, dA, dB, qA, qB, u, pa, pb, pab, E
-    cdef const double* ncdf
-    cdef int64_t singles_a = 0, singles_b = 0
-    cdef int64_t* last = &last_click[0]
-    cdef uint32_t eve_thr = <uint32_t>(eve_f * 4294967295.0) if eve_f < 1.0 else 0xFFFFFFFFu
-    cdef bint eve_on = eve_f > 0.0
-
+    cdef int64_t first[4]
+    cdef int64_t singles[2]
+    cdef int err, k
+    for k in range(4):
+        first[k] = NEVER
+    singles[0] = singles[1] = 0
     with nogil:
-        g = find_segment(&seg_start[0], n_seg, start)
-        pos = start
-        while g < n_seg and pos < block_end and err == 0:
-            seg_end = seg_start[g + 1] if seg_start[g + 1] < block_end else block_end
-            scale = gap_scale[g]
-            ncdf = &n_cdf[g, 0]
-            etaA = side[g, 0]
-            etaB = side[g, 1]
-            dA = side[g, 2]
-            dB = side[g, 3]
-            if scale < 0.0:
-                while True:
-                    gap = log(next_double(&ts)) * scale
-                    if gap >= <double>(seg_end - pos):
-                        break
-                    slot = pos + <int64_t>gap
-                    pos = slot + 1
-                    n = draw_cdf(&ts, ncdf, NMAX)
-                    qA = (1.0 - dA) * (1.0 - dA) * exp(n * side[g, 4])
-                    qB = (1.0 - dB) * (1.0 - dB) * exp(n * side[g, 5])
-                    ca = 1
-                    cb = 1
-                    if mode_ == 1:
-                        # which sides clicked, given at least one did
-                        pa = (1.0 - qA) * qB
-                        pb = qA * (1.0 - qB)
-                        pab = (1.0 - qA) * (1.0 - qB)
-                        u = next_double(&ts) * (pa + pb + pab)
-                        if u < pa:
-                            cb = 0
-                        elif u < pa + pb:
-                            ca = 0
-                    kA = 0
-                    kB = 0
-                    darkA = 0
-                    darkB = 0
-                    if ca:
-                        darkA = side_clicks(&ts, n, etaA, dA, qA, &kA)
-                    if cb:
-                        darkB = side_clicks(&ts, n, etaB, dB, qB, &kB)
-                    a_set = draw_cdf(&ts, &a_cdf[0], nA)
-                    b_set = draw_cdf(&ts, &b_cdf[0], nB)
-                    E = corr[g, a_set, b_set]
-                    # Alice's photons are pairs 0..kA-1; Bob's a random kB-subset.
-                    maskA = darkA
-                    maskB = darkB
-                    flags = 0
-                    both = 0
-                    need = kB
-                    for i in range(n):
-                        if need == 0 and i >= kA:
-                            break
-                        inB = 0
-                        if need > 0 and next_double(&ts) * (n - i) < need:
-                            inB = 1
-                            need -= 1
-                        if i < kA and inB:
-                            both += 1
-                            if eve_on and next_u32(&es) <= eve_thr:
-                                flags |= F_EVE
-                                e_set = <int>((<uint64_t>next_u32(&es) * nE) >> 32)
-                                r = next_u32(&es) & 1
-                                a_bit = r if next_double(&ts) * 2.0 < 1.0 + corr_ae[g, a_set, e_set] else 1 - r
-                                b_bit = r if next_double(&ts) * 2.0 < 1.0 + corr_eb[g, e_set, b_set] else 1 - r
-                            else:
-                                a_bit = next_u32(&ts) & 1
-                                b_bit = a_bit if next_double(&ts) * 2.0 < 1.0 + E else 1 - a_bit
-                            maskA |= 1 << a_bit
-                            maskB |= 1 << b_bit
-                        elif i < kA:
-                            maskA |= 1 << (next_u32(&ts) & 1)
-                        elif inB:
-                            maskB |= 1 << (next_u32(&ts) & 1)
-                    if mode_ == 1:
-                        # dead time, then singles
-                        if maskA & 1 and slot - last[0] <= dead_a_:
-                            maskA &= ~1
-                        if maskA & 2 and slot - last[1] <= dead_a_:
-                            maskA &= ~2
-                        if maskB & 1 and slot - last[2] <= dead_b_:
-                            maskB &= ~1
-                        if maskB & 2 and slot - last[3] <= dead_b_:
-                            maskB &= ~2
-                        if maskA & 1:
-                            last[0] = slot
-                        if maskA & 2:
-                            last[1] = slot
-                        if maskB & 1:
-                            last[2] = slot
-                        if maskB & 2:
-                            last[3] = slot
-                        if maskA:
-                            singles_a += 1
-                        if maskB:
-                            singles_b += 1
-                    if maskA == 0 or maskB == 0:
-                        continue
-                    if both == 0:
-                        flags |= F_ACCIDENTAL
-                    if maskA == 3:
-                        flags |= F_A_DOUBLE
-                        a_bit = next_u32(&ts) & 1
-                    else:
-                        a_bit = maskA >> 1
-                    if maskB == 3:
-                        flags |= F_B_DOUBLE
-                        b_bit = next_u32(&ts) & 1
-                    else:
-                        b_bit = maskB >> 1
-                    if buf_push(&out, slot, a_set, b_set, a_bit, b_bit, flags) < 0:
-                        err = 1
-                        break
-            pos = seg_end
-            g += 1
+        err = sim_block(&T, block_, start, n_sl, &out, &last_click[0], first, singles)
     if err:
         free(out.slot)
         free(out.data)
         raise MemoryError("out of memory in the entangled-pair kernel")
-    m = out.n
-    if m:
-        slots = np.asarray(<int64_t[:m]>out.slot).copy()
-        data = np.asarray(<uint8_t[:m * 5]>out.data).reshape(m, 5).copy()
-    else:
-        slots = np.empty(0, np.int64)
-        data = np.empty((0, 5), np.uint8)
-    free(out.slot)
-    free(out.data)
-    return (slots, data[:, 0].copy(), data[:, 1].copy(), data[:, 2].copy(), data[:, 3].copy(),
-            data[:, 4].copy(), np.array([singles_a, singles_b], dtype=np.int64))
+    return buf_record(&out, singles)
+
+
+def run_blocks(seed, block, n_blocks, block_size, total_slots,
+               const int64_t[::1] seg_start not None, const double[::1] gap_scale not None,
+               const double[:, ::1] n_cdf not None, const double[:, ::1] side not None,
+               const double[::1] a_cdf not None, const double[::1] b_cdf not None,
+               const double[:, :, ::1] corr not None, mode,
+               eve_fraction, const double[:, :, ::1] corr_ae not None,
+               const double[:, :, ::1] corr_eb not None,
+               dead_a, dead_b, int64_t[::1] last_click not None,
+               int64_t[::1] first_click not None, expected_per_slot=0.0):
+    """Blocks ``block .. block + n_blocks - 1`` of a run of ``total_slots``
+    slots cut in blocks of ``block_size`` (block b: slots [b * block_size,
+    min((b + 1) * block_size, total_slots)), stream block b), in order, in
+    one call without the GIL: the concatenation of their :func:`run_block`
+    records (same arguments, ``last_click`` carried from block to block and
+    updated in place), singles summed.  ``first_click[k]`` (in place): the
+    first slot of these blocks where detector k (A0, A1, B0, B1) clicked
+    after dead time (mode 1), left as is where it is not NEVER already or
+    detector k did not click.  ``expected_per_slot``: events per slot for
+    the initial buffer (a hint)."""
+    cdef uint32_t b0 = int_arg("block", block, 0, 2**32 - 1)
+    cdef int64_t nb = int_arg("n_blocks", n_blocks, 1, 2**32 - b0)
+    cdef int64_t bs = int_arg("block_size", block_size, 1, 2**40)
+    cdef int64_t total = int_arg("total_slots", total_slots, 1, MAX_SLOTS)
+    cdef double per_slot = real_arg("expected_per_slot", expected_per_slot, 0.0, 1.0)
+    cdef int64_t start = b0 * bs
+    if (b0 + nb - 1) * bs >= total:
+        raise ValueError(f"blocks [{b0}, {b0 + nb}) of {bs} slots reach past total_slots = "
+                         f"{total}: the last block must start before it")
+    cdef int64_t end = min((b0 + nb) * bs, total)
+    cdef Tables T
+    check_tables(&T, seed, mode, eve_fraction, dead_a, dead_b, start, end - start, seg_start,
+                 gap_scale, n_cdf, side, a_cdf, b_cdf, corr, corr_ae, corr_eb)
+    check_len("last_click", last_click.shape[0], 4)
+    check_i64("last_click", &last_click[0], 4, NEVER, start)
+    check_len("first_click", first_click.shape[0], 4)
+    check_i64("first_click", &first_click[0], 4, NEVER, MAX_SLOTS)
+    cdef Buf out
+    cdef double cap = per_slot * (end - start)
+    cap = cap * 1.1 + 10.0 * sqrt(cap)
+    if buf_init(&out, <int64_t>min(cap, <double>(end - start)) + 64) < 0:
+        free(out.slot)
+        free(out.data)
+        raise MemoryError()
+    cdef int64_t singles[2]
+    cdef int err = 0
+    cdef int64_t b, s
+    singles[0] = singles[1] = 0
+    with nogil:
+        for b in range(b0, b0 + nb):
+            s = b * bs
+            err = sim_block(&T, <uint32_t>b, s, min(bs, total - s), &out, &last_click[0],
+                            &first_click[0], singles)
+            if err:
+                break
+    if err:
+        free(out.slot)
+        free(out.data)
+        raise MemoryError("out of memory in the entangled-pair kernel")
+    return buf_record(&out, singles)
 
 
 def binomial_draw(seed, purpose, block, n, p):

@@ -44,7 +44,7 @@ from qchannel._core import decoherence as _deco
 from qchannel._core import entangled as _ent
 from qchannel.channels import ArmChannel
 from qchannel.detectors import SideDetector
-from qchannel.links.base import BLOCK_SLOTS, Link, check_threads
+from qchannel.links.base import BLOCK_SLOTS, Link, SerialBackend, check_threads
 from qchannel.params import check_int, check_real, check_table, reject_unknown
 from qchannel.rng import Purpose, check_seed
 from qchannel.sources import SPDCSource
@@ -55,6 +55,11 @@ DRIFT_BLOCK = 2**32 - 256
 MAX_PULSES = DRIFT_BLOCK * BLOCK_SLOTS
 #: Time bins at most (segments of the kernel).
 MAX_BINS = 1_000_000
+#: A chunk of blocks (one kernel call, one record) aims at this many events.
+CHUNK_EVENTS = 1 << 15
+MAX_CHUNK_BLOCKS = 64
+#: No click yet (the kernel's NEVER).
+NEVER = -(1 << 62)
 
 FLAG_A_DOUBLE = _ent.FLAG_A_DOUBLE
 FLAG_B_DOUBLE = _ent.FLAG_B_DOUBLE
@@ -254,30 +259,74 @@ class EntangledLinkModel(Link):
         self.mode = mode
         return {"seed": seed, "tables": t, "mode": mode,
                 "dead": [d.dead_gates(rate) for d in (c.det_alice, c.det_bob)],
-                "last": np.full(4, -(1 << 62), dtype=np.int64),   # detectors' last clicks
+                "last": np.full(4, NEVER, dtype=np.int64),   # detectors' last clicks
+                "redrawn": 0,       # blocks whose speculative draw was redone (mode 1)
+                "carried": 0,       # blocks carried (mode 1)
+                # speculative draws (mode 1) only where chunks run on other
+                # threads: one thread carries every chunk right after its draw
+                "speculate": mode == 1 and not isinstance(self.run_backend(), SerialBackend),
                 "a_cdf": np.cumsum(self.probs_a) / self.probs_a.sum(),
                 "b_cdf": np.cumsum(self.probs_b) / self.probs_b.sum()}
 
-    def _kernel(self, ctx, b, start, n, last):
+    def _kernel(self, ctx, b0, b1, last, first):
+        """Blocks [b0, b1) in one kernel call without the GIL (``last`` carried
+        through them and updated, ``first`` filled: see ``run_blocks``)."""
         t = ctx["tables"]
-        return PairRecord(*_ent.run_block(
-            ctx["seed"], b, start, n, t["seg_start"], t["gap_scale"], t["n_cdf"], t["side"],
-            ctx["a_cdf"], ctx["b_cdf"], t["corr"], ctx["mode"], self.eve_fraction,
-            t["corr_ae"], t["corr_eb"], ctx["dead"][0], ctx["dead"][1], last,
-            float(t["p_event"].max()) * n))
+        return PairRecord(*_ent.run_blocks(
+            ctx["seed"], b0, b1 - b0, self.block_size, self.pulses, t["seg_start"],
+            t["gap_scale"], t["n_cdf"], t["side"], ctx["a_cdf"], ctx["b_cdf"], t["corr"],
+            ctx["mode"], self.eve_fraction, t["corr_ae"], t["corr_eb"], ctx["dead"][0],
+            ctx["dead"][1], last, first, float(t["p_event"].max())))
+
+    def chunk_hint(self, ctx):
+        """Blocks per chunk: about CHUNK_EVENTS expected events (a few blocks
+        for a fiber link, dozens where events are rare, e.g. a satellite
+        pass), so that the per-chunk Python work stays small."""
+        per_block = max(1.0, float(ctx["tables"]["p_event"].max()) * self.block_size)
+        return int(min(MAX_CHUNK_BLOCKS, max(1, CHUNK_EVENTS // per_block)))
+
+    def draw_chunk(self, ctx, b0, b1):
+        """Blocks [b0, b1) on any thread.  Without dead time (mode 0) they
+        depend on their streams alone.  With dead time (mode 1) which random
+        numbers a slot uses depends on the detectors' last clicks before the
+        chunk: the chunk is drawn as if there were none (``NEVER``) and
+        :meth:`carry_chunk` keeps the draw if the real last clicks could not
+        have blanked any click of it, else redraws the chunk in order."""
+        if ctx["mode"] == 1 and not ctx["speculate"]:
+            return None                 # drawn in order by carry_chunk
+        last = np.full(4, NEVER, dtype=np.int64)
+        first = np.full(4, NEVER, dtype=np.int64)
+        return self._kernel(ctx, b0, b1, last, first), last, first
+
+    def carry_chunk(self, ctx, b0, b1, drawn):
+        """Blocks [b0, b1) in order.  Mode 1: detector k's first click f_k of
+        the speculative draw is unblanked by the real last click l_k iff
+        f_k - l_k > dead; if that holds for every k, every later click sees
+        the same last clicks in both runs, so the draw is exact; its last
+        clicks replace the carried ones where the chunk has a click.  Where
+        more than half the chunks had to be redrawn (a long dead time against
+        the click rate) speculation stops: the later chunks are drawn here,
+        in order (the same records either way)."""
+        if ctx["mode"] == 0:
+            return drawn[0]
+        carried = ctx["last"]
+        ctx["carried"] += b1 - b0
+        if drawn is not None:
+            record, last, first = drawn
+            dead = np.repeat(np.asarray(ctx["dead"], dtype=np.int64), 2)     # A0, A1, B0, B1
+            if np.all((first == NEVER) | (first - carried > dead)):
+                ctx["last"] = np.where(last == NEVER, carried, last)
+                return record
+            ctx["redrawn"] += b1 - b0
+            if ctx["carried"] >= 8 and 2 * ctx["redrawn"] > ctx["carried"]:
+                ctx["speculate"] = False
+        return self._kernel(ctx, b0, b1, carried, np.full(4, NEVER, dtype=np.int64))
 
     def draw(self, ctx, b, start, n):
-        """Without dead time (mode 0) a block depends on its streams alone:
-        the whole kernel runs here, on any thread."""
-        if ctx["mode"] == 0:
-            return self._kernel(ctx, b, start, n, np.full(4, -(1 << 62), dtype=np.int64))
-        return None
+        return self.draw_chunk(ctx, b, b + 1)
 
     def carry(self, ctx, b, start, n, drawn):
-        """Block ``b`` with dead time: draws and the dead-time pass in one
-        kernel call (which random numbers a slot uses depends on the
-        detectors' last clicks, carried in ``ctx["last"]``), so in order."""
-        return drawn if ctx["mode"] == 0 else self._kernel(ctx, b, start, n, ctx["last"])
+        return self.carry_chunk(ctx, b, b + 1, drawn)
 
     @staticmethod
     def concatenate(records):
@@ -291,7 +340,8 @@ RUN_KEYS = ("pulses", "seed", "chunk_blocks", "threads")
 
 
 def parse_run(d, section="run"):
-    """(pulses, seed, chunk_blocks) from a [run] table."""
+    """(pulses, seed, chunk_blocks) from a [run] table; chunk_blocks None when
+    not given (the link's :meth:`EntangledLinkModel.chunk_hint`)."""
     d = check_table(section, d)
     reject_unknown(section, d, RUN_KEYS)
     if "pulses" not in d:
@@ -299,7 +349,9 @@ def parse_run(d, section="run"):
     pulses = check_int(f"{section}.pulses", d["pulses"], 1, MAX_PULSES)
     seed = check_seed(check_int(f"{section}.seed", d.get("seed", 1), 0, 2**64 - 1),
                       f"{section}.seed")
-    chunk = check_int(f"{section}.chunk_blocks", d.get("chunk_blocks", 1), 1, 4096)
+    chunk = d.get("chunk_blocks")          # None: the link's chunk_hint
+    if chunk is not None:
+        chunk = check_int(f"{section}.chunk_blocks", chunk, 1, 4096)
     run_threads(d, section)
     return pulses, seed, chunk
 

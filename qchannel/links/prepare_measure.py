@@ -44,7 +44,11 @@ class DetectionRecord:
     them instead of a pass over the arrays.  ``bin_kinds`` = (first bin,
     counts[n, 4]), when not None, counts them per time bin of the link's
     ``bin_slots`` (bases differ, Z-Z, X-X equal bits, X-X different bits),
-    also made by the kernel."""
+    also made by the kernel.  An attacked link's kernel also
+    counts Eve's knowledge of the sifted (X-X) events: ``eve_tally[0..3, k]``
+    (count, known, Eve's guess = Alice's bit, = Bob's bit per class k) and
+    ``eve_sifted`` (class, Alice's bit, known, guess of those events, in slot
+    order; :class:`qchannel.protocols.decoy_bb84.EveTally` uses both)."""
 
     slot: np.ndarray
     intensity: np.ndarray
@@ -61,6 +65,8 @@ class DetectionRecord:
     tally: np.ndarray = None
     double_clicks_total: int = None
     bin_kinds: tuple = None
+    eve_tally: np.ndarray = None
+    eve_sifted: tuple = None
 
     def __len__(self):
         return len(self.slot)
@@ -86,6 +92,10 @@ class DetectionRecord:
             for b, k in (r.bin_kinds for r in records):    # records may share a bin
                 kinds[b - first:b - first + len(k)] += k
             joined.update(bin_kinds=(first, kinds))
+        if all(r.eve_tally is not None for r in records):
+            joined.update(eve_tally=np.sum([r.eve_tally for r in records], axis=0),
+                          eve_sifted=tuple(np.concatenate(x) for x in
+                                           zip(*(r.eve_sifted for r in records))))
         return cls(**joined, sent=np.sum([r.sent for r in records], axis=0),
                    first_slot=records[0].first_slot, n_slots=sum(r.n_slots for r in records))
 

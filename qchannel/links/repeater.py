@@ -8,6 +8,11 @@ blocks are independent (``draw``; nothing is carried) and the samples do
 not depend on the block size.  The first block holds only ``FIRST_CHUNK``
 realisations: a chain that cannot deliver (a cutoff far too short) is
 reported at once, not after every realisation ran into ``max_attempts``.
+The rest is cut into at least ``SPLIT_BLOCKS`` blocks (of at least
+``MIN_BLOCK`` realisations, at most ``chunk_size``) so that the threads of
+:class:`qchannel.links.base.ThreadedBackend` share the work evenly (one
+block of 65536 realisations and one of 34448 kept one thread busy while the
+other idled).
 """
 import math
 from dataclasses import dataclass
@@ -20,6 +25,12 @@ from qchannel.params import check_int
 
 #: Realisations of the first block.
 FIRST_CHUNK = 16
+#: Without an explicit ``chunk_size`` the realisations after the first block
+#: form at least this many blocks (threads balance) of at least MIN_BLOCK
+#: realisations each (a block's Python work, ~30 us, stays small against
+#: the kernel's: microseconds per realisation or more).
+SPLIT_BLOCKS = 64
+MIN_BLOCK = 256
 
 
 class ChainDidNotDeliver(ValueError):
@@ -51,15 +62,20 @@ class ChainSamples:
 class RepeaterChainLink(Link):
     """Realisations ``first .. first + count - 1`` of a
     :class:`qchannel.protocols.repeater.RepeaterConfig`, in blocks of
-    ``chunk_size`` (after a first block of ``FIRST_CHUNK``)."""
+    ``chunk_size`` (after a first block of ``FIRST_CHUNK``; None: blocks of
+    at most the config's ``chunk_size``, at least ``SPLIT_BLOCKS`` of them
+    where each keeps ``MIN_BLOCK`` realisations)."""
 
     def __init__(self, config, first=0, count=None, chunk_size=None):
         self.config = config
         self.first = check_int("first", first, 0, 2**47)
         self.pulses = config.realisations if count is None else check_int("count", count, 0, 2**47)
-        self.block_size = (config.chunk_size if chunk_size is None
-                           else check_int("chunk_size", chunk_size, 1))
         head = min(self.pulses, FIRST_CHUNK)
+        if chunk_size is None:
+            split = -(-(self.pulses - head) // SPLIT_BLOCKS)
+            self.block_size = max(1, min(config.chunk_size, max(MIN_BLOCK, split)))
+        else:
+            self.block_size = check_int("chunk_size", chunk_size, 1)
         self._bounds = [0] + list(range(head, self.pulses, self.block_size)) + [self.pulses]
         if head == self.pulses:
             self._bounds = [0, self.pulses]

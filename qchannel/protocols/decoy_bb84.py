@@ -43,6 +43,19 @@ class EveTally:
         self._parts, self._kept = [], 0
 
     def add(self, record, key):
+        if record.eve_tally is not None:
+            # counted by the attack kernel (no GIL held); ``key`` is not needed
+            self.n += record.eve_tally[0]
+            self.known += record.eve_tally[1]
+            self.right_alice += record.eve_tally[2]
+            self.right_bob += record.eve_tally[3]
+            if self.keeping:
+                self._kept += len(record.eve_sifted[0])
+                if self._kept > self.keep_bits:
+                    self.keeping, self._parts = False, []
+                else:
+                    self._parts.append(record.eve_sifted)
+            return
         cls = record.intensity[key].astype(np.int64)
         alice, bob = record.alice_bit[key], record.bob_bit[key]
         known, guess = record.eve_known[key].astype(bool), record.eve_guess[key]
@@ -119,7 +132,8 @@ class DecoyCounts:
         if record.eve_known is not None:
             if self.eve is None:
                 self.eve = EveTally(K, self.eve_keep_bits)
-            self.eve.add(record, (record.alice_basis == X) & (record.bob_basis == X))
+            self.eve.add(record, None if record.eve_tally is not None
+                         else (record.alice_basis == X) & (record.bob_basis == X))
 
     def _add_bins(self, record, wrong):
         first = record.first_slot // self.bin_slots

@@ -9,7 +9,8 @@ import pytest
 
 from qchannel.theory import entanglement as th
 from qchannel.dual_downlink import dual_downlink
-from qchannel.links.entangled import FLAG_ACCIDENTAL, EntangledLinkConfig, EntangledLinkModel
+from qchannel.links.entangled import (FLAG_ACCIDENTAL, EntangledLinkConfig, EntangledLinkModel,
+                                       PairRecord)
 from qchannel.jobs.entanglement import run_entanglement
 from qchannel.theory.entanglement import expected_rates
 
@@ -227,3 +228,113 @@ def test_bad_channel_combinations():
         EntangledLinkConfig.from_sections({}, {"bob": {"compensation_interval_s": 1}}, {})
     with pytest.raises(ValueError, match=r"\[eve\] is not a known section"):
         run_entanglement({"eve": {}, "run": {"pulses": 10}})
+
+
+# --------------------------------------------------------------------------
+# chunks of blocks and speculative dead-time draws (parallel blocks)
+# --------------------------------------------------------------------------
+def _sequential_kernel(m, seed):
+    """The run as one in-order pass of the kernel block by block, the
+    detectors' last clicks carried (what the link computed before its
+    dead-time chunks were drawn in parallel)."""
+    from qchannel._core import entangled as _ent
+
+    ctx = m.prepare(seed)
+    t, last, parts = ctx["tables"], np.full(4, -(1 << 62), np.int64), []
+    for b in range(m.n_blocks):
+        start, n = m.block_range(b)
+        parts.append(_ent.run_block(seed, b, start, n, t["seg_start"], t["gap_scale"],
+                                    t["n_cdf"], t["side"], ctx["a_cdf"], ctx["b_cdf"], t["corr"],
+                                    ctx["mode"], m.eve_fraction, t["corr_ae"], t["corr_eb"],
+                                    ctx["dead"][0], ctx["dead"][1], last))
+    return [np.concatenate(x) if i < 6 else np.sum(x, axis=0)
+            for i, x in enumerate(zip(*parts))]
+
+
+@pytest.mark.parametrize("dead_time_ns, eve", [(0.0, 0.0), (30.0, 0.0), (400.0, 0.3)])
+def test_chunks_and_threads_give_the_sequential_records(dead_time_ns, eve):
+    """Any chunking and thread count gives the records of the plain in-order
+    kernel, with dead time too (speculative chunks kept or redrawn: both
+    happen here) and with Eve."""
+    from qchannel.links.base import SerialBackend, ThreadedBackend
+
+    c = cfg(detector={"dead_time_ns": dead_time_ns}, source={"pair_prob": 0.1})
+    make = lambda: EntangledLinkModel(c, *Z2, *Z2, 23 * (1 << 16) + 5,   # noqa: E731
+                                      eve_fraction=eve)
+    m = make()
+    m.block_size = 1 << 16             # many small blocks: many chunk borders
+    ref = _sequential_kernel(m, 5)
+    redrawn = []
+    for backend, chunk in ((SerialBackend(), 1), (SerialBackend(), 3), (ThreadedBackend(2), 1),
+                           (ThreadedBackend(3), 2), (ThreadedBackend(2), 7)):
+        m = make()
+        m.block_size = 1 << 16
+        m.threads = 2                  # chunks on other threads: speculative draws
+        ctx = m.prepare(5)
+        rec = PairRecord.concatenate(r for _, _, r in backend.run(m, ctx, m.n_blocks, chunk))
+        got = [rec.slot, rec.a_set, rec.b_set, rec.a_bit, rec.b_bit, rec.flags, rec.singles]
+        assert all(np.array_equal(x, y) for x, y in zip(got, ref))
+        redrawn.append(ctx["redrawn"])
+    assert len(ref[0]) > 1000
+    if dead_time_ns == 0.0:
+        assert redrawn == [0] * 5
+    if dead_time_ns == 400.0:   # 39 blind slots (100 MHz): some chunks redrawn, not all
+        assert 0 < redrawn[0] < m.n_blocks and 0 < redrawn[1] < m.n_blocks
+
+
+@pytest.mark.parametrize("threads, dead_time_ns", [(1, 400.0), (2, 4000.0)])
+def test_dead_time_chunks_in_order_where_speculation_does_not_pay(threads, dead_time_ns):
+    """One thread draws every chunk in order (nothing to redraw); with a dead
+    time long against the click rate most speculative chunks would be
+    redrawn, so speculation stops after a few.  Same records either way."""
+    c = cfg(detector={"dead_time_ns": dead_time_ns}, source={"pair_prob": 0.1})
+    m = EntangledLinkModel(c, *Z2, *Z2, 23 * (1 << 16) + 5)
+    m.block_size = 1 << 16
+    ref = _sequential_kernel(m, 5)
+    m.threads = threads
+    ctx = m.prepare(5)
+    rec = PairRecord.concatenate(r for _, _, r in m.run_backend().run(m, ctx, m.n_blocks, 1))
+    got = [rec.slot, rec.a_set, rec.b_set, rec.a_bit, rec.b_bit, rec.flags, rec.singles]
+    assert all(np.array_equal(x, y) for x, y in zip(got, ref))
+    assert not ctx["speculate"] and ctx["carried"] == m.n_blocks
+    if threads == 1:
+        assert ctx["redrawn"] == 0
+    else:
+        assert 4 <= ctx["redrawn"] < m.n_blocks
+
+
+def test_chunk_hint_groups_cheap_blocks():
+    far = EntangledLinkModel(cfg(channel={"alice": {"loss_db": 30.0}, "bob": {"loss_db": 30.0}}),
+                             *Z2, *Z2, 10**9)
+    near = EntangledLinkModel(cfg(), *Z2, *Z2, 10**9)
+    assert far.chunk_hint(far.prepare(1)) > 1
+    assert near.chunk_hint(near.prepare(1)) == 1
+
+
+def test_run_blocks_checks_its_arguments():
+    from qchannel._core import entangled as _ent
+
+    m = EntangledLinkModel(cfg(detector={"dead_time_ns": 5.0}), *Z2, *Z2, 3 * (1 << 16))
+    m.block_size = 1 << 16
+    ctx = m.prepare(1)
+    t = ctx["tables"]
+    never = lambda: np.full(4, -(1 << 62), np.int64)  # noqa: E731
+
+    def call(**over):
+        a = dict(seed=1, block=0, n_blocks=3, block_size=1 << 16, total_slots=m.pulses,
+                 last_click=never(), first_click=never(), expected_per_slot=0.0)
+        a.update(over)
+        return _ent.run_blocks(a["seed"], a["block"], a["n_blocks"], a["block_size"],
+                               a["total_slots"], t["seg_start"], t["gap_scale"], t["n_cdf"],
+                               t["side"], ctx["a_cdf"], ctx["b_cdf"], t["corr"], 1, 0.0,
+                               t["corr_ae"], t["corr_eb"], 5, 5, a["last_click"],
+                               a["first_click"], a["expected_per_slot"])
+    assert len(call()[0]) > 0
+    for over, name in (({"n_blocks": 4}, "total_slots"), ({"n_blocks": 0}, "n_blocks"),
+                       ({"block_size": 0}, "block_size"),
+                       ({"last_click": np.zeros(3, np.int64)}, "last_click"),
+                       ({"last_click": np.full(4, 1 << 20, np.int64), "block": 1, "n_blocks": 2}, "last_click"),
+                       ({"first_click": np.zeros(5, np.int64)}, "first_click"),
+                       ({"expected_per_slot": 2.0}, "expected_per_slot")):
+        with pytest.raises(ValueError, match=name):
+            call(**over)
