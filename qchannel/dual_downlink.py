@@ -129,7 +129,7 @@ def dual_downlink(scenario, transmittance_a, transmittance_b, bin_duration_s):
     ``per_bin`` lists coincidences (pair rate) and S over the pass."""
     from qchannel.links.entangled import (EntangledLinkConfig, EntangledLinkModel, parse_run,
                                           run_threads)
-    from qchannel.protocols.bbm92 import PostprocessEnt, QKDProtocolConfig, analyse
+    from qchannel.protocols.bbm92 import PairTally, PostprocessEnt, QKDProtocolConfig, analyse
 
     scenario = dict(scenario)
     bin_duration_s = check_real("bin_duration_s", bin_duration_s, 0.0, lo_open=True)
@@ -155,8 +155,8 @@ def dual_downlink(scenario, transmittance_a, transmittance_b, bin_duration_s):
     model = EntangledLinkModel(cfg, aa, pa, ab, pb, pulses, bin_slots=bin_slots, eta_a=ta,
                                eta_b=tb, eve_fraction=proto.eve_intercept_fraction)
     model.threads = run_threads(run)
-    rec = model.simulate(seed, chunk)
-    res = analyse(rec, model, proto, post, seed, scenario=scenario)
+    res = analyse(PairTally.of_run(model, proto, seed, chunk), model, proto, post, seed,
+                  scenario=scenario)
     res.per_bin["pair_rate_hz"] = [c / bin_duration_s for c in res.per_bin["coincidences"]]
     res.per_bin["loss_db_a"] = (-10 * np.log10(np.maximum(ta, 1e-300))).tolist()
     res.per_bin["loss_db_b"] = (-10 * np.log10(np.maximum(tb, 1e-300))).tolist()

@@ -118,15 +118,39 @@ def chsh_from_counts(same, total):
     return float(S), th.chsh_std(E, total)
 
 
-def _pair_counts(rec, mask, n_a, n_b, n_bins, bin_idx):
-    """same[bin, i, j], total[bin, i, j] over the records selected by mask."""
-    same = np.zeros((n_bins, n_a, n_b), np.int64)
-    tot = np.zeros((n_bins, n_a, n_b), np.int64)
-    idx = (bin_idx[mask] * n_a + rec.a_set[mask]) * n_b + rec.b_set[mask]
-    eq = rec.a_bit[mask] == rec.b_bit[mask]
-    tot.flat[:] = np.bincount(idx, minlength=n_bins * n_a * n_b)
-    same.flat[:] = np.bincount(idx, weights=eq, minlength=n_bins * n_a * n_b).astype(np.int64)
-    return same, tot
+class PairTally:
+    """What the analysis needs of a run's coincidences, summed record by
+    record as the link yields them (counts: the order and the chunking do not
+    matter): per time bin and setting pair the coincidences ``tot`` and those
+    with equal bits ``same``; the coincidences, the accidentals and the
+    singles in all."""
+
+    def __init__(self, model, n_a, n_b):
+        self.bin_slots, self.n_bins, self.n_a, self.n_b = model.bin_slots, model.n_bins, n_a, n_b
+        self.same = np.zeros((self.n_bins, n_a, n_b), np.int64)
+        self.tot = np.zeros((self.n_bins, n_a, n_b), np.int64)
+        self.coincidences = self.accidentals = 0
+        self.singles = None
+
+    def add(self, rec):
+        n = self.n_bins * self.n_a * self.n_b
+        bin_idx = np.minimum(rec.slot // self.bin_slots, self.n_bins - 1)
+        idx = (bin_idx * self.n_a + rec.a_set) * self.n_b + rec.b_set
+        self.tot.flat[:] += np.bincount(idx, minlength=n)
+        self.same.flat[:] += np.bincount(idx[rec.a_bit == rec.b_bit], minlength=n)
+        self.coincidences += len(rec)
+        self.accidentals += int(np.count_nonzero(rec.flags & th_flags()["accidental"]))
+        self.singles = rec.singles.copy() if self.singles is None else self.singles + rec.singles
+
+    @classmethod
+    def of_run(cls, model, proto, seed, chunk_blocks=None):
+        """The tally of a whole run (counted on this thread while the link's
+        threads simulate the next chunks)."""
+        aa, _, ab, *_ = proto.settings()
+        tally = cls(model, len(aa), len(ab))
+        for rec in model.blocks(seed, chunk_blocks):
+            tally.add(rec)
+        return tally
 
 
 def bbm92_key_length(n, k, e_z, e_x, eps_sec, eps_cor, f_ec):
@@ -209,12 +233,12 @@ class EntanglementQKDResult:
         }
 
 
-def analyse(rec, model, proto, post, seed, scenario=None):
-    """Sifting, QBER, CHSH (total and per time bin) and the finite key."""
+def analyse(tally, model, proto, post, seed, scenario=None):
+    """Sifting, QBER, CHSH (total and per time bin) and the finite key, from
+    the run's :class:`PairTally`."""
     aa, pa, ab, pb, key_pairs, phase_pairs, chsh_idx = proto.settings()
-    nA, nB, G = len(aa), len(ab), model.n_bins
-    bin_idx = np.minimum(rec.slot // model.bin_slots, G - 1)
-    same, tot = _pair_counts(rec, np.ones(len(rec), bool), nA, nB, G, bin_idx)
+    G = model.n_bins
+    same, tot = tally.same, tally.tot
     S_same, S_tot = same.sum(0), tot.sum(0)
 
     def rate(pairs, s, t):
@@ -239,7 +263,7 @@ def analyse(rec, model, proto, post, seed, scenario=None):
     per_bin["drift_angle_a_rad"] = np.asarray(t["phi_a"]).tolist()
     per_bin["drift_angle_b_rad"] = np.asarray(t["phi_b"]).tolist()
 
-    if len(rec) == 0:
+    if tally.coincidences == 0:
         bits, fk, reason = 0, {}, "no coincidences"
     elif proto.type == "bbm92":
         bits, mu, leak, reason = bbm92_key_length(n_key, n_ph, e_key or 0.0, e_ph or 0.0,
@@ -275,12 +299,12 @@ def analyse(rec, model, proto, post, seed, scenario=None):
         theory["qber"] = err / pc
     return EntanglementQKDResult(
         protocol=proto.type, pulses=model.pulses, rep_rate_hz=c.source.rep_rate_hz,
-        pairs_expected=model.pulses * c.source.pair_prob, coincidences=len(rec),
-        accidentals=int(np.count_nonzero(rec.flags & th_flags()["accidental"])),
+        pairs_expected=model.pulses * c.source.pair_prob, coincidences=tally.coincidences,
+        accidentals=tally.accidentals,
         accidentals_expected=exp_a, coincidences_expected=exp_c, sifted_bits=n_key,
         qber=e_key, qber_x=e_ph, chsh_s=S, chsh_s_std=S_std, secret_key_bits=int(bits),
         aborted=bits == 0, abort_reason=reason, finite_key=fk, per_bin=per_bin,
-        singles=[int(x) for x in rec.singles] if model.mode == 1 else None, seed=seed,
+        singles=[int(x) for x in tally.singles] if model.mode == 1 else None, seed=seed,
         theory=theory, scenario=scenario or {})
 
 
@@ -307,8 +331,8 @@ def run_qkd(sections, eta_a=None, eta_b=None):
     model = EntangledLinkModel(cfg, aa, pa, ab, pb, pulses, eta_a=eta_a, eta_b=eta_b,
                                eve_fraction=proto.eve_intercept_fraction)
     model.threads = run_threads(sections.get("run", {}))
-    rec = model.simulate(seed, chunk)
-    return analyse(rec, model, proto, post, seed, scenario=_plain(sections))
+    return analyse(PairTally.of_run(model, proto, seed, chunk), model, proto, post, seed,
+                   scenario=_plain(sections))
 
 
 def _plain(sections):
