@@ -519,6 +519,7 @@ def _final_key_info(ell, n, k, seed, kept, select=None, final_key=None):
     None); ``select``: only that intensity class; ``final_key``: Alice's real
     final key (hashed from all ``n`` sifted bits) to hold Eve's hashed guess
     against, else the hash of (Alice's bits xor Eve's guesses) is counted."""
+    from qchannel.links.base import threads
     from qchannel.postprocess.privacy import privacy_amplify
 
     ell, n, k = int(ell), int(n), int(k)
@@ -540,10 +541,13 @@ def _final_key_info(ell, n, k, seed, kept, select=None, final_key=None):
     if ell > len(alice):
         out["note"] = "final key longer than the sifted key: nothing to hash"
         return out
+    # the run's threads share the hash (the same bits for any number)
     if final_key is not None:      # T g against the real T a
-        right = int(np.count_nonzero(privacy_amplify(guess, ell, _pa_seed(seed)) == final_key))
+        right = int(np.count_nonzero(privacy_amplify(guess, ell, _pa_seed(seed),
+                                                     threads=threads()) == final_key))
     else:                          # T a + T g = T (a + g)
-        right = ell - int(privacy_amplify(alice ^ guess, ell, _pa_seed(seed)).sum())
+        right = ell - int(privacy_amplify(alice ^ guess, ell, _pa_seed(seed),
+                                          threads=threads()).sum())
     sigma = math.sqrt(ell) / 2.0
     out.update(hashed=True, eve_correct_final_bits=right, correct_fraction=right / ell,
                expected_if_secure=ell / 2.0, sigma=sigma, z_score=(right - ell / 2.0) / sigma)
