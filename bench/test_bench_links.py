@@ -10,15 +10,13 @@ Stored in ``extra_info``: ``pair_slots_per_s`` (entangled), ``pulses_per_s``
 and ``events_per_s`` (attacked), ``realisations_per_s`` (repeater),
 ``threads``, ``speedup`` and ``efficiency`` against the 1-thread median of
 the same session, ``cpu_s``."""
-import json
 import os
-import time
 
 import pytest
 
-from qchannel.links.base import available_cores, forced_threads
-from qchannel.runner import run_scenario
+from qchannel.links.base import available_cores
 from qchannel.scenario import load_scenario
+from thread_runs import time_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # example, the key that sets its size, the size (each ~0.5-1 s on one thread)
@@ -73,25 +71,9 @@ def test_attack_chunks_one_thread(benchmark):
 @pytest.mark.parametrize("threads", THREADS)
 def test_link_run_threads(benchmark, threads, name):
     size = _size(name, benchmark)
-    sc = _scenario(name, size)
-    out = {}
-
-    def run():
-        with forced_threads(threads):
-            c = time.process_time()
-            out["json"] = json.dumps(run_scenario(sc).to_dict(), sort_keys=True, default=str)
-            out["cpu"] = time.process_time() - c
-
-    benchmark.pedantic(run, rounds=3, iterations=1)
-    ref = _one_thread.setdefault(name, {"json": out["json"]})
-    assert out["json"] == ref["json"]          # same results for any thread count
-    if benchmark.enabled:
-        t = benchmark.stats.stats.median
-        if threads == 1:
-            ref["t"] = t
+    _, info = time_run(benchmark, _scenario(name, size), threads, _one_thread, name,
+                       default=str)
+    if info:
         rate = {"entangled": "pair_slots_per_s", "attack": "pulses_per_s",
                 "repeater": "realisations_per_s"}[name]
-        info = {"threads": threads, rate: size / t, "cpu_s": out["cpu"]}
-        if "t" in ref:
-            info.update(speedup=ref["t"] / t, efficiency=ref["t"] / t / threads)
-        benchmark.extra_info.update(info)
+        benchmark.extra_info.update(info, **{rate: size / info["seconds"]})

@@ -5,7 +5,6 @@ a click) per second and pulse pairs per second, one core; and whole mdi-qkd
 Run: ``pytest bench/test_bench_mdi.py --benchmark-only``; rates go to
 ``extra_info``.  The cost is per slot with a click (event-driven), so the
 pulse rate grows with the loss while the detection rate stays flat."""
-import json
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +12,8 @@ import pytest
 
 from qchannel import jobs
 from qchannel._core import mdi
-from qchannel.links.base import available_cores, forced_threads
-from qchannel.runner import run_scenario
+from qchannel.links.base import available_cores
+from thread_runs import time_run
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -84,20 +83,6 @@ def test_relay_run_threads(benchmark, example, threads):
     if not benchmark.enabled:          # CI fast mode: a short run, same checks
         pulses //= 1000
     sc = jobs.load(str(EXAMPLES / example)).replace(**{"run.pulses": pulses})
-    out = {}
-
-    def run():
-        with forced_threads(threads):
-            out["json"] = json.dumps(run_scenario(sc).to_dict(), sort_keys=True)
-
-    benchmark.pedantic(run, rounds=3, iterations=1)
-    ref = _relay_one.setdefault((example, pulses), {"json": out["json"]})
-    assert out["json"] == ref["json"]          # same results for any thread count
-    if benchmark.enabled:
-        t = benchmark.stats.stats.median
-        if threads == 1:
-            ref["t"] = t
-        info = dict(threads=threads, pulses=pulses, pulses_per_s=pulses / t)
-        if "t" in ref:
-            info.update(speedup=ref["t"] / t, efficiency=ref["t"] / t / threads)
-        benchmark.extra_info.update(info)
+    _, info = time_run(benchmark, sc, threads, _relay_one, (example, pulses))
+    if info:
+        benchmark.extra_info.update(info, pulses=pulses, pulses_per_s=pulses / info["seconds"])

@@ -10,14 +10,14 @@ re-measure on idle cores: ``python bench/scaling.py``.  Stored in
 ``efficiency`` (against the 1-thread median of the same session),
 ``cpu_s`` (process CPU time of the last round), ``ns_per_event_cpu`` /
 ``ns_per_event_wall``."""
-import json
 import time
 
 import pytest
 
-from qchannel.links.base import available_cores, forced_threads
-from qchannel.runner import build_link, run_scenario
+from qchannel.links.base import available_cores
+from qchannel.runner import build_link
 from qchannel.scenario import Scenario
+from thread_runs import time_run
 
 # Large fiber runs: at 0 km the cost is per detection event (~3e7 events);
 # at 100 km per block of slots (~5000 events each).
@@ -30,27 +30,11 @@ _one_thread = {}
 @pytest.mark.parametrize("threads", THREADS)
 def test_run_threads(benchmark, threads, km):
     run_sc = Scenario().replace(**{"channel.length_km": km, "run.pulses": RUNS[km]})
-    out = {}
-
-    def run():
-        with forced_threads(threads):
-            c = time.process_time()
-            out["json"] = json.dumps(run_scenario(run_sc).to_dict(), sort_keys=True)
-            out["cpu"] = time.process_time() - c
-
-    benchmark.pedantic(run, rounds=3, iterations=1)
-    ref = _one_thread.setdefault(km, {"json": out["json"]})
-    assert out["json"] == ref["json"]          # same results for any thread count
-    if benchmark.enabled:
-        t = benchmark.stats.stats.median
-        if threads == 1:
-            ref["t"] = t
-        events = json.loads(out["json"])["detections"]
-        info = dict(threads=threads, km=km, pulses=RUNS[km], pulses_per_s=RUNS[km] / t,
-                    events_per_s=events / t, cpu_s=out["cpu"])
-        if "t" in ref:
-            info.update(speedup=ref["t"] / t, efficiency=ref["t"] / t / threads)
-        benchmark.extra_info.update(info)
+    d, info = time_run(benchmark, run_sc, threads, _one_thread, km)
+    if info:
+        t = info["seconds"]
+        benchmark.extra_info.update(info, km=km, pulses=RUNS[km], pulses_per_s=RUNS[km] / t,
+                                    events_per_s=d["detections"] / t)
 
 
 def test_ns_per_event_one_thread(benchmark):
