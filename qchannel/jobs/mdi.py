@@ -374,6 +374,14 @@ def chunk_blocks(p_click, block_slots):
     return int(min(4096, max(1, (1 << 17) // max(1.0, p_click * block_slots))))
 
 
+def click_probability(mu, prob, eta_a, eta_b, dark_prob, n_detectors):
+    """P(a slot has a click) of a two-sender link: both senders' classes
+    (intensities ``mu``, probabilities ``prob``), ``n_detectors`` behind
+    the relay's beam splitter (the kernel's own sum, for sizing chunks)."""
+    q = np.exp(n_detectors * np.log1p(-dark_prob) - eta_a * mu[:, None] - eta_b * mu[None, :])
+    return float(np.sum(prob[:, None] * prob[None, :] * (1 - q)))
+
+
 def kernel_capacity(n_slots, p_click):
     """Event buffer of a kernel call: the expected clicks + 10 sigma + 1024
     (the call is repeated with twice the buffer if a chunk needs more)."""
@@ -401,10 +409,9 @@ class MdiLink(Link):
     def prepare(self, seed):
         eta_a, eta_b, mu, basis, prob, th = _link(self.c)
         pd = self.c.detector.dark_count_prob
-        qpair = np.exp(4 * np.log1p(-pd) - eta_a * mu[:, None] - eta_b * mu[None, :])
-        p_click = float(np.sum(prob[:, None] * prob[None, :] * (1 - qpair)))
         return SimpleNamespace(seed=seed, eta_a=eta_a, eta_b=eta_b, mu=mu, basis=basis,
-                               prob=prob, th=th, pd=pd, p_click=p_click)
+                               prob=prob, th=th, pd=pd,
+                               p_click=click_probability(mu, prob, eta_a, eta_b, pd, 4))
 
     def chunk_hint(self, ctx):
         return chunk_blocks(ctx.p_click, self.block_size)

@@ -44,9 +44,9 @@ from types import SimpleNamespace
 import numpy as np
 
 from qchannel.jobs import Job, register
-from qchannel.jobs.mdi import (RelayScenario, _fmt, arm_etas, chunk_blocks, finish_key,
-                               kernel_capacity, link_progress, parse_channel, parse_detector,
-                               parse_run, refuse_sifted, report_key_lines, tiny)
+from qchannel.jobs.mdi import (RelayScenario, _fmt, arm_etas, chunk_blocks, click_probability,
+                               finish_key, kernel_capacity, link_progress, parse_channel,
+                               parse_detector, parse_run, refuse_sifted, report_key_lines, tiny)
 from qchannel.links.base import Link
 from qchannel.params import (check_choice, check_distribution, check_prob, check_real,
                              check_real_list, check_table, reject_unknown)
@@ -166,9 +166,7 @@ class TfLink(Link):
 
         eta_a, eta_b = arm_etas(self.c)
         pd = self.c.detector.dark_count_prob
-        mu, prob = self.mu, self.prob
-        q = np.exp(2 * np.log1p(-pd) - eta_a * mu[:, None] - eta_b * mu[None, :])
-        p_click = float(np.sum(prob[:, None] * prob[None, :] * (1 - q)))
+        p_click = click_probability(self.mu, self.prob, eta_a, eta_b, pd, 2)
         speculate = (self.backend is None and threads(self.threads) > 1
                      and p_click * self.c.track_slots < 1.0)
         return SimpleNamespace(seed=seed, eta_a=eta_a, eta_b=eta_b, pd=pd, p_click=p_click,

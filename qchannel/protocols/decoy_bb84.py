@@ -150,10 +150,11 @@ class DecoyCounts:
         self.bin_sent[first:last] += np.maximum(hi - lo, 0)
         # The record's events per bin of four disjoint kinds: bases differ (0),
         # Z-Z (1), X-X right (2), X-X wrong (3) (X = 0, Z = 1: the kernel's
-        # kinds, see transport.carry_blocks), counted by the kernel if it did
+        # kinds, see transport.carry_blocks; the same bins [first, last)),
+        # counted by the kernel if it did
         n = last - first
         kinds = getattr(record, "bin_kinds", None)
-        if kinds is not None and kinds[0] == first and len(kinds[1]) == n:
+        if kinds is not None:
             tab = kinds[1]
         else:
             if wrong is None:
