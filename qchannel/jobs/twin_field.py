@@ -162,13 +162,10 @@ class TfLink(Link):
         self.threads = c.threads
 
     def prepare(self, seed):
-        from qchannel.links.base import threads
-
         eta_a, eta_b = arm_etas(self.c)
         pd = self.c.detector.dark_count_prob
         p_click = click_probability(self.mu, self.prob, eta_a, eta_b, pd, 2)
-        speculate = (self.backend is None and threads(self.threads) > 1
-                     and p_click * self.c.track_slots < 1.0)
+        speculate = self.draws_ahead() and p_click * self.c.track_slots < 1.0
         return SimpleNamespace(seed=seed, eta_a=eta_a, eta_b=eta_b, pd=pd, p_click=p_click,
                                walk_state=np.zeros(1), walk_slot=np.full(1, -1, np.int64),
                                speculate=speculate, redrawn=0)

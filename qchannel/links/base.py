@@ -205,6 +205,13 @@ class Link:
         n = threads(self.threads)
         return SerialBackend() if n == 1 else ThreadedBackend(n)
 
+    def draws_ahead(self):
+        """Whether this link's backend draws chunks on other threads while
+        earlier ones are carried: where a chunk's draw may have to be redone
+        in ``carry_chunk`` (a speculative draw), it pays only then."""
+        backend = self.run_backend()
+        return isinstance(backend, ThreadedBackend) and backend.n_threads > 1
+
     def prepare(self, seed):  # pragma: no cover - abstract
         raise NotImplementedError
 

@@ -44,7 +44,7 @@ from qchannel._core import decoherence as _deco
 from qchannel._core import entangled as _ent
 from qchannel.channels import ArmChannel
 from qchannel.detectors import SideDetector
-from qchannel.links.base import BLOCK_SLOTS, Link, SerialBackend, check_threads
+from qchannel.links.base import BLOCK_SLOTS, Link, check_threads
 from qchannel.params import check_int, check_real, check_table, reject_unknown
 from qchannel.rng import Purpose, check_seed
 from qchannel.sources import SPDCSource
@@ -264,7 +264,7 @@ class EntangledLinkModel(Link):
                 "carried": 0,       # blocks carried (mode 1)
                 # speculative draws (mode 1) only where chunks run on other
                 # threads: one thread carries every chunk right after its draw
-                "speculate": mode == 1 and not isinstance(self.run_backend(), SerialBackend),
+                "speculate": mode == 1 and self.draws_ahead(),
                 "a_cdf": np.cumsum(self.probs_a) / self.probs_a.sum(),
                 "b_cdf": np.cumsum(self.probs_b) / self.probs_b.sum()}
 
